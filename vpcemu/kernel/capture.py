@@ -1,0 +1,257 @@
+"""Packet capture and nftables trace inside a namespace, without scapy's root-namespace caches.
+
+This module owns the two passive observers: `Capture` (an AF_PACKET socket) and `NftTrace` (a
+NETLINK_NETFILTER socket in the nftrace multicast group). Each socket is created inside the
+namespace by a setns thread, so it stays bound there; a background thread reads it and wakes
+waiters through a Condition.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, NamedTuple, Self, TypeVar
+
+from vpcemu.errors import KernelError
+from vpcemu.kernel.netns import run_in_netns
+
+Item = TypeVar("Item")
+
+_ETH_P_ALL = 0x0003
+_SO_TIMESTAMPNS = 35
+_RCVBUF = 4 << 20
+_NETLINK_NETFILTER = 12
+_NFNLGRP_NFTRACE = 9
+_NFT_MSG_TRACE = (10 << 8) | 17  # NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_TRACE
+_NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED / NLA_F_NET_BYTEORDER
+
+# enum nft_trace_attributes / nft_verdict_attributes (linux/netfilter/nf_tables.h)
+_TRACE_TABLE, _TRACE_CHAIN, _TRACE_RULE_HANDLE, _TRACE_TYPE, _TRACE_VERDICT, _TRACE_ID = 1, 2, 3, 4, 5, 6
+_TRACE_NETWORK_HEADER, _TRACE_TRANSPORT_HEADER, _TRACE_POLICY = 8, 9, 16
+_VERDICT_CODE, _VERDICT_CHAIN = 1, 2
+_TRACE_TYPES = {1: "policy", 2: "return", 3: "rule"}
+_VERDICTS = {0: "drop", 1: "accept", 2: "stolen", 3: "queue", 4: "repeat", 5: "stop",
+             -1: "continue", -2: "break", -3: "jump", -4: "goto", -5: "return"}
+
+
+class _NsReader(Generic[Item]):
+    """A socket made inside a namespace plus a thread that parses what it receives into items."""
+
+    def __init__(self, ns: str, make_socket: Callable[[], socket.socket]) -> None:
+        self.ns = ns
+        self._sock = run_in_netns(ns, make_socket)
+        self._sock.setblocking(False)
+        self._items: list[Item] = []
+        self._error: OSError | None = None
+        self._cond = threading.Condition()
+        self._wake = os.eventfd(0, os.EFD_CLOEXEC)
+        self._thread = threading.Thread(target=self._loop, name=f"vpcemu-{type(self).__name__}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> list[Item]:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
+        poller.register(self._wake, select.POLLIN)
+        while True:
+            events = poller.poll()
+            if any(fd == self._wake for fd, _ in events):
+                return
+            try:
+                items = self._read()
+            except OSError as exc:
+                items, self._error = [], exc
+            with self._cond:
+                self._items.extend(items)
+                self._cond.notify_all()
+            if self._error:
+                return
+
+    def _raise_if_failed(self) -> None:
+        if self._error:
+            raise KernelError(type(self).__name__, self.ns, None, self._error.errno, str(self._error))
+
+    def _all(self) -> list[Item]:
+        with self._cond:
+            self._raise_if_failed()
+            return list(self._items)
+
+    def wait_for(self, predicate: Callable[[Item], bool], timeout: float) -> Item | None:
+        """First item (already received or arriving within `timeout` s) matching predicate, else None."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._cond:
+            while True:
+                for item in self._items[seen:]:
+                    if predicate(item):
+                        return item
+                seen = len(self._items)
+                self._raise_if_failed()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            os.eventfd_write(self._wake, 1)
+            self._thread.join()
+        if self._sock.fileno() != -1:
+            self._sock.close()
+            os.close(self._wake)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Frame(NamedTuple):
+    ts_ns: int  # kernel receive time, CLOCK_REALTIME
+    ifname: str
+    direction: str  # "out" for frames the namespace sent, "in" otherwise
+    data: bytes
+
+
+class Capture(_NsReader[Frame]):
+    """Every frame seen on `ifname` (or on all interfaces if None) in namespace `ns`, from now on."""
+
+    def __init__(self, ns: str, ifname: str | None = None) -> None:
+        def make_socket() -> socket.socket:
+            # Protocol 0 receives nothing until bind() sets interface and protocol together, so
+            # no frame from another interface slips in before the bind.
+            proto = 0 if ifname else socket.htons(_ETH_P_ALL)
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)  # full buffer = silent drops
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                if ifname:
+                    # The name is resolved in the socket's namespace, not the caller's.
+                    sock.bind((ifname, _ETH_P_ALL))
+            except OSError as exc:
+                sock.close()
+                raise KernelError("capture", ns, ifname, exc.errno, exc.strerror or str(exc)) from None
+            return sock
+
+        super().__init__(ns, make_socket)
+
+    def _read(self) -> list[Frame]:
+        frames = []
+        while True:
+            try:
+                data, anc, _, addr = self._sock.recvmsg(65536, 64)
+            except BlockingIOError:
+                return frames
+            except OSError as exc:
+                # Bound while the link was down: the socket reports ENETDOWN once, then works.
+                if exc.errno == errno.ENETDOWN:
+                    continue
+                raise
+            ts = time.time_ns()
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    ts = sec * 1_000_000_000 + nsec
+            # CPython names addr[0] by SIOCGIFNAME on this socket, i.e. in the capture's namespace.
+            direction = "out" if addr[2] == socket.PACKET_OUTGOING else "in"
+            frames.append(Frame(ts, addr[0], direction, data))
+
+    def frames(self) -> list[Frame]:
+        """Frames captured so far, oldest first."""
+        return self._all()
+
+
+def _attrs(buf: bytes, off: int, end: int) -> dict[int, bytes]:
+    attrs = {}
+    while off + 4 <= end:
+        length, kind = struct.unpack_from("HH", buf, off)
+        if length < 4:
+            break
+        attrs[kind & _NLA_TYPE_MASK] = buf[off + 4:off + length]
+        off += (length + 3) & ~3
+    return attrs
+
+
+def _cstr(value: bytes | None) -> str | None:
+    return value.rstrip(b"\0").decode() if value is not None else None
+
+
+def _parse_trace(buf: bytes, off: int, end: int) -> dict[str, Any]:
+    a = _attrs(buf, off + 20, end)  # nlmsghdr (16) + nfgenmsg (4)
+    verdict = None
+    if _TRACE_VERDICT in a:
+        v = _attrs(a[_TRACE_VERDICT], 0, len(a[_TRACE_VERDICT]))
+        code = struct.unpack(">i", v[_VERDICT_CODE])[0]
+        verdict = _VERDICTS.get(code if code < 0 else code & 0xFF, str(code))
+        if _VERDICT_CHAIN in v:
+            verdict += f" {_cstr(v[_VERDICT_CHAIN])}"
+    elif _TRACE_POLICY in a:
+        verdict = _VERDICTS.get(struct.unpack(">I", a[_TRACE_POLICY])[0] & 0xFF)
+    return {
+        "id": struct.unpack(">I", a[_TRACE_ID])[0] if _TRACE_ID in a else None,
+        "table": _cstr(a.get(_TRACE_TABLE)),
+        "chain": _cstr(a.get(_TRACE_CHAIN)),
+        "handle": struct.unpack(">Q", a[_TRACE_RULE_HANDLE])[0] if _TRACE_RULE_HANDLE in a else None,
+        "type": _TRACE_TYPES.get(struct.unpack(">I", a[_TRACE_TYPE])[0]) if _TRACE_TYPE in a else None,
+        "verdict": verdict,
+        "network_header": a.get(_TRACE_NETWORK_HEADER, b""),
+        "transport_header": a.get(_TRACE_TRANSPORT_HEADER, b""),
+    }
+
+
+class NftTrace(_NsReader[dict[str, Any]]):
+    """nftrace events of namespace `ns` (packets marked with `meta nftrace set 1`), from now on.
+
+    `overruns` counts receive-buffer overflows; events were lost each time.
+    """
+
+    def __init__(self, ns: str) -> None:
+        self.overruns = 0
+
+        def make_socket() -> socket.socket:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+                # bind() both joins the group (synchronously: every later trace reaches the
+                # socket) and gives it a port id; an unbound socket keeps port 0, the kernel's
+                # own, and netlink_broadcast skips it as the sender.
+                sock.bind((0, 1 << (_NFNLGRP_NFTRACE - 1)))
+            except OSError as exc:
+                sock.close()
+                raise KernelError("nft trace", ns, None, exc.errno, exc.strerror or str(exc)) from None
+            return sock
+
+        super().__init__(ns, make_socket)
+
+    def _read(self) -> list[dict[str, Any]]:
+        events = []
+        while True:
+            try:
+                buf = self._sock.recv(65536)
+            except BlockingIOError:
+                return events
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:
+                    self.overruns += 1
+                    continue
+                raise
+            off = 0
+            while off + 16 <= len(buf):
+                length, kind = struct.unpack_from("IH", buf, off)
+                if length < 16:
+                    break
+                if kind == _NFT_MSG_TRACE:
+                    events.append(_parse_trace(buf, off, off + length))
+                off += (length + 3) & ~3
+
+    def events(self) -> list[dict[str, Any]]:
+        """Trace events received so far, oldest first."""
+        return self._all()

@@ -1,0 +1,76 @@
+"""A lab's state directory (/run/vpcemu/<lab>/): the journal of every object it created, and its status.
+
+An entry is written *before* the object is created, so a crash at any point leaves a journal that
+names everything that might exist. Teardown and `clean` remove exactly what the journal lists, and
+for namespaces only when the namespace carries this lab's ownership mark.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+STATE_ROOT = Path(os.environ.get("VPCEMU_STATE_DIR", "/run/vpcemu"))
+
+
+class Journal:
+    def __init__(self, lab: str):
+        self.lab = lab
+        self.dir = STATE_ROOT / lab
+        self.path = self.dir / "journal.jsonl"
+        self.state_path = self.dir / "state.json"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def create(self, lab_uuid: str, source: str) -> None:
+        """Claim the lab name; fails with FileExistsError if a lab of that name exists."""
+        STATE_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700)
+        self.write_state(uuid=lab_uuid, status="building", pid=os.getpid(), created=time.time(), source=source)
+
+    def exists(self) -> bool:
+        return self.state_path.exists()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- entries -----------------------------------------------------------------------------
+    def record(self, kind: str, **fields: Any) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"kind": kind, **fields}) + "\n")
+
+    def entries(self, kind: str | None = None) -> list[dict]:
+        try:
+            lines = self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:     # a torn last line after a crash
+                continue
+            if kind is None or entry["kind"] == kind:
+                out.append(entry)
+        return out
+
+    # -- state -------------------------------------------------------------------------------
+    def state(self) -> dict:
+        try:
+            return json.loads(self.state_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def write_state(self, **changes: Any) -> None:
+        state = {**self.state(), **changes}
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.state_path)
+
+
+def all_labs() -> list[str]:
+    if not STATE_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in STATE_ROOT.iterdir() if (p / "state.json").exists())

@@ -1,0 +1,312 @@
+"""Network-namespace primitives: create, delete, enter and inspect named namespaces.
+
+This module owns /run/netns/<name> bind mounts and every "do X inside namespace N" idiom the rest
+of vpcemu builds on. The calling (main) thread never changes namespace: work that must happen
+inside one runs in a short-lived thread that has setns()'d into it, and sockets created there
+stay bound to that namespace after the thread ends.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import functools
+import os
+import select
+import signal
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pyroute2 import IPRoute
+
+from vpcemu.errors import KernelError
+
+T = TypeVar("T")
+
+NETNS_DIR = "/run/netns"
+
+_CLONE_NEWNET = 0x40000000
+_MS_BIND = 0x1000
+_MS_REC = 0x4000
+_MS_SHARED = 1 << 20
+_MNT_DETACH = 2
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_SIOCETHTOOL = 0x8946
+_ETHTOOL_STXCSUM = 0x17
+_IFF_UP = 0x1
+_IFREQ_SIZE = 40
+_KILL_TIMEOUT_S = 5.0
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+
+
+def _check(ret: int, operation: str, namespace: str | None, obj: str | None) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise KernelError(operation, namespace, obj, err, os.strerror(err))
+
+
+def _path(name: str) -> str:
+    # Names become file names under /run/netns; refuse anything that could escape it.
+    if not name or "/" in name or name in (".", ".."):
+        raise ValueError(f"invalid namespace name {name!r}")
+    return f"{NETNS_DIR}/{name}"
+
+
+@functools.cache
+def _nsfs_dev() -> int:
+    # Every namespace file lives on the one nsfs device; a /run/netns entry on any other device
+    # is a stale placeholder whose mount is gone.
+    return os.stat("/proc/self/ns/net").st_dev
+
+
+def _in_thread(target: Callable[[], T]) -> T:
+    box: list[tuple[bool, Any]] = []
+
+    def body() -> None:
+        try:
+            box.append((True, target()))
+        except BaseException as exc:  # handed to the caller, who re-raises it
+            box.append((False, exc))
+
+    thread = threading.Thread(target=body, name="vpcemu-netns", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value
+
+
+def _is_mount_point(path: str) -> bool:
+    # os.path.ismount compares st_dev with the parent, which misses a bind mount of a directory
+    # onto itself (same device), so ask the kernel's mount table.
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return any(line.split(" ", 5)[4] == path for line in f)
+
+
+def ensure_netns_dir() -> None:
+    """Create /run/netns as a shared bind mount of itself, as `ip netns add` does."""
+    try:
+        os.mkdir(NETNS_DIR, 0o755)
+    except FileExistsError:
+        pass
+    if _is_mount_point(NETNS_DIR):
+        return
+    target = NETNS_DIR.encode()
+    # Shared propagation lets an unmount in one mount namespace free the netns everywhere.
+    _check(_libc.mount(target, target, b"none", _MS_BIND | _MS_REC, None), "mount", None, NETNS_DIR)
+    _check(_libc.mount(b"", target, b"none", _MS_SHARED | _MS_REC, None), "mount", None, NETNS_DIR)
+
+
+def _bring_lo_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        req = bytearray(_IFREQ_SIZE)
+        req[:2] = b"lo"
+        fcntl.ioctl(sock, _SIOCGIFFLAGS, req)
+        flags = struct.unpack_from("H", req, 16)[0]
+        struct.pack_into("H", req, 16, flags | _IFF_UP)
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, req)
+
+
+def create_netns(name: str) -> int:
+    """Create namespace `name` with IPv6 disabled and lo up; return its inode."""
+    path = _path(name)
+    ensure_netns_dir()
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
+    except OSError as exc:
+        raise KernelError("create_netns", name, path, exc.errno, exc.strerror or str(exc)) from None
+    mounted = False
+
+    def body() -> int:
+        nonlocal mounted
+        _check(_libc.unshare(_CLONE_NEWNET), "unshare", name, None)
+        # /proc/self is the thread-group leader, which is still in the old namespace.
+        _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", _MS_BIND, None),
+               "mount", name, path)
+        mounted = True
+        # Before any interface exists, so none ever emits MLD/DAD/RS noise.
+        for key in ("all", "default"):
+            with open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", "w") as f:
+                f.write("1")
+        _bring_lo_up()
+        return os.stat("/proc/thread-self/ns/net").st_ino
+
+    try:
+        return _in_thread(body)
+    except BaseException as exc:
+        if mounted:
+            _libc.umount2(path.encode(), _MNT_DETACH)
+        os.unlink(path)
+        if isinstance(exc, OSError):
+            raise KernelError("create_netns", name, None, exc.errno, str(exc)) from exc
+        raise
+
+
+def delete_netns(name: str) -> bool:
+    """Unmount and remove /run/netns/<name>; False if it did not exist."""
+    path = _path(name)
+    if _libc.umount2(path.encode(), _MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err == errno.ENOENT:
+            return False
+        # EINVAL: a placeholder that is not (or no longer) a mount point; still remove it.
+        if err != errno.EINVAL:
+            raise KernelError("delete_netns", name, path, err, os.strerror(err))
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def netns_inode(name: str) -> int | None:
+    """Inode of namespace `name`, or None if it does not exist."""
+    try:
+        st = os.stat(_path(name))
+    except FileNotFoundError:
+        return None
+    return st.st_ino if st.st_dev == _nsfs_dev() else None
+
+
+def run_in_netns(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run fn(*args, **kwargs) in a fresh thread inside namespace `name`; return or re-raise."""
+    path = _path(name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise KernelError("setns", name, path, exc.errno, exc.strerror or str(exc)) from None
+
+    def body() -> T:
+        _check(_libc.setns(fd, _CLONE_NEWNET), "setns", name, path)
+        return fn(*args, **kwargs)
+
+    try:
+        return _in_thread(body)
+    finally:
+        os.close(fd)
+
+
+def open_iproute(name: str) -> IPRoute:
+    """An IPRoute whose netlink socket lives in namespace `name` (use it from the calling thread)."""
+    # IPRoute() built inside a setns thread still opens its socket in the root namespace, so the
+    # socket is made here and handed over.
+    sock = run_in_netns(name, socket.socket, socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+    return IPRoute(use_socket=sock)
+
+
+def write_sysctls(name: str, values: dict[str, str | int]) -> None:
+    """Write net sysctls (`net/ipv4/ip_forward`: 1, ...) inside namespace `name`."""
+    for key in values:
+        # Only net/ sysctls are per namespace; anything else would change the host.
+        if not key.startswith("net/") or ".." in key.split("/"):
+            raise ValueError(f"not a per-namespace sysctl: {key!r}")
+
+    def body() -> None:
+        for key, value in values.items():
+            try:
+                # /proc/sys/net resolves against the namespace of the thread that opens it.
+                with open(f"/proc/sys/{key}", "w") as f:
+                    f.write(str(value))
+            except OSError as exc:
+                raise KernelError("sysctl", name, key, exc.errno, exc.strerror or str(exc)) from None
+
+    run_in_netns(name, body)
+
+
+def disable_tx_checksum(name: str, ifnames: list[str]) -> None:
+    """Turn off TX checksum offload so captured frames carry real L4 checksums."""
+
+    def body() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for ifname in ifnames:
+                value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
+                req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
+                try:
+                    fcntl.ioctl(sock, _SIOCETHTOOL, req)
+                except OSError as exc:
+                    raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
+
+    run_in_netns(name, body)
+
+
+def set_ownership_mark(name: str, mark: str) -> None:
+    """Record `mark` as the alias of lo in namespace `name` (how a lab marks what it owns)."""
+    with open_iproute(name) as ipr:
+        ipr.link("set", index=1, ifalias=mark)
+
+
+def get_ownership_mark(name: str) -> str | None:
+    """The mark set by set_ownership_mark, or None."""
+    with open_iproute(name) as ipr:
+        return ipr.get_links(1)[0].get("IFLA_IFALIAS") or None
+
+
+def _netns_of(pid: int) -> tuple[int, int] | None:
+    try:
+        st = os.stat(f"/proc/{pid}/ns/net")
+    except OSError:  # exited meanwhile, or not ours to inspect
+        return None
+    return st.st_ino, st.st_dev
+
+
+def processes_in_netns(name: str) -> list[int]:
+    """Pids whose network namespace is `name` (empty if the namespace does not exist)."""
+    inode = netns_inode(name)
+    if inode is None:
+        return []
+    wanted, me = (inode, _nsfs_dev()), os.getpid()
+    return [int(e) for e in os.listdir("/proc")
+            if e.isdigit() and int(e) != me and _netns_of(int(e)) == wanted]
+
+
+def kill_processes_in_netns(name: str) -> int:
+    """SIGKILL every process in namespace `name`, wait until they are gone, return how many."""
+    wanted = (netns_inode(name), _nsfs_dev())
+    pidfds: dict[int, int] = {}
+    try:
+        for pid in processes_in_netns(name):
+            try:
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+            pidfds[pidfd] = pid
+            # The pidfd pins the process; re-checking through it guards against the pid having
+            # died and been reused by an unrelated process since the scan.
+            try:
+                if _netns_of(pid) == wanted:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                    continue
+            except ProcessLookupError:
+                pass
+            del pidfds[pidfd]
+            os.close(pidfd)
+        # A pidfd turns readable once its process has exited (a zombie child counts as gone),
+        # so this waits without sleeping.
+        poller = select.poll()
+        for pidfd in pidfds:
+            poller.register(pidfd, select.POLLIN)
+        pending = set(pidfds)
+        deadline = time.monotonic() + _KILL_TIMEOUT_S
+        while pending:
+            left_ms = (deadline - time.monotonic()) * 1000
+            if left_ms <= 0:
+                pids = ",".join(str(pidfds[fd]) for fd in sorted(pending))
+                raise KernelError("kill", name, f"pid {pids}", errno.ETIMEDOUT, "still alive after SIGKILL")
+            for pidfd, _ in poller.poll(left_ms):
+                poller.unregister(pidfd)
+                pending.discard(pidfd)
+        return len(pidfds)
+    finally:
+        for pidfd in pidfds:
+            os.close(pidfd)

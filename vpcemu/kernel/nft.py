@@ -1,0 +1,87 @@
+"""nftables through libnftables (ctypes), run inside a named namespace, no `nft` subprocess.
+
+This module owns every conversation with nf_tables: a ruleset text goes to the kernel as one
+atomic transaction from a thread that has entered the target namespace.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from typing import Any
+
+from vpcemu.errors import KernelError
+from vpcemu.kernel.netns import run_in_netns
+
+_OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE in nftables/libnftables.h
+_OUTPUT_JSON = 1 << 4  # NFT_CTX_OUTPUT_JSON
+
+_lib = ctypes.CDLL("libnftables.so.1", use_errno=True)
+_lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+_lib.nft_ctx_new.restype = ctypes.c_void_p
+_lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+_lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+_lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+_lib.nft_ctx_output_set_flags.argtypes = [ctypes.c_void_p, ctypes.c_uint]
+_lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_lib.nft_ctx_get_output_buffer.argtypes = [ctypes.c_void_p]
+_lib.nft_ctx_get_output_buffer.restype = ctypes.c_char_p
+_lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+_lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+
+# libnftables 1.0.6 keeps its interface-name cache in a process-global list (iface.c), filled
+# from the calling thread's namespace; two runs in different namespaces at once could resolve
+# `iifname` against each other's interfaces.
+_lock = threading.Lock()
+
+
+class Nft:
+    """One libnftables context; create, use and free it in the same (namespace) thread."""
+
+    def __init__(self, flags: int = 0) -> None:
+        # nft_ctx_new opens the nf_tables netlink socket, fixing the namespace it talks to.
+        self._ctx = _lib.nft_ctx_new(0)
+        if not self._ctx:
+            raise KernelError("nft", None, None, ctypes.get_errno(), "nft_ctx_new failed")
+        _lib.nft_ctx_buffer_output(self._ctx)
+        _lib.nft_ctx_buffer_error(self._ctx)
+        _lib.nft_ctx_output_set_flags(self._ctx, flags)
+
+    def run(self, text: str) -> tuple[int, str, str]:
+        """Run `text` as one transaction; return (rc, output, error text)."""
+        rc = _lib.nft_run_cmd_from_buffer(self._ctx, text.encode())
+        out = _lib.nft_ctx_get_output_buffer(self._ctx) or b""
+        err = _lib.nft_ctx_get_error_buffer(self._ctx) or b""
+        return rc, out.decode(), err.decode()
+
+    def close(self) -> None:
+        if self._ctx:
+            _lib.nft_ctx_free(self._ctx)
+            self._ctx = None
+
+    def __enter__(self) -> Nft:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def nft_run(ns: str, text: str, json_output: bool = False, handles: bool = False) -> str:
+    """Run nft commands or a whole ruleset in namespace `ns` atomically; return nft's output."""
+    flags = (_OUTPUT_JSON if json_output else 0) | (_OUTPUT_HANDLE if handles else 0)
+
+    def body() -> tuple[int, str, str]:
+        with Nft(flags) as nft:
+            return nft.run(text)
+
+    with _lock:
+        rc, out, err = run_in_netns(ns, body)
+    if rc != 0:
+        raise KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+    return out
+
+
+def nft_json(ns: str, cmd: str) -> dict[str, Any]:
+    """Run a list command in namespace `ns` and return nft's parsed JSON (`{}` if it printed none)."""
+    out = nft_run(ns, cmd, json_output=True)
+    return json.loads(out) if out.strip() else {}

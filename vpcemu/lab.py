@@ -1,0 +1,178 @@
+"""Lab: the Python API and the product's core. The CLI and the pytest plugin are thin users of it.
+
+    with Lab.up("topologies/three-tier.yaml") as lab:
+        lab.exec("web-1", ["ip", "-4", "addr"])
+        lab.probe("web-1", "app-a", protocol="tcp", port=22)
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .kernel import apply
+from .kernel.journal import Journal, all_labs
+from .load import load_topology
+from .model import Topology
+from .plan import plan_lab
+from .plan import names
+from .plan.names import ownership_mark
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a name lives in the lab: its namespace, its interface and address there."""
+
+    name: str
+    kind: str                     # instance | network-interface | address
+    namespace: str | None
+    address: IPv4Address
+    ifname: str | None = None
+    vpc: str | None = None
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise UsageError("building and using labs needs root (network namespaces, netlink, nftables)",
+                         hint="run with sudo; `vpcemu validate` and `vpcemu plan` work without root")
+
+
+class Lab:
+    def __init__(self, name: str, topology: Topology, journal: Journal):
+        self.name = name
+        self.topology = topology
+        self.journal = journal
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def up(cls, topology: str | Path | Topology, name: str | None = None) -> "Lab":
+        """Build a lab; all-or-nothing. Raises TopologyError (nothing created) or KernelError (rolled back)."""
+        if not isinstance(topology, Topology):
+            source = str(topology)
+            topology = load_topology(topology, name=name)
+        else:
+            source = "<python>"
+        lab_name = name or topology.name
+        plan = plan_lab(topology, lab_name)     # refuses unsupported parts before anything exists
+        require_root()
+        journal = Journal(lab_name)
+        lab_uuid = uuid.uuid4().hex
+        try:
+            journal.create(lab_uuid, source)
+        except FileExistsError:
+            raise UsageError(f"a lab named {lab_name!r} is already up", "LabAlreadyExists",
+                             hint=f"`vpcemu down {lab_name}` first, or choose another name with --name") from None
+        try:
+            clash = apply.namespaces_present(plan.namespaces)
+            if clash:
+                raise UsageError(f"namespace {clash[0]} exists already and is not this lab's", "NamespaceInUse",
+                                 hint="choose another lab name with --name")
+            (journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
+            started = time.monotonic()
+            apply.build(plan, journal, lab_uuid)
+            journal.write_state(status="up", build_seconds=round(time.monotonic() - started, 4))
+        except BaseException:
+            apply.teardown(journal, expect_mark=ownership_mark(lab_name, lab_uuid))
+            journal.remove()
+            raise
+        return cls(lab_name, topology, journal)
+
+    @classmethod
+    def attach(cls, name: str | None = None) -> "Lab":
+        """The running lab called `name`, or the only one that is up."""
+        labs = all_labs()
+        if name is None:
+            if len(labs) != 1:
+                raise UsageError("no lab is up" if not labs else f"{len(labs)} labs are up ({', '.join(labs)})",
+                                 hint="name one with --lab" if labs else "start one with `vpcemu up FILE`")
+            name = labs[0]
+        journal = Journal(name)
+        if not journal.exists():
+            raise UsageError(f"no lab named {name!r} is up", hint=f"labs up: {', '.join(labs) or 'none'}")
+        try:
+            topology = pickle.loads((journal.dir / "model.pickle").read_bytes())
+        except (FileNotFoundError, pickle.UnpicklingError, EOFError):
+            raise UsageError(f"lab {name!r} has no usable state (it crashed while building?)",
+                             hint="`vpcemu clean` removes what it left") from None
+        return cls(name, topology, journal)
+
+    @staticmethod
+    def list() -> list[str]:
+        return all_labs()
+
+    def down(self) -> None:
+        """Tear down from the journal, newest first; nothing else is touched."""
+        state = self.journal.state()
+        mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
+        apply.teardown(self.journal, expect_mark=mark)
+        self.journal.remove()
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.down()
+
+    # -- names -------------------------------------------------------------------------------
+    def resolve(self, target: str) -> Endpoint:
+        """An instance, an ENI (name or eni- id) or an IPv4 address."""
+        t = self.topology
+        if target in t.instances:
+            inst = t.instances[target]
+            eni = t.vpcs[inst.vpc].network_interfaces[inst.primary_network_interface]
+            return Endpoint(target, "instance", names.instance_ns(self.name, target), eni.private_ip_address,
+                            "eth0", inst.vpc)
+        try:
+            eni = t.network_interface(target)
+        except KeyError:
+            eni = None
+        if eni is not None:
+            if eni.attachment is None:
+                return Endpoint(target, "network-interface", None, eni.private_ip_address, None, eni.vpc)
+            return Endpoint(target, "network-interface", names.instance_ns(self.name, eni.attachment.instance),
+                            eni.private_ip_address, names.instance_link(eni.attachment.device_index), eni.vpc)
+        try:
+            return Endpoint(target, "address", None, IPv4Address(target))
+        except ValueError:
+            pass
+        known = sorted(t.instances) + sorted(t.network_interfaces)
+        raise UsageError(f"{target!r} is not an instance, ENI or IPv4 address of lab {self.name}",
+                         hint=f"known: {', '.join(known[:20])}")
+
+    def namespace_of(self, target: str) -> str:
+        ep = self.resolve(target)
+        if ep.namespace is None:
+            raise UsageError(f"{target!r} has no namespace to run programs in",
+                             hint="name an instance, or an ENI attached to one")
+        return ep.namespace
+
+    # -- using it ----------------------------------------------------------------------------
+    def exec_argv(self, target: str, argv: list[str]) -> list[str]:
+        if not argv:
+            raise UsageError("no command given", hint="vpcemu exec web-1 -- ip -4 addr")
+        return ["ip", "netns", "exec", self.namespace_of(target), *argv]
+
+    def exec(self, target: str, argv: list[str], check: bool = False, timeout: float | None = None,
+             **kwargs: Any) -> subprocess.CompletedProcess:
+        """Run a program inside an instance (argv list: user words never reach a shell)."""
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        return subprocess.run(self.exec_argv(target, argv), check=check, timeout=timeout, **kwargs)
+
+    def probe(self, source: str, destination: str, protocol: str = "icmp", port: int | None = None,
+              timeout: float = 1.0):
+        from .probe import run_probe
+        return run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
+
+    def status(self) -> dict:
+        from .status import lab_status
+        return lab_status(self)
+
+

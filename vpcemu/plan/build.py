@@ -1,0 +1,192 @@
+"""Topology → Plan: the namespaces, veths, addresses, policy routing and rulesets that make the VPCs real.
+
+The VPC router (one namespace per VPC) is where AWS's rules live:
+- every ENI is a veth; the router end has no address, proxy ARP and a permanent neighbour per private IP,
+  so all traffic, same-subnet too, crosses the router as it crosses the hypervisor in AWS;
+- nft marks each packet with its ingress subnet; policy rules then pick, in order:
+  same subnet → the ENI table (route tables never apply inside a subnet),
+  the subnet's route table (a `throw` per VPC CIDR stands for `local`, so a more specific middlebox route
+  still wins by longest prefix), the ENI table (/32 per private IP), and a final blackhole: nothing ever
+  falls through to `main` or leaves towards an address the VPC does not own.
+"""
+from __future__ import annotations
+
+from ..errors import Problem, TopologyError
+from ..model import NetworkInterface, TargetKind, Topology, Vpc, mac_address
+from . import names
+from .router_nft import router_ruleset
+from .state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
+
+ENI_TABLE = 100
+ROUTE_TABLE_BASE = 1000
+INSTANCE_TABLE_BASE = 10000          # ec2-net-utils style: one table per secondary interface
+SUBNET_MARK_BASE = 0x100
+SUBNET_MARK_MASK = 0xFFFF
+PREF_SAME_SUBNET = 1000
+PREF_ROUTE_TABLE = 2000
+PREF_ENI_TABLE = 3000
+PREF_BLACKHOLE = 4000
+
+
+def route_table_ids(vpc: Vpc) -> dict[str, int]:
+    return {name: ROUTE_TABLE_BASE + i for i, name in enumerate(vpc.route_tables)}
+
+
+def subnet_marks(vpc: Vpc) -> dict[str, int]:
+    return {name: SUBNET_MARK_BASE + i for i, name in enumerate(vpc.subnets)}
+
+
+def router_mac(eni: NetworkInterface) -> str:
+    return mac_address("router", eni.id)
+
+
+def unsupported(topology: Topology) -> list[Problem]:
+    """Parts of the format this version validates but does not build yet: refused, never ignored."""
+    out = []
+
+    def no(path: str, what: str) -> None:
+        out.append(Problem(path, f"{what} is not yet supported by this vpcemu", "NotYetSupported",
+                           hint="remove it to build the rest; validation of it already passed"))
+
+    for v in topology.vpcs.values():
+        p = f"vpcs.{v.name}"
+        if v.internet_gateway:
+            no(f"{p}.internet_gateway", "an internet gateway")
+        for n in v.nat_gateways:
+            no(f"{p}.nat_gateways.{n}", "a NAT gateway")
+        for n in v.endpoints:
+            no(f"{p}.endpoints.{n}", "a VPC endpoint")
+        for eni in v.network_interfaces.values():
+            if eni.public_addresses:
+                no(f"{p}.network_interfaces.{eni.name}", "a public IPv4 / Elastic IP")
+    for n in topology.peering:
+        no(f"peering.{n}", "VPC peering")
+    if topology.internet_hosts:
+        no("internet.hosts", "the emulated internet")
+    if topology.services:
+        no("aws.services", "emulated AWS services")
+    return out
+
+
+def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
+    problems = unsupported(topology)
+    if problems:
+        raise TopologyError(problems)
+    lab = lab or topology.name
+    builder = _PlanBuilder(topology, lab)
+    for vpc in topology.vpcs.values():
+        builder.vpc(vpc)
+    return builder.result()
+
+
+class _PlanBuilder:
+    def __init__(self, topology: Topology, lab: str):
+        self.t = topology
+        self.lab = lab
+        self.namespaces: list[str] = [names.parking_ns(lab)]
+        self.veths: list[Veth] = []
+        self.addresses: list[Address] = []
+        self.links_up: list[tuple[str, str]] = []
+        self.routes: list[RouteEntry] = []
+        self.rules: list[RuleEntry] = []
+        self.neighbours: list[Neighbour] = []
+        self.sysctls: dict[str, dict[str, str]] = {}
+        self.nft: dict[str, str] = {}
+        self.tx_off: list[tuple[str, str]] = []
+
+    def result(self) -> Plan:
+        return Plan(self.lab, tuple(self.namespaces), tuple(self.veths), tuple(self.addresses),
+                    tuple(self.links_up), tuple(self.routes), tuple(self.rules), tuple(self.neighbours),
+                    self.sysctls, self.nft, tuple(self.tx_off))
+
+    def sysctl(self, ns: str, key: str, value: object) -> None:
+        self.sysctls.setdefault(ns, {})[key] = str(value)
+
+    # -- one VPC ---------------------------------------------------------------------------------
+    def vpc(self, vpc: Vpc) -> None:
+        rtr = names.router_ns(self.lab, vpc.name)
+        self.namespaces.append(rtr)
+        self.sysctl(rtr, "net/ipv4/ip_forward", 1)
+        self.sysctl(rtr, "net/ipv4/conf/all/send_redirects", 0)
+        # the subnet gateways (+1) and the resolver address (+2) answer from the router itself
+        for subnet in vpc.subnets.values():
+            self.addresses.append(Address(rtr, "lo", str(subnet.gateway), 32))
+        self.addresses.append(Address(rtr, "lo", str(vpc.dns_server), 32))
+
+        for inst in vpc.instances.values():
+            ns = names.instance_ns(self.lab, inst.name)
+            self.namespaces.append(ns)
+            if inst.forwarding:
+                self.sysctl(ns, "net/ipv4/ip_forward", 1)
+                self.sysctl(ns, "net/ipv4/conf/all/send_redirects", 0)
+        for eni in vpc.network_interfaces.values():
+            if eni.interface_type == "interface":
+                self.eni(vpc, rtr, eni)
+        self.policy_routing(vpc, rtr)
+        self.nft[rtr] = router_ruleset(vpc, subnet_marks(vpc))
+
+    def eni(self, vpc: Vpc, rtr: str, eni: NetworkInterface) -> None:
+        subnet = vpc.subnets[eni.subnet]
+        link = names.router_link(eni)
+        if eni.attachment is not None:
+            ns = names.instance_ns(self.lab, eni.attachment.instance)
+            ifname = names.instance_link(eni.attachment.device_index)
+        else:
+            ns, ifname = names.parking_ns(self.lab), names.parked_link(eni)
+        rmac = router_mac(eni)
+        self.veths.append(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id))
+        self.links_up.append((rtr, link))
+        self.sysctl(rtr, f"net/ipv4/conf/{link}/proxy_arp", 1)
+        self.sysctl(rtr, f"net/ipv4/neigh/{link}/proxy_delay", 0)
+        for ip in eni.private_ip_addresses:
+            self.routes.append(RouteEntry(rtr, ENI_TABLE, f"{ip}/32", ifname=link, scope="link", comment=eni.name))
+            self.neighbours.append(Neighbour(rtr, link, str(ip), eni.mac_address))
+        for ip in eni.private_ip_addresses:
+            self.addresses.append(Address(ns, ifname, str(ip), subnet.cidr_block.prefixlen))
+        self.neighbours.append(Neighbour(ns, ifname, str(subnet.gateway), rmac))
+        self.tx_off.append((ns, ifname))
+        if eni.attachment is None:
+            return          # parked: down, keeping MAC, IPs and neighbours for the next attach
+        self.links_up.append((ns, ifname))
+        index = eni.attachment.device_index
+        if index == 0:
+            self.routes.append(RouteEntry(ns, 254, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname))
+            return
+        # secondary interfaces: replies leave by the interface their request came in on (ec2-net-utils)
+        table = INSTANCE_TABLE_BASE + index
+        self.routes.append(RouteEntry(ns, table, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname))
+        self.routes.append(RouteEntry(ns, table, str(subnet.cidr_block), ifname=ifname, scope="link"))
+        for ip in eni.private_ip_addresses:
+            self.rules.append(RuleEntry(ns, INSTANCE_TABLE_BASE + index, table=table, source=f"{ip}/32",
+                                        comment=f"replies from {ip} leave by {ifname}"))
+
+    # -- route tables as policy routing ----------------------------------------------------------
+    def policy_routing(self, vpc: Vpc, rtr: str) -> None:
+        tables = route_table_ids(vpc)
+        marks = subnet_marks(vpc)
+        for i, subnet in enumerate(vpc.subnets.values()):
+            mark = marks[subnet.name]
+            self.rules.append(RuleEntry(rtr, PREF_SAME_SUBNET + i, table=ENI_TABLE, fwmark=mark, fwmask=SUBNET_MARK_MASK,
+                                        destination=str(subnet.cidr_block),
+                                        comment=f"{subnet.name}: same subnet skips route tables"))
+            self.rules.append(RuleEntry(rtr, PREF_ROUTE_TABLE + i, table=tables[subnet.route_table], fwmark=mark,
+                                        fwmask=SUBNET_MARK_MASK, comment=f"{subnet.name} → {subnet.route_table}"))
+        self.rules.append(RuleEntry(rtr, PREF_ENI_TABLE, table=ENI_TABLE, comment="local: every ENI private IP"))
+        self.rules.append(RuleEntry(rtr, PREF_BLACKHOLE, action="blackhole", comment="nothing falls through to main"))
+        for rt in vpc.route_tables.values():
+            self.route_table(vpc, rtr, tables[rt.name], rt)
+
+    def route_table(self, vpc: Vpc, rtr: str, table: int, rt) -> None:
+        for route in rt.routes:
+            kind = route.target_kind
+            if kind == TargetKind.LOCAL:
+                self.routes.append(RouteEntry(rtr, table, str(route.destination), type="throw",
+                                              comment=f"{rt.name}: local"))
+            elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
+                self.routes.append(RouteEntry(rtr, table, str(route.destination), type="blackhole",
+                                              comment=f"{rt.name}: blackhole"))
+            elif kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
+                eni = vpc.network_interfaces[route.network_interface]
+                self.routes.append(RouteEntry(rtr, table, str(route.destination), gateway=str(eni.private_ip_address),
+                                              ifname=names.router_link(eni), onlink=True,
+                                              comment=f"{rt.name}: → {route.target}"))

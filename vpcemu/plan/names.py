@@ -1,0 +1,36 @@
+"""Names of the kernel objects a lab owns. Every namespace is `<lab>-<role>`; interface names stay ≤ 15 chars."""
+from __future__ import annotations
+
+from ..model import NetworkInterface
+
+OWNERSHIP_PREFIX = "vpcemu"
+
+
+def router_ns(lab: str, vpc: str) -> str:
+    return f"{lab}-vpc-{vpc}"
+
+
+def instance_ns(lab: str, instance: str) -> str:
+    return f"{lab}-i-{instance}"
+
+
+def parking_ns(lab: str) -> str:
+    return f"{lab}-park"
+
+
+def router_link(eni: NetworkInterface) -> str:
+    """The VPC router's end of an ENI's veth: `e` + 10 hex digits of the ENI id."""
+    return "e" + eni.id[4:14]
+
+
+def instance_link(device_index: int) -> str:
+    return f"eth{device_index}"
+
+
+def parked_link(eni: NetworkInterface) -> str:
+    """A detached ENI's instance end while it waits in the parking namespace."""
+    return "p" + eni.id[4:14]
+
+
+def ownership_mark(lab: str, lab_uuid: str) -> str:
+    return f"{OWNERSHIP_PREFIX}:{lab}:{lab_uuid}"
