@@ -47,11 +47,12 @@ class _NsReader(Generic[Item]):
         self._sock = run_in_netns(ns, make_socket)
         self._sock.setblocking(False)
         self._items: list[Item] = []
-        self._error: OSError | None = None
+        self._error: Exception | None = None
         self._cond = threading.Condition()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC)
-        self._thread = threading.Thread(target=self._loop, name=f"vpcemu-{type(self).__name__}", daemon=True)
-        self._thread.start()
+        self._stopped = threading.Event()
+        self._closed = False
+        threading.Thread(target=self._loop, name=f"vpcemu-{type(self).__name__}", daemon=True).start()
 
     def _read(self) -> list[Item]:
         raise NotImplementedError
@@ -60,23 +61,27 @@ class _NsReader(Generic[Item]):
         poller = select.poll()
         poller.register(self._sock, select.POLLIN)
         poller.register(self._wake, select.POLLIN)
-        while True:
-            events = poller.poll()
-            if any(fd == self._wake for fd, _ in events):
-                return
-            try:
-                items = self._read()
-            except OSError as exc:
-                items, self._error = [], exc
-            with self._cond:
-                self._items.extend(items)
-                self._cond.notify_all()
-            if self._error:
-                return
+        try:
+            while not any(fd == self._wake for fd, _ in poller.poll()):
+                try:
+                    items = self._read()
+                except Exception as exc:  # a dead reader must not look like silence to waiters
+                    items, self._error = [], exc
+                with self._cond:
+                    self._items.extend(items)
+                    self._cond.notify_all()
+                if self._error:
+                    return
+        finally:
+            self._stopped.set()
+            # Closing an AF_PACKET socket waits for an RCU grace period (synchronize_net, 8-30 ms
+            # here); doing it on this thread after close() has been released keeps close() fast.
+            self._sock.close()
 
     def _raise_if_failed(self) -> None:
         if self._error:
-            raise KernelError(type(self).__name__, self.ns, None, self._error.errno, str(self._error))
+            err = getattr(self._error, "errno", None)
+            raise KernelError(type(self).__name__, self.ns, None, err, str(self._error))
 
     def _all(self) -> list[Item]:
         with self._cond:
@@ -100,12 +105,13 @@ class _NsReader(Generic[Item]):
                 self._cond.wait(left)
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            os.eventfd_write(self._wake, 1)
-            self._thread.join()
-        if self._sock.fileno() != -1:
-            self._sock.close()
-            os.close(self._wake)
+        """Stop reading; what was received stays available."""
+        if self._closed:
+            return
+        self._closed = True
+        os.eventfd_write(self._wake, 1)
+        self._stopped.wait()
+        os.close(self._wake)
 
     def __enter__(self) -> Self:
         return self

@@ -230,8 +230,10 @@ def disable_tx_checksum(name: str, ifnames: list[str]) -> None:
     def body() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             for ifname in ifnames:
+                # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
                 value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
-                req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
+                req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
+                req = req.ljust(_IFREQ_SIZE, b"\0")
                 try:
                     fcntl.ioctl(sock, _SIOCETHTOOL, req)
                 except OSError as exc:
@@ -281,8 +283,8 @@ def kill_processes_in_netns(name: str) -> int:
             except ProcessLookupError:
                 continue
             pidfds[pidfd] = pid
-            # The pidfd pins the process; re-checking through it guards against the pid having
-            # died and been reused by an unrelated process since the scan.
+            # pidfd_open pins the pid, so the re-check and the signal address one process; a pid
+            # that died and was reused by an unrelated process since the scan is left alone.
             try:
                 if _netns_of(pid) == wanted:
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
@@ -302,7 +304,8 @@ def kill_processes_in_netns(name: str) -> int:
             left_ms = (deadline - time.monotonic()) * 1000
             if left_ms <= 0:
                 pids = ",".join(str(pidfds[fd]) for fd in sorted(pending))
-                raise KernelError("kill", name, f"pid {pids}", errno.ETIMEDOUT, "still alive after SIGKILL")
+                raise KernelError("kill", name, f"pid {pids}", errno.ETIMEDOUT,
+                                  "still alive after SIGKILL")
             for pidfd, _ in poller.poll(left_ms):
                 poller.unregister(pidfd)
                 pending.discard(pidfd)

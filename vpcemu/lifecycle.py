@@ -1,0 +1,56 @@
+"""`clean`: find labs a crash left half-built or broken, by their journals and ownership marks.
+
+A lab is crashed when its build never finished and the process building it is gone, or when
+namespaces its journal lists have vanished. A namespace whose `lo` alias carries a vpcemu ownership
+mark for a lab that has no state directory any more is an orphan. Nothing else is ever touched.
+"""
+from __future__ import annotations
+
+import os
+
+from .kernel import apply, netns
+from .kernel.journal import Journal, all_labs
+from .plan.names import OWNERSHIP_PREFIX, ownership_mark
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def crashed(journal: Journal) -> bool:
+    state = journal.state()
+    if state.get("status") != "up":
+        return not _alive(state.get("pid"))
+    listed = [e["name"] for e in journal.entries("netns")]
+    return any(netns.netns_inode(ns) is None for ns in listed)
+
+
+def clean_crashed() -> dict:
+    removed = []
+    for lab in all_labs():
+        journal = Journal(lab)
+        if crashed(journal):
+            state = journal.state()
+            mark = ownership_mark(lab, state["uuid"]) if "uuid" in state else None
+            apply.teardown(journal, expect_mark=mark)
+            journal.remove()
+            removed.append(lab)
+    live = {ownership_mark(lab, Journal(lab).state().get("uuid", "")) for lab in all_labs()}
+    orphans = []
+    if os.path.isdir(netns.NETNS_DIR):
+        for ns in sorted(os.listdir(netns.NETNS_DIR)):
+            try:
+                mark = netns.get_ownership_mark(ns)
+            except Exception:       # not a namespace we can enter: not ours to judge
+                continue
+            if mark and mark.startswith(OWNERSHIP_PREFIX + ":") and mark not in live:
+                netns.kill_processes_in_netns(ns)
+                netns.delete_netns(ns)
+                orphans.append(ns)
+    return {"removed_labs": removed, "orphan_namespaces": orphans}

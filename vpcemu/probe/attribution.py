@@ -1,0 +1,91 @@
+"""Which rule dropped a probe, from the kernel itself: nft trace events in the routers' namespaces.
+
+Every drop rule vpcemu writes carries a comment `code=<explanation code> key=value …`. While a probe
+runs, its addresses are in the router's `trace_src` set, so only its packets are traced.
+"""
+from __future__ import annotations
+
+import json
+import socket
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from ..errors import KernelError
+from ..kernel.capture import NftTrace
+from ..kernel.nft import nft_json, nft_run
+from ..plan.router_nft import TABLE
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+
+def parse_comment(comment: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in comment.split() if "=" in part)
+
+
+class Tracer:
+    def __init__(self, lab: "Lab", routers: list[str], *addresses: str):
+        self.routers = [ns for ns in routers if _has_trace_set(ns)]
+        self.addresses = addresses
+        self.stack = ExitStack()
+        self.traces: list[NftTrace] = []
+
+    def __enter__(self) -> "Tracer":
+        for ns in self.routers:
+            self.traces.append(self.stack.enter_context(NftTrace(ns)))
+            nft_run(ns, f"add element ip {TABLE} trace_src {{ {', '.join(self.addresses)} }}")
+            self.stack.callback(_untrace, ns, self.addresses)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
+
+    def drops(self) -> list[dict]:
+        """Explanations for every traced drop of a packet between the probe's addresses."""
+        wanted = {socket.inet_aton(a) for a in self.addresses}
+        out = []
+        for trace in self.traces:
+            comments = None
+            for event in trace.events():
+                if event.get("verdict") != "drop" or event.get("handle") is None:
+                    continue
+                header = event.get("network_header") or b""
+                if len(header) < 20 or header[12:16] not in wanted or header[16:20] not in wanted:
+                    continue
+                if comments is None:
+                    comments = _rule_comments(trace.ns)
+                comment = comments.get((event.get("chain"), event["handle"]), "")
+                info = parse_comment(comment)
+                if "code" in info:
+                    info.update(namespace=trace.ns, chain=event.get("chain"),
+                                packet=f"{socket.inet_ntoa(header[12:16])} → {socket.inet_ntoa(header[16:20])}")
+                    if info not in out:
+                        out.append(info)
+        return out
+
+
+def _has_trace_set(ns: str) -> bool:
+    try:
+        nft_json(ns, f"list set ip {TABLE} trace_src")
+        return True
+    except KernelError:
+        return False
+
+
+def _untrace(ns: str, addresses: tuple[str, ...]) -> None:
+    try:
+        nft_run(ns, f"delete element ip {TABLE} trace_src {{ {', '.join(addresses)} }}")
+    except KernelError:
+        pass      # another probe of the same addresses removed them first
+
+
+def _rule_comments(ns: str) -> dict[tuple[str, int], str]:
+    data = json.loads(nft_run(ns, f"list table ip {TABLE}", json_output=True, handles=True) or "{}")
+    out = {}
+    for item in data.get("nftables", []):
+        rule = item.get("rule")
+        if rule and "comment" in rule:
+            out[(rule["chain"], rule["handle"])] = rule["comment"]
+    return out
+
+

@@ -1,0 +1,227 @@
+"""Probes: one real packet (ICMP echo, TCP SYN or UDP) built with scapy, sent from inside the source
+namespace, watched on every link of the lab's routers and at both ends.
+
+A probe tests the network, not whether a program listens: for TCP a SYN-ACK or a RST from the
+destination counts as delivered (the result says which), for UDP an answer or an ICMP port
+unreachable from the destination does; silence, or an ICMP error from anywhere else, is "not reachable".
+"""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+from ..kernel.capture import Capture, Frame
+from ..kernel.netns import run_in_netns
+from ..plan import names
+from . import attribution
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+TOKEN_PREFIX = b"vpcemu-probe:"
+PROTOCOLS = ("icmp", "tcp", "udp")
+
+
+@dataclass
+class Hop:
+    namespace: str
+    ifname: str
+    component: str          # what the link stands for: `eni web-1.eth0`, `web-1 eth0`
+    direction: str          # in | out, as the namespace saw it
+    leg: str                # forward (the probe) | return (the answer carrying its token)
+    source: str
+    destination: str
+    ttl: int
+    time_ms: float          # since the probe was sent
+
+
+@dataclass
+class ProbeResult:
+    source: str
+    destination: str
+    protocol: str
+    port: int | None
+    source_address: str
+    destination_address: str
+    reachable: bool
+    answer: str | None                  # echo-reply, syn-ack, rst, udp-reply, port-unreachable
+    rtt_ms: float | None
+    hops: list[Hop] = field(default_factory=list)
+    header_at_source: dict | None = None
+    header_at_destination: dict | None = None
+    icmp_error: str | None = None       # an ICMP error from elsewhere (e.g. host unreachable from a router)
+    explanations: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _header(pkt) -> dict:
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    ip = pkt[IP]
+    out: dict[str, Any] = {"src": ip.src, "dst": ip.dst, "ttl": ip.ttl, "proto": ip.proto}
+    if TCP in pkt:
+        out.update(sport=pkt[TCP].sport, dport=pkt[TCP].dport, flags=str(pkt[TCP].flags))
+    elif UDP in pkt:
+        out.update(sport=pkt[UDP].sport, dport=pkt[UDP].dport)
+    elif ICMP in pkt:
+        out.update(icmp_type=pkt[ICMP].type, icmp_code=pkt[ICMP].code)
+    return out
+
+
+def build_packet(protocol: str, src: str, dst: str, port: int | None, token: bytes, sport: int):
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    ip = IP(src=src, dst=dst, ttl=64, id=random.randrange(1, 65535))
+    if protocol == "icmp":
+        return ip / ICMP(type=8, id=sport, seq=1) / token
+    if protocol == "tcp":
+        # the token rides in the SYN's payload: a SYN may carry data, and the stack still answers it
+        return ip / TCP(sport=sport, dport=port, flags="S", seq=random.randrange(1 << 32)) / token
+    return ip / UDP(sport=sport, dport=port) / token
+
+
+def _send(raw: bytes, dst: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
+        sent = time.time_ns()
+        s.sendto(raw, (dst, 0))
+    return sent
+
+
+class _Matcher:
+    """Recognises the probe's own frames and the destination's answer to it."""
+
+    def __init__(self, protocol: str, src: str, dst: str, port: int | None, sport: int, token: bytes):
+        self.protocol, self.src, self.dst, self.port, self.sport, self.token = protocol, src, dst, port, sport, token
+
+    def is_probe(self, frame: Frame) -> bool:
+        return self.token in frame.data
+
+    def answer(self, frame: Frame) -> str | None:
+        """The kind of answer this frame is, if it is one reaching the source."""
+        from scapy.layers.inet import ICMP, IP, TCP, UDP
+        from scapy.layers.l2 import Ether
+        if frame.direction != "in":
+            return None
+        pkt = Ether(frame.data)
+        if IP not in pkt or pkt[IP].dst != self.src:
+            return None
+        if ICMP in pkt:
+            icmp = pkt[ICMP]
+            if icmp.type == 0 and self.protocol == "icmp" and self.token in bytes(icmp.payload):
+                return "echo-reply"
+            if icmp.type in (3, 11, 12) and self._quotes_us(pkt):
+                if icmp.type == 3 and icmp.code == 3 and pkt[IP].src == self.dst and self.protocol == "udp":
+                    return "port-unreachable"
+                return f"icmp-error:{icmp.type}/{icmp.code} from {pkt[IP].src}"
+            return None
+        if self.protocol == "tcp" and TCP in pkt:
+            t = pkt[TCP]
+            if pkt[IP].src == self.dst and t.sport == self.port and t.dport == self.sport:
+                if t.flags.S and t.flags.A:
+                    return "syn-ack"
+                if t.flags.R:
+                    return "rst"
+        if self.protocol == "udp" and UDP in pkt:
+            u = pkt[UDP]
+            if pkt[IP].src == self.dst and u.sport == self.port and u.dport == self.sport:
+                return "udp-reply"
+        return None
+
+    def _quotes_us(self, pkt) -> bool:
+        from scapy.layers.inet import ICMP, IPerror, TCPerror, UDPerror
+        inner = pkt[ICMP].payload
+        if IPerror not in inner or inner[IPerror].dst != self.dst:
+            return False
+        if TCPerror in inner:
+            return inner[TCPerror].sport == self.sport
+        if UDPerror in inner:
+            return inner[UDPerror].sport == self.sport
+        return True
+
+
+def resolve_destination(lab: "Lab", destination: str) -> tuple[IPv4Address, str | None]:
+    ep = lab.resolve(destination)
+    return ep.address, ep.namespace
+
+
+def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp", port: int | None = None,
+              timeout: float = 1.0) -> ProbeResult:
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    if protocol in ("tcp", "udp") and (port is None or not 1 <= port <= 65535):
+        raise UsageError(f"a {protocol} probe needs --port between 1 and 65535")
+    if protocol == "icmp" and port is not None:
+        raise UsageError("an icmp probe has no port")
+    src_ep = lab.resolve(source)
+    if src_ep.namespace is None:
+        raise UsageError(f"{source!r} cannot send: it is not an instance or an attached ENI")
+    dst_addr, dst_ns = resolve_destination(lab, destination)
+    src, dst = str(src_ep.address), str(dst_addr)
+    sport = random.randrange(20000, 60000)
+    token = TOKEN_PREFIX + os.urandom(8).hex().encode()
+    matcher = _Matcher(protocol, src, dst, port, sport, token)
+    raw = bytes(build_packet(protocol, src, dst, port, token, sport))
+    components = link_components(lab)
+
+    with ExitStack() as stack:
+        src_cap = stack.enter_context(Capture(src_ep.namespace))
+        routers = [names.router_ns(lab.name, v) for v in lab.topology.vpcs]
+        caps = [stack.enter_context(Capture(ns)) for ns in routers]
+        dst_cap = stack.enter_context(Capture(dst_ns)) if dst_ns and dst_ns != src_ep.namespace else None
+        tracer = stack.enter_context(attribution.Tracer(lab, routers, src, dst))
+        sent_ns = run_in_netns(src_ep.namespace, _send, raw, dst)
+        reply = src_cap.wait_for(lambda f: matcher.answer(f) is not None, timeout)
+        explanations = tracer.drops()
+    answer = matcher.answer(reply) if reply else None
+    delivered = answer is not None and not answer.startswith("icmp-error")
+    hops = []
+    for cap in caps + ([dst_cap] if dst_cap else []):
+        for f in cap.frames():
+            if matcher.is_probe(f):
+                hops.append(_hop(cap.ns, f, sent_ns, components, src))
+    hops.sort(key=lambda h: h.time_ms)
+    out_frame = next((f for f in src_cap.frames() if f.direction == "out" and matcher.is_probe(f)), None)
+    in_frame = next((f for f in dst_cap.frames() if f.direction == "in" and matcher.is_probe(f)), None) \
+        if dst_cap else None
+    from scapy.layers.l2 import Ether
+    return ProbeResult(
+        source=source, destination=destination, protocol=protocol, port=port,
+        source_address=src, destination_address=dst, reachable=delivered,
+        answer=answer if delivered else None,
+        rtt_ms=round((reply.ts_ns - sent_ns) / 1e6, 3) if delivered and reply else None,
+        hops=hops,
+        header_at_source=_header(Ether(out_frame.data)) if out_frame else None,
+        header_at_destination=_header(Ether(in_frame.data)) if in_frame else None,
+        icmp_error=answer if answer and not delivered else None,
+        explanations=explanations,
+    )
+
+
+def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], str], src: str) -> Hop:
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+    ip = Ether(frame.data)[IP]
+    return Hop(ns, frame.ifname, components.get((ns, frame.ifname), frame.ifname), frame.direction,
+               "forward" if ip.src == src else "return", ip.src, ip.dst, ip.ttl,
+               round((frame.ts_ns - sent_ns) / 1e6, 3))
+
+
+def link_components(lab: "Lab") -> dict[tuple[str, str], str]:
+    """(namespace, ifname) → the AWS component the link stands for."""
+    out = {}
+    for vpc in lab.topology.vpcs.values():
+        rtr = names.router_ns(lab.name, vpc.name)
+        for eni in vpc.network_interfaces.values():
+            out[(rtr, names.router_link(eni))] = f"eni {eni.name}"
+            if eni.attachment is not None:
+                ns = names.instance_ns(lab.name, eni.attachment.instance)
+                out[(ns, names.instance_link(eni.attachment.device_index))] = \
+                    f"{eni.attachment.instance} {names.instance_link(eni.attachment.device_index)}"
+    return out

@@ -1,0 +1,50 @@
+"""What a running lab is made of, as plain data: VPCs, subnets, route tables, instances, ENIs."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .kernel.netns import netns_inode
+from .plan import names
+
+if TYPE_CHECKING:
+    from .lab import Lab
+
+
+def route_text(route) -> dict:
+    dest = str(route.destination) if route.destination else route.destination_prefix_list_id
+    return {"destination": dest, "target": route.target, "target_type": route.target_kind.value,
+            "state": route.state, "origin": route.origin}
+
+
+def lab_status(lab: "Lab") -> dict:
+    t = lab.topology
+    state = lab.journal.state()
+    namespaces = [e["name"] for e in lab.journal.entries("netns")]
+    missing = [ns for ns in namespaces if netns_inode(ns) is None]
+    vpcs = []
+    for vpc in t.vpcs.values():
+        vpcs.append({
+            "name": vpc.name, "id": vpc.id, "cidr_blocks": [str(c) for c in vpc.cidr_blocks],
+            "router_namespace": names.router_ns(lab.name, vpc.name),
+            "subnets": [{"name": s.name, "id": s.id, "cidr": str(s.cidr_block), "az": s.availability_zone,
+                         "route_table": s.route_table, "network_acl": s.network_acl}
+                        for s in vpc.subnets.values()],
+            "route_tables": [{"name": rt.name, "id": rt.id, "main": rt.main,
+                              "routes": [route_text(r) for r in rt.routes]} for rt in vpc.route_tables.values()],
+            "instances": [{"name": i.name, "id": i.id, "subnet": i.subnet, "az": i.availability_zone,
+                           "namespace": names.instance_ns(lab.name, i.name), "forwarding": i.forwarding}
+                          for i in vpc.instances.values()],
+            "network_interfaces": [{
+                "name": e.name, "id": e.id, "subnet": e.subnet, "mac": e.mac_address,
+                "private_ips": [str(ip) for ip in e.private_ip_addresses],
+                "public_ips": {str(k): str(v) for k, v in e.public_addresses.items()},
+                "security_groups": list(e.security_groups), "source_dest_check": e.source_dest_check,
+                "requester_managed": e.requester_managed, "interface_type": e.interface_type,
+                "instance": e.attachment.instance if e.attachment else None,
+                "device_index": e.attachment.device_index if e.attachment else None,
+                "status": "in-use" if e.attachment else "available",
+            } for e in vpc.network_interfaces.values()],
+        })
+    return {"lab": lab.name, "status": state.get("status", "unknown") if not missing else "broken",
+            "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
+            "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs}
