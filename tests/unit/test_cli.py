@@ -1,0 +1,51 @@
+"""The CLI contract: exit codes, --json, clear errors; nothing built on bad input."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from vpcemu.cli import app
+
+TOPOLOGIES = Path(__file__).parents[2] / "topologies"
+runner = CliRunner()
+
+
+def test_validate_ok():
+    r = runner.invoke(app, ["validate", str(TOPOLOGIES / "three-tier.yaml")])
+    assert r.exit_code == 0 and "valid" in r.stdout
+
+
+def test_validate_bad_file_exit_2_with_path_and_code(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: 1\nvpcs:\n  main:\n    cidr: 10.0.0.0/16\n    subnets:\n"
+                   "      a: {cidr: 10.1.0.0/24, az: us-east-1a}\n")
+    r = runner.invoke(app, ["validate", str(bad), "--json"])
+    assert r.exit_code == 2
+    body = json.loads(r.stdout)
+    assert body["problems"][0]["path"] == "vpcs.main.subnets.a.cidr"
+    assert body["problems"][0]["code"] == "InvalidSubnet.Range"
+
+
+def test_missing_file_exit_2(tmp_path):
+    r = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert r.exit_code == 2
+
+
+def test_plan_json_without_root():
+    r = runner.invoke(app, ["plan", str(TOPOLOGIES / "default.yaml"), "--json"])
+    assert r.exit_code == 0
+    assert "default-vpc-main" in json.loads(r.stdout)["namespaces"]
+
+
+def test_up_with_a_bad_topology_creates_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: 1\nname: cli-bad\nvpcs:\n  main: {cidr: 10.0.0.0/8}\n")
+    before = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+    r = runner.invoke(app, ["up", str(bad)])
+    assert r.exit_code == 2 and "InvalidVpc.Range" in r.output
+    after = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+    assert before == after
+    assert not Path("/run/vpcemu/cli-bad").exists()
