@@ -20,7 +20,7 @@ from ..model import (
 )
 from ..model.prefix_list import managed_prefix_list
 from . import limits
-from .shape import MISSING, Reader, parse_yaml
+from .shape import Reader, kind_name, parse_yaml
 
 TOP_KEYS = ("format", "name", "region", "vpcs", "peering", "internet", "aws", "expect", "addressing")
 VPC_KEYS = ("cidr", "secondary_cidrs", "enable_dns_support", "enable_dns_hostnames", "internet_gateway",
@@ -32,6 +32,11 @@ REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 PRIVATE_RANGES = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))
 SHARED_RANGE = IPv4Network("100.64.0.0/10")
+LINK_LOCAL = IPv4Network("169.254.0.0/16")
+BENCHMARK_RANGE = IPv4Network("198.19.0.0/16")        # restricted as a secondary CIDR (vpc-cidr-blocks)
+# never public: RFC 1918, shared, "this network", loopback, link-local, multicast and reserved
+NOT_PUBLIC = (*PRIVATE_RANGES, SHARED_RANGE, LINK_LOCAL, IPv4Network("0.0.0.0/8"), IPv4Network("127.0.0.0/8"),
+              IPv4Network("224.0.0.0/3"))
 EXPLANATION_CODES = (
     "BAD_STATE_ROUTE", "CANNOT_ROUTE", "ENI_ADDRESS_RESTRICTION", "ENI_SG_RULES_MISMATCH",
     "ENI_SOURCE_DEST_CHECK_RESTRICTION", "GATEWAY_REJECTS_SPOOFED_TRAFFIC", "HIGHER_PRIORITY_ROUTE",
@@ -55,9 +60,9 @@ def load_topology(path: str | Path, name: str | None = None) -> Topology:
 
 
 def load_text(text: str, source: str = "<topology>", default_name: str = "lab", name: str | None = None) -> Topology:
-    raw, problem = parse_yaml(text)
-    if problem:
-        raise TopologyError([problem], source)
+    raw, problems = parse_yaml(text)
+    if problems:
+        raise TopologyError(problems, source)
     loader = _Loader(raw, default_name, name)
     topology = loader.run()
     if loader.r.problems:
@@ -77,21 +82,25 @@ class _Loader:
         self.name_override = name_override
         self.region = "us-east-1"
         self.names: dict[str, tuple[str, str]] = {}          # global name → (kind, path)
-        self.public_taken: set[IPv4Address] = set()
+        self.public_taken: dict[IPv4Address, str] = {}     # public address → path of its holder
 
     # -- helpers -------------------------------------------------------------------------------
-    def claim(self, name: str, kind: str, path: str) -> None:
+    def claim(self, name: str, kind: str, path: str) -> bool:
         """Names in `from`, `to`, `via` and `target` are global: each may mean only one thing."""
         if name in self.names and self.names[name][1] != path:
             other_kind, other_path = self.names[name]
             self.r.error(path, f"name {name!r} is already used by the {other_kind} at {other_path}",
                          hint="names of instances, ENIs, gateways, endpoints, hosts and services must be unique")
-            return
+            return False
         self.names[name] = (kind, path)
+        return True
 
     # -- top level -----------------------------------------------------------------------------
     def run(self) -> Topology:
         r = self.r
+        if self.raw is not None and not isinstance(self.raw, dict):
+            r.error("", f"a topology file must be a map with `format: 1` and `vpcs:`, not {kind_name(self.raw)}")
+            return Topology(name="lab", region=self.region, vpcs={})
         top = r.mapping(self.raw, "", TOP_KEYS, required=("format", "vpcs"))
         if "format" in top and top["format"] != 1:
             r.error("format", f"{top['format']!r} is not a supported format", hint="this vpcemu reads `format: 1`")
@@ -130,7 +139,7 @@ class _Loader:
             name=lab_name or "lab", region=self.region, vpcs=vpcs, peering=peering, internet_hosts=hosts,
             services=services, prefix_lists=prefix_lists, addressing=addressing,
         )
-        expect = self.expectations(top.get("expect"), topology)
+        expect = self.expectations(top.get("expect"))
         return replace(topology, expect=expect)
 
     def assign_public_ips(self, vpcs: dict[str, Vpc]) -> dict[str, Vpc]:
@@ -148,7 +157,7 @@ class _Loader:
                         self.r.error(f"vpcs.{name}.instances.{eni.attachment.instance}.public_ip",
                                      "the public address pools are exhausted", "AddressLimitExceeded")
                         continue
-                    self.public_taken.add(address)
+                    self.public_taken[address] = f"vpcs.{name}.instances.{eni.attachment.instance}.public_ip"
                     enis[eni_name] = replace(eni, public_ip_address=address)
             out[name] = replace(vpc, network_interfaces=enis)
         return out
@@ -165,7 +174,7 @@ class _Loader:
             cidrs = tuple(c for i, v in enumerate(r.sequence(data[key], f"addressing.{key}"))
                           if (c := r.cidr(v, f"addressing.{key}[{i}]")) is not None)
             for i, c in enumerate(cidrs):
-                if c.is_private and not c.subnet_of(IPv4Network("198.18.0.0/15")) or c.is_loopback:
+                if any(c.overlaps(n) for n in NOT_PUBLIC):
                     r.error(f"addressing.{key}[{i}]", f"{c} is not a public range",
                             hint="use the documentation ranges 198.51.100.0/24, 203.0.113.0/24 or 198.18.0.0/15")
             pools[key] = cidrs or getattr(default, key)
@@ -239,17 +248,31 @@ class _Loader:
                 continue
             if not 16 <= c.prefixlen <= 28:
                 r.error(p, f"{c}: a VPC CIDR block must be between /16 and /28", "InvalidVpc.Range")
-            elif any(c.overlaps(o) for o in (primary, *out)):
-                r.error(p, f"{c} overlaps another CIDR block of this VPC", "InvalidVpc.Range")
-            elif c.overlaps(IPv4Network("169.254.0.0/16")) or c.overlaps(IPv4Network("198.19.0.0/16")):
-                r.error(p, f"{c} is in a range AWS restricts (169.254.0.0/16, 198.19.0.0/16)", "InvalidVpc.Range")
-            elif primary.subnet_of(IPv4Network("10.0.0.0/8")) and any(
-                    c.overlaps(x) for x in (IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))):
-                r.error(p, f"{c}: a VPC whose primary CIDR is in 10.0.0.0/8 cannot add 172.16.0.0/12 or "
-                           "192.168.0.0/16 ranges", "InvalidVpc.Range")
+            elif clash := next((o for o in (primary, *out) if c.overlaps(o)), None):
+                r.error(p, f"{c} overlaps the VPC's CIDR block {clash}", "InvalidVpc.Range")
+            elif restricted := self.restricted_range(primary, c):
+                r.error(p, f"{c} is restricted: {restricted}", "InvalidVpc.Range",
+                        hint="use a CIDR from the primary CIDR's own private range, 100.64.0.0/10 or a public range")
             else:
                 out.append(c)
         return tuple(out)
+
+    @staticmethod
+    def restricted_range(primary: IPv4Network, cidr: IPv4Network) -> str | None:
+        """AWS's table of IPv4 CIDR block association restrictions, keyed by the primary CIDR's range."""
+        if cidr.overlaps(LINK_LOCAL):
+            return f"{LINK_LOCAL} can never be used in a VPC"
+        home = next((x for x in (*PRIVATE_RANGES, BENCHMARK_RANGE) if primary.subnet_of(x)), None)
+        home_text = f"in {home}" if home else "public or in 100.64.0.0/10"
+        others = [x for x in PRIVATE_RANGES if x != home]
+        if home != BENCHMARK_RANGE:
+            others.append(BENCHMARK_RANGE)
+        if home == IPv4Network("172.16.0.0/12"):
+            others.append(IPv4Network("172.31.0.0/16"))
+        clash = next((x for x in others if cidr.overlaps(x)), None)
+        if clash is None:
+            return None
+        return f"a VPC whose primary CIDR ({primary}) is {home_text} cannot add a CIDR block from {clash}"
 
     # -- peering, internet, expect ---------------------------------------------------------------
     def peering(self, raw: dict, vpcs: dict[str, Vpc]) -> dict[str, VpcPeeringConnection]:
@@ -306,6 +329,9 @@ class _Loader:
                 r.error(f"{path}.ip", f"{ip} is in the AWS services pool")
             if ip in seen:
                 r.error(f"{path}.ip", f"{ip} is already the address of internet host {seen[ip]}")
+            elif ip in self.public_taken:
+                r.error(f"{path}.ip", f"{ip} is already the Elastic IP at {self.public_taken[ip]}",
+                        hint="give the internet host another address, from 198.18.0.0/16 by default")
             seen[ip] = hname
             listeners = []
             for i, item in enumerate(r.sequence(h.get("listen"), f"{path}.listen")):
@@ -315,10 +341,10 @@ class _Loader:
                     continue
                 listeners.append(Listener(m.group(1), int(m.group(2))))
             hosts[hname] = InternetHost(hname, ip, tuple(listeners))
-            self.public_taken.add(ip)
+            self.public_taken[ip] = f"{path}.ip"
         return hosts
 
-    def expectations(self, raw: Any, topo: Topology) -> tuple[Expectation, ...]:
+    def expectations(self, raw: Any) -> tuple[Expectation, ...]:
         r = self.r
         out = []
         for i, item in enumerate(r.sequence(raw, "expect")):
@@ -358,7 +384,6 @@ class _Loader:
                 r.error(f"{path}.reason", "a reason is given only for `reachable: false`")
             out.append(Expectation(i, str(src), str(dst), proto or "icmp", port, reachable,
                                    hops.get("via", ()), hops.get("not_via", ()), reason))
-        del topo
         return tuple(out)
 
 
@@ -383,8 +408,9 @@ class _VpcContext:
         security_groups = self.security_groups()
         network_acls = self.network_acls()
         self.vpc = replace(self.vpc, subnets=subnets, security_groups=security_groups, network_acls=network_acls)
+        nat_requests = self.nat_gateway_requests()
         enis, instances = self.interfaces_and_instances()
-        nat_gateways = self.nat_gateways(enis)
+        nat_gateways = self.nat_gateways(nat_requests, enis)
         endpoints = self.endpoints(enis)
         self.vpc = replace(self.vpc, network_interfaces=enis, instances=instances, nat_gateways=nat_gateways,
                            endpoints=endpoints)
@@ -407,7 +433,7 @@ class _VpcContext:
 
     def subnets(self) -> dict[str, Subnet]:
         r, vpc = self.r, self.vpc
-        raw = r.named_map(self.data.get("subnets"), f"{self.path}.subnets")
+        raw = self.raw_subnets = r.named_map(self.data.get("subnets"), f"{self.path}.subnets")
         if len(raw) > limits.MAX_SUBNETS_PER_VPC:
             r.error(f"{self.path}.subnets", f"at most {limits.MAX_SUBNETS_PER_VPC} subnets per VPC", "SubnetLimitExceeded")
         out: dict[str, Subnet] = {}
@@ -419,13 +445,13 @@ class _VpcContext:
             if az and not re.fullmatch(re.escape(self.L.region) + r"[a-z]", az):
                 r.error(f"{path}.az", f"{az!r} is not an Availability Zone of {self.L.region} (such as {self.L.region}a)",
                         "InvalidParameterValue")
-            rt = s.get("route_table", self.main_rt)
-            if rt not in self.raw_route_tables and rt != self.main_rt:
+            rt = r.string(s.get("route_table"), f"{path}.route_table", default=self.main_rt)
+            if rt is not None and rt not in self.raw_route_tables and rt != self.main_rt:
                 r.error(f"{path}.route_table", f"no route table named {rt!r} in VPC {vpc.name}", "InvalidRouteTableID.NotFound")
-            acl = s.get("network_acl", "default")
-            if acl != "default" and acl not in self.raw_acls:
+            acl = r.string(s.get("network_acl"), f"{path}.network_acl", default="default")
+            if acl is not None and acl != "default" and acl not in self.raw_acls:
                 r.error(f"{path}.network_acl", f"no network ACL named {acl!r} in VPC {vpc.name}", "InvalidNetworkAclID.NotFound")
-            if cidr is None or az is None:
+            if cidr is None or az is None or rt is None or acl is None:
                 continue
             if not 16 <= cidr.prefixlen <= 28:
                 r.error(f"{path}.cidr", f"{cidr} has a /{cidr.prefixlen} mask; a subnet CIDR block must be between /16 and /28",
@@ -446,7 +472,7 @@ class _VpcContext:
     def security_groups(self) -> dict[str, SecurityGroup]:
         r, vpc = self.r, self.vpc
         raw = r.named_map(self.data.get("security_groups"), f"{self.path}.security_groups")
-        names = set(raw) | {"default"}
+        names = self.sg_names = set(raw) | {"default"}
         out = {}
         if "default" not in raw:
             out["default"] = SecurityGroup(
@@ -547,7 +573,7 @@ class _VpcContext:
     def raw_sg_names(self, vpc_name: str) -> set[str]:
         raw = self.raw_vpcs.get(vpc_name)
         groups = raw.get("security_groups") if isinstance(raw, dict) else None
-        return set(groups or ()) | {"default"}
+        return (set(groups) if isinstance(groups, dict) else set()) | {"default"}
 
     # -- network ACLs ----------------------------------------------------------------------------
     def network_acls(self) -> dict[str, NetworkAcl]:
@@ -613,7 +639,9 @@ class _VpcContext:
                 self.taken[ip] = path
                 return ip
         self.r.error(path, f"subnet {subnet.name} ({subnet.cidr_block}) has no free address left",
-                     "InsufficientFreeAddressesInSubnet")
+                     "InsufficientFreeAddressesInSubnet",
+                     hint=f"its {subnet.cidr_block.num_addresses - 5} usable addresses are taken (AWS reserves 5); "
+                          "use a larger subnet")
         return None
 
     def subnet_ref(self, value: Any, path: str) -> Subnet | None:
@@ -621,9 +649,11 @@ class _VpcContext:
         if value is None:
             self.r.error(path, "is required")
             return None
+        if not isinstance(value, str):
+            self.r.error(path, f"must be a subnet name, not {kind_name(value)}")
+            return None
         if value not in subnets:
-            raw_subnets = self.data.get("subnets") or {}
-            if value not in raw_subnets:   # a subnet with its own error is not reported twice
+            if value not in self.raw_subnets:   # a subnet with its own error is not reported twice
                 self.r.error(path, f"no subnet named {value!r} in VPC {self.vpc.name}", "InvalidSubnetID.NotFound")
             return None
         return subnets[value]
@@ -634,7 +664,7 @@ class _VpcContext:
             return ("default",)
         groups = tuple(str(g) for g in r.sequence(value, path))
         for i, g in enumerate(groups):
-            if g not in self.vpc.security_groups and g not in (self.data.get("security_groups") or {}):
+            if g not in self.sg_names:
                 r.error(f"{path}[{i}]", f"no security group {g!r} in VPC {self.vpc.name}", "InvalidGroup.NotFound")
         if len(groups) > limits.MAX_SECURITY_GROUPS_PER_ENI:
             r.error(path, f"{len(groups)} security groups; an ENI may have at most {limits.MAX_SECURITY_GROUPS_PER_ENI}",
@@ -656,9 +686,10 @@ class _VpcContext:
                                                     "`addressing.public` says otherwise")
             return None
         if ip in self.L.public_taken:
-            r.error(path, f"Elastic IP {ip} is already associated elsewhere", "Resource.AlreadyAssociated")
+            r.error(path, f"Elastic IP {ip} is already associated at {self.L.public_taken[ip]}",
+                    "Resource.AlreadyAssociated", hint="an Elastic IP maps to one private IP at a time")
             return None
-        self.L.public_taken.add(ip)
+        self.L.public_taken[ip] = path
         return ip
 
     def mac(self, value: Any, path: str, default: str) -> str:
@@ -684,10 +715,12 @@ class _VpcContext:
                     for n, v in raw_enis.items()}
         # explicit addresses first, so automatic ones never take an address someone asked for
         explicit: dict[str, list[IPv4Address | None]] = {}
+        subnet_of: dict[str, Subnet | None] = {}
         for n, d in inst_data.items():
             path = f"{self.path}.instances.{n}"
-            self.L.claim(n, "instance", path)
-            subnet = self.subnet_ref(d.get("subnet"), f"{path}.subnet")
+            if self.L.claim(n, "instance", path):
+                self.L.claim(f"{n}.eth0", "network interface", path)
+            subnet = subnet_of[f"i:{n}"] = self.subnet_ref(d.get("subnet"), f"{path}.subnet")
             ips: list[IPv4Address | None] = []
             if subnet is not None:
                 ips.append(self.explicit_ip(d.get("private_ip"), subnet, f"{path}.private_ip"))
@@ -697,7 +730,7 @@ class _VpcContext:
         for n, d in eni_data.items():
             path = f"{self.path}.network_interfaces.{n}"
             self.L.claim(n, "network interface", path)
-            subnet = self.subnet_ref(d.get("subnet"), f"{path}.subnet")
+            subnet = subnet_of[f"e:{n}"] = self.subnet_ref(d.get("subnet"), f"{path}.subnet")
             ips = []
             if subnet is not None:
                 items = r.sequence(d.get("private_ips"), f"{path}.private_ips")
@@ -710,15 +743,15 @@ class _VpcContext:
         instances: dict[str, Instance] = {}
         for n, d in inst_data.items():
             path = f"{self.path}.instances.{n}"
-            subnet = vpc.subnets.get(d.get("subnet"))
+            subnet = subnet_of[f"i:{n}"]
             if subnet is None:
                 continue
             ips = self.finish_ips(explicit[f"i:{n}"], subnet, path)
             eni_name = f"{n}.eth0"
             eips = {}
             public_ip = r.boolean(d.get("public_ip"), f"{path}.public_ip", False)
-            if public_ip and any(n == (a or {}).get("instance") for a in
-                                 (e.get("attachment") for e in eni_data.values() if isinstance(e, dict))):
+            if public_ip and any(isinstance(a, dict) and a.get("instance") == n
+                                 for a in (e.get("attachment") for e in eni_data.values())):
                 r.error(f"{path}.public_ip", "AWS cannot auto-assign a public IPv4 to an instance launched with more "
                         "than one network interface", "InvalidParameterCombination", hint="use `eip:` instead")
             if d.get("eip") is not None:
@@ -728,7 +761,7 @@ class _VpcContext:
                 if eip is not None and ips:
                     eips[ips[0]] = eip
             forwarding = r.boolean(d.get("forwarding"), f"{path}.forwarding", False)
-            itype = d.get("instance_type")
+            itype = r.string(d.get("instance_type"), f"{path}.instance_type", default=None)
             if itype is not None and itype not in limits.INSTANCE_TYPES:
                 r.error(f"{path}.instance_type", f"{itype!r} is not an instance type vpcemu knows the limits of",
                         "InvalidInstanceType", hint=f"known: {', '.join(limits.INSTANCE_TYPES)}")
@@ -747,14 +780,16 @@ class _VpcContext:
                                     subnet.availability_zone, itype, forwarding)
         for n, d in eni_data.items():
             path = f"{self.path}.network_interfaces.{n}"
-            subnet = vpc.subnets.get(d.get("subnet"))
+            subnet = subnet_of[f"e:{n}"]
             if subnet is None:
                 continue
             ips = self.finish_ips(explicit[f"e:{n}"], subnet, path)
             if not ips:
                 continue
             eips = {}
-            for key, value in (r.mapping(d.get("eips"), f"{path}.eips", tuple(d.get("eips") or {}))).items():
+            eips_raw = d.get("eips")
+            allowed = tuple(eips_raw) if isinstance(eips_raw, dict) else ()
+            for key, value in r.mapping(eips_raw, f"{path}.eips", allowed).items():
                 kp = f"{path}.eips.{key}"
                 priv = r.address(key, kp)
                 if priv is None:
@@ -766,7 +801,7 @@ class _VpcContext:
                 pub = self.public_address(value, kp)
                 if pub is not None:
                     eips[priv] = pub
-            attachment = self.attachment(d.get("attachment"), f"{path}.attachment", subnet, instances)
+            attachment = self.attachment(d.get("attachment"), f"{path}.attachment", subnet, instances, raw_instances)
             enis[n] = NetworkInterface(
                 n, aws_id("eni", vpc.name, n), vpc.name, subnet.name, tuple(ips),
                 self.mac(d.get("mac"), f"{path}.mac", mac_address(vpc.name, n)),
@@ -795,18 +830,19 @@ class _VpcContext:
                 out.append(ip)
         return out
 
-    def attachment(self, raw: Any, path: str, subnet: Subnet, instances: dict[str, Instance]) -> Attachment | None:
+    def attachment(self, raw: Any, path: str, subnet: Subnet, instances: dict[str, Instance],
+                   declared: dict[str, Any]) -> Attachment | None:
         r = self.r
         if raw is None:
             return None
         d = r.mapping(raw, path, ("instance", "device_index"), required=("instance", "device_index"))
-        inst = d.get("instance")
+        inst = r.string(d.get("instance"), f"{path}.instance") if "instance" in d else None
         index = r.integer(d.get("device_index"), f"{path}.device_index", 0, 31, "InvalidParameterValue") \
             if "device_index" in d else None
         if inst is None or index is None:
             return None
         if inst not in instances:
-            if inst not in (self.data.get("instances") or {}):
+            if inst not in declared:   # an instance with its own error is not reported twice
                 r.error(f"{path}.instance", f"no instance named {inst!r} in VPC {self.vpc.name}", "InvalidInstanceID.NotFound")
             return None
         if index == 0:
@@ -838,8 +874,11 @@ class _VpcContext:
         seen: dict[str, str] = {}
         for eni in enis.values():
             if eni.mac_address in seen:
-                self.r.error(f"{self.path}.network_interfaces.{eni.name}", f"MAC {eni.mac_address} is already used by "
-                             f"{seen[eni.mac_address]}", "InvalidParameterValue")
+                where = (f"{self.path}.instances.{eni.attachment.instance}.mac"
+                         if eni.attachment and eni.attachment.device_index == 0
+                         else f"{self.path}.network_interfaces.{eni.name}.mac")
+                self.r.error(where, f"MAC {eni.mac_address} is already used by {seen[eni.mac_address]}",
+                             "InvalidParameterValue", hint="every network interface needs its own MAC address")
             seen[eni.mac_address] = eni.name
 
     def check_instance_limits(self) -> None:
@@ -861,14 +900,28 @@ class _VpcContext:
                                  "PrivateIpAddressLimitExceeded")
 
     # -- gateways and endpoints --------------------------------------------------------------------
-    def nat_gateways(self, enis: dict[str, NetworkInterface]) -> dict[str, NatGateway]:
-        r, vpc = self.r, self.vpc
+    def nat_gateway_requests(self) -> dict[str, tuple[dict, Subnet | None, IPv4Address | None | bool]]:
+        """Each NAT gateway's fields, subnet and asked-for private IP (False: rejected), claimed before any
+        address is chosen automatically."""
+        r = self.r
         out = {}
         for n, raw in r.named_map(self.data.get("nat_gateways"), f"{self.path}.nat_gateways").items():
             path = f"{self.path}.nat_gateways.{n}"
             self.L.claim(n, "NAT gateway", path)
             d = r.mapping(raw, path, ("subnet", "eip", "connectivity", "private_ip"), required=("subnet",))
             subnet = self.subnet_ref(d.get("subnet"), f"{path}.subnet")
+            ip = None
+            if subnet is not None and d.get("private_ip") is not None:
+                ip = self.explicit_ip(d.get("private_ip"), subnet, f"{path}.private_ip") or False
+            out[n] = (d, subnet, ip)
+        return out
+
+    def nat_gateways(self, requests: dict, enis: dict[str, NetworkInterface]) -> dict[str, NatGateway]:
+        r, vpc = self.r, self.vpc
+        out = {}
+        per_az: dict[str, int] = {}
+        for n, (d, subnet, ip) in requests.items():
+            path = f"{self.path}.nat_gateways.{n}"
             connectivity = r.choice(d.get("connectivity"), f"{path}.connectivity", ("public", "private"), default="public")
             eip = None
             if connectivity == "public":
@@ -879,13 +932,17 @@ class _VpcContext:
                     eip = self.public_address(d.get("eip"), f"{path}.eip")
             elif d.get("eip") is not None:
                 r.error(f"{path}.eip", "a private NAT gateway cannot have an Elastic IP", "InvalidParameterCombination")
-            if subnet is None:
+            if subnet is None or ip is False:
                 continue
-            ip = self.explicit_ip(d.get("private_ip"), subnet, f"{path}.private_ip") if d.get("private_ip") else \
-                self.next_free(subnet, path)
+            per_az[subnet.availability_zone] = per_az.get(subnet.availability_zone, 0) + 1
+            if per_az[subnet.availability_zone] > limits.MAX_NAT_GATEWAYS_PER_AZ:
+                r.error(path, f"more than {limits.MAX_NAT_GATEWAYS_PER_AZ} NAT gateways in "
+                              f"{subnet.availability_zone}", "NatGatewayLimitExceeded")
+            ip = ip or self.next_free(subnet, path)
             if ip is None:
                 continue
             eni_name = f"{n}.eni"
+            self.L.claim(eni_name, "requester-managed network interface", path)
             enis[eni_name] = NetworkInterface(
                 eni_name, aws_id("eni", vpc.name, eni_name), vpc.name, subnet.name, (ip,),
                 mac_address(vpc.name, eni_name), (), source_dest_check=False, eips={ip: eip} if eip else {},
@@ -924,7 +981,11 @@ class _VpcContext:
                 tables = tuple(str(t) for t in r.sequence(d.get("route_tables"), f"{path}.route_tables"))
                 for i, t in enumerate(tables):
                     if t not in self.raw_route_tables and t != self.main_rt:
-                        r.error(f"{path}.route_tables[{i}]", f"no route table named {t!r}", "InvalidRouteTableId.NotFound")
+                        r.error(f"{path}.route_tables[{i}]", f"no route table named {t!r} in VPC {vpc.name}",
+                                "InvalidRouteTableID.NotFound")
+                    if t in tables[:i]:
+                        r.error(f"{path}.route_tables[{i}]", f"route table {t} is listed twice",
+                                "InvalidParameterValue")
                     clash = next((e for e in out.values() if e.service == service and t in e.route_tables), None)
                     if clash:
                         r.error(f"{path}.route_tables[{i}]", f"route table {t} already has a route to the {service} "
@@ -956,9 +1017,11 @@ class _VpcContext:
             groups = self.group_refs(d.get("security_groups"), f"{path}.security_groups")
             private_dns = r.boolean(d.get("private_dns"), f"{path}.private_dns", True)
             if private_dns and not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
+                off = [a for a, on in (("enable_dns_support", vpc.enable_dns_support),
+                                       ("enable_dns_hostnames", vpc.enable_dns_hostnames)) if not on]
                 r.error(f"{path}.private_dns", "private DNS needs both enable_dns_support and enable_dns_hostnames "
                         f"on VPC {vpc.name}", "InvalidParameter",
-                        hint="set enable_dns_hostnames: true on the VPC, or private_dns: false")
+                        hint=f"set {' and '.join(f'{a}: true' for a in off)} on the VPC, or private_dns: false")
             if private_dns and service in private_dns_services:
                 r.error(f"{path}.private_dns", f"private-dns-enabled cannot be set because there is already a "
                         f"conflicting DNS domain for {service}.{self.L.region}.amazonaws.com in the VPC "
@@ -972,6 +1035,7 @@ class _VpcContext:
                 if ip is None:
                     continue
                 eni_name = f"{n}.{subnet.name}"
+                self.L.claim(eni_name, "requester-managed network interface", path)
                 enis[eni_name] = NetworkInterface(
                     eni_name, aws_id("eni", vpc.name, eni_name), vpc.name, subnet.name, (ip,),
                     mac_address(vpc.name, eni_name), groups, requester_managed=True, interface_type="vpc_endpoint",
@@ -1029,8 +1093,15 @@ class _VpcContext:
             r.error(f"{path}.destination", f"{dest} is inside {limits.RESERVED_ROUTE_RANGE}, which AWS reserves "
                     "(instance metadata, Amazon DNS, time sync)", "InvalidParameterValue")
             return None
-        if any(x.destination == dest for x in existing):
-            r.error(f"{path}.destination", f"the route table already has a route for {dest}", "RouteAlreadyExists")
+        same = next((x for x in existing if x.destination == dest), None)
+        if same is not None:
+            if same.target_kind == TargetKind.LOCAL:
+                r.error(f"{path}.destination", f"the route table already has a route for {dest}: the local route of "
+                        "the VPC's CIDR block", "RouteAlreadyExists",
+                        hint="replacing the local route's target is not supported yet")
+            else:
+                r.error(f"{path}.destination", f"the route table already has a route for {dest} (to {same.target})",
+                        "RouteAlreadyExists")
             return None
         kind, net_if = self.route_target(target, f"{path}.target")
         if kind is None:
@@ -1038,10 +1109,6 @@ class _VpcContext:
         inside = [c for c in vpc.cidr_blocks if dest.subnet_of(c)]
         if inside:
             whole_subnet = any(s.cidr_block == dest for s in vpc.subnets.values())
-            if dest in vpc.cidr_blocks:
-                r.error(f"{path}.destination", f"{dest} is the VPC's own CIDR block: the local route covers it",
-                        "RouteAlreadyExists", hint="replacing the local route's target is not supported yet")
-                return None
             if not whole_subnet:
                 r.error(f"{path}.destination", f"{dest} is more specific than the local route {inside[0]}; such a "
                         "route must match the entire CIDR of one subnet", "InvalidParameterValue")
@@ -1052,6 +1119,20 @@ class _VpcContext:
                 return None
         state = "blackhole" if kind == TargetKind.BLACKHOLE else "active"
         return Route(dest, kind, str(target), network_interface=net_if, state=state)
+
+    def declared_in(self, name: str) -> tuple[str, str] | None:
+        """(kind, VPC) of a target the file declares; routes may name things of VPCs built later."""
+        for vname, raw in self.raw_vpcs.items():
+            if not isinstance(raw, dict):
+                continue
+            if raw.get("internet_gateway") == name:
+                return "the internet gateway", vname
+            for key, kind in (("instances", "an instance"), ("network_interfaces", "a network interface"),
+                              ("nat_gateways", "a NAT gateway")):
+                section = raw.get(key)
+                if isinstance(section, dict) and name in section:
+                    return kind, vname
+        return None
 
     def route_target(self, target: Any, path: str) -> tuple[TargetKind | None, str | None]:
         r, vpc = self.r, self.vpc
@@ -1084,8 +1165,17 @@ class _VpcContext:
         for pname, pair in self.L.peer_names.items():
             if pname == target and pair and vpc.name in pair:
                 return TargetKind.VPC_PEERING, None
-        kind = self.L.names.get(target, (None,))[0]
-        where = f" (it is a {kind} outside VPC {vpc.name})" if kind else ""
+        declared = self.declared_in(target)
+        if declared and declared[1] == vpc.name:    # declared here but rejected: its own problem is reported already
+            return None, None
+        if declared:
+            where = f" ({target} is {declared[0]} of VPC {declared[1]})"
+        elif target in self.L.peer_names:
+            if self.L.peer_names[target] is None:    # a malformed peering: reported at its own path
+                return None, None
+            where = f" (peering connection {target} does not connect VPC {vpc.name})"
+        else:
+            where = ""
         r.error(path, f"no route target named {target!r} in VPC {vpc.name}{where}", "InvalidRoute.NotFound",
                 hint="a target is blackhole, this VPC's internet gateway, a NAT gateway, an instance, an ENI or a "
                      "peering connection of this VPC")

@@ -14,32 +14,59 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MISSING = object()
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+# libyaml when present: parsing is most of the load time, and the unit suite loads many files
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, Any] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (names must be unique)", key_node.start_mark)
-        seen[key] = True
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_yaml(text: str) -> tuple[Any, Problem | None]:
+def parse_yaml(text: str) -> tuple[Any, list[Problem]]:
+    """YAML text → plain data, or the problems: a syntax error, or every duplicate key (PyYAML keeps the last)."""
+    loader = _YamlLoader(text)
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader), None
+        node = loader.get_single_node()
+        duplicates = _duplicate_keys(node, "", set()) if node is not None else []
+        if duplicates:
+            return None, duplicates
+        return (loader.construct_document(node) if node is not None else None), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc)
-        return None, Problem(where, f"not valid YAML: {problem}")
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark:
+            problem += f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+        lines = text.splitlines()
+        line = lines[mark.line] if mark and mark.line < len(lines) else ""
+        indent = line[:len(line) - len(line.lstrip())]
+        hint = "indent with spaces: YAML does not allow tabs" if "\t" in indent else None
+        return None, [Problem(where, f"not valid YAML: {problem}", hint=hint)]
+    finally:
+        loader.dispose()
+
+
+def _duplicate_keys(node: yaml.Node, path: str, seen_nodes: set[int]) -> list[Problem]:
+    """Walk the composed document; report each repeated map key at its dotted path."""
+    if id(node) in seen_nodes:          # an alias: already walked
+        return []
+    seen_nodes.add(id(node))
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = (key_node.tag, key_node.value)
+            child = f"{path}.{key_node.value}" if path else key_node.value
+            line = key_node.start_mark.line + 1
+            if key in first_line and key_node.value != "<<":
+                problems.append(Problem(child, f"duplicate key {key_node.value!r} (line {line}; first at line "
+                                               f"{first_line[key]}): names must be unique",
+                                        hint="YAML would silently keep only the last one; rename or merge them"))
+            first_line.setdefault(key, line)
+            problems += _duplicate_keys(value_node, child, seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _duplicate_keys(item, f"{path}[{i}]", seen_nodes)
+    return problems
 
 
 def kind_name(value: Any) -> str:
@@ -101,7 +128,10 @@ class Reader:
     def string(self, value: Any, path: str, default: Any = MISSING) -> Any:
         if value is None and default is not MISSING:
             return default
-        if not isinstance(value, str) or not value:
+        if value == "":
+            self.error(path, "must not be empty")
+            return None
+        if not isinstance(value, str):
             self.error(path, f"must be a non-empty string, not {kind_name(value)}")
             return None
         return value
