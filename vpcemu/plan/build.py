@@ -123,7 +123,7 @@ class _PlanBuilder:
             if eni.interface_type == "interface":
                 self.eni(vpc, rtr, eni)
         self.policy_routing(vpc, rtr)
-        self.nft[rtr] = router_ruleset(vpc, subnet_marks(vpc))
+        self.nft[rtr] = router_ruleset(vpc, subnet_marks(vpc), self.t)
 
     def eni(self, vpc: Vpc, rtr: str, eni: NetworkInterface) -> None:
         subnet = vpc.subnets[eni.subnet]

@@ -1,0 +1,1 @@
+"""Live operations on a running lab: model edits → re-plan → apply only what changed."""
