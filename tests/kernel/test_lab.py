@@ -132,7 +132,10 @@ def test_two_labs_with_the_same_cidrs_run_side_by_side():
 def test_down_leaves_nothing_and_kills_what_ran_inside():
     lab = Lab.up(DEFAULT, name="k-down")
     namespaces = [e["name"] for e in lab.journal.entries("netns")]
-    sleeper = subprocess.Popen(lab.exec_argv("app-a", ["sleep", "600"]))
+    sleeper = subprocess.Popen(lab.exec_argv("app-a", [sys.executable, "-c",
+                                                        "import time; print('ready', flush=True); time.sleep(600)"]),
+                               stdout=subprocess.PIPE, text=True)
+    assert sleeper.stdout.readline().strip() == "ready"      # it runs inside the namespace now
     lab.down()
     assert sleeper.wait(timeout=5) == -9
     assert apply.namespaces_present(namespaces) == []
