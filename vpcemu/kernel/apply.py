@@ -4,14 +4,23 @@ Everything goes through netlink; veths are created with the peer already in its 
 ruleset is one transaction. A failure part-way rolls back by deleting the namespaces created so far
 (their interfaces, routes and rulesets go with them).
 
-Speed (kernel-notes §8): a lab of N ENIs is ~N namespaces and ~10 N kernel objects, so per-object
-overhead decides. The build therefore runs in ONE worker thread that moves between namespaces with
-setns() (a thread per namespace or per sysctl costs ~0.3 ms each), and talks rtnetlink on a raw socket
-opened in each namespace: requests are encoded here with struct (the same bytes pyroute2 sends for the
-same call) and sent in batches, their acks read back and matched by sequence number, so one syscall
-carries dozens of requests and no asyncio round trip is paid per request. Interface indexes come from
-one link dump per namespace. Teardown reads every namespace's ownership mark in one worker thread and
-scans /proc once for processes, instead of once per namespace.
+Speed (kernel-notes §8): a lab of N ENIs is ~N namespaces and ~10 N kernel objects, so the cost per
+object decides. Hence:
+* no thread per namespace operation (~0.3 ms each): a few worker threads (as many as CPUs, at most 2)
+  move between namespaces with setns() and do the namespace-side work themselves (create, sysctls,
+  ethtool); the calling thread never changes namespace;
+* rtnetlink on a raw socket per namespace, not pyroute2's IPRoute: the requests are the bytes
+  pyroute2 sends for the same calls, encoded here with struct, sent up to _BATCH per syscall, with an
+  ack asked only for the last of a batch (a failed request is answered anyway), so no asyncio round
+  trip per request and one receive per batch;
+* interface indexes from one link dump per namespace; all veths of a namespace are made by one
+  thread in plan order, so indexes come out as with a sequential build;
+* a namespace's socket is closed before the next is opened: a build never holds one fd per
+  namespace (libnftables' select() aborts the process on an fd >= 1024);
+* teardown reads the ownership marks through the same workers and scans /proc once for processes
+  in the lab's namespaces, instead of once per namespace.
+Phases are not overlapped: creating namespaces while veths are made into earlier ones measured slower
+(rtnl and the /run/netns directory lock are shared).
 """
 from __future__ import annotations
 
@@ -58,7 +67,6 @@ _RT_TABLE_COMPAT, _RT_TABLE_MAIN = 252, 254
 _ROUTE_TYPES = {"unicast": 1, "local": 2, "broadcast": 3, "anycast": 4, "multicast": 5, "blackhole": 6,
                 "unreachable": 7, "prohibit": 8, "throw": 9, "nat": 10}
 _IFF_UP = 0x1
-_SOL_NETLINK = 270
 
 _NLMSGHDR = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")
@@ -68,19 +76,17 @@ _NDMSG = struct.Struct("=BBHiHBB")
 _FIBRULEHDR = struct.Struct("=BBBBBBBBI")
 _NLATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
+_TIMEVAL = struct.Struct("@ll")
 _I32 = struct.Struct("=i")
 
-_BATCH = 64                 # requests per send; their acks must fit the receive buffer
-_RCVBUF = 1 << 20
+_BATCH = 64                 # requests per send (and peer namespace fds held open at once)
 _TIMEOUT_S = 30.0
 
-# -- namespace primitives for the worker thread (the same steps as netns.create_netns & co., without a
-#    thread per call; the worker is the only thread that ever changes namespace) ----------------------
+# -- namespace primitives for the worker threads: the steps of netns.create_netns, write_sysctls and
+#    disable_tx_checksum, done by the calling (worker) thread instead of a new thread per call --------
 _CLONE_NEWNET = 0x40000000
 _MS_BIND = 0x1000
 _MNT_DETACH = 2
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
 _SIOCETHTOOL = 0x8946
 _ETHTOOL_STXCSUM = 0x17
 _IFREQ_SIZE = 40
@@ -105,38 +111,51 @@ def _ns_path(name: str) -> str:
     return f"{netns.NETNS_DIR}/{name}"
 
 
-class _Stopped(BaseException):
-    """The caller was interrupted; the worker stops between two namespaces."""
+_WORKERS = max(1, min(2, os.cpu_count() or 1))   # 2 measured best on 2 CPUs; more contend on rtnl
+_END = object()
 
 
-def _in_worker(fn: Callable[[threading.Event], T]) -> T:
-    """Run fn(stop) in a fresh thread that may enter namespaces; wait for it, even when interrupted
-    (so a rollback never races a worker that is still creating namespaces)."""
-    box: list[tuple[bool, Any]] = []
+def _for_each(items: Iterable[T], fn: Callable[[T], Any], workers: int = _WORKERS) -> None:
+    """fn(item) for every item, taken in order by up to `workers` threads, which may enter namespaces
+    (the calling thread never does). The first failure stops the others before their next item and
+    is re-raised. Always waits for every thread, even when interrupted, so a rollback never races
+    a worker that is still creating things."""
+    items = list(items)
+    pending = iter(items)
+    lock = threading.Lock()
     stop = threading.Event()
+    errors: list[BaseException] = []
 
     def body() -> None:
-        try:
-            box.append((True, fn(stop)))
-        except BaseException as exc:  # handed to the caller, who re-raises it
-            box.append((False, exc))
+        while not stop.is_set():
+            with lock:
+                item = next(pending, _END)
+            if item is _END:
+                return
+            try:
+                fn(item)
+            except BaseException as exc:  # handed to the caller, who re-raises it
+                errors.append(exc)
+                stop.set()
 
-    thread = threading.Thread(target=body, name="vpcemu-apply", daemon=True)
-    thread.start()
+    count = max(1, min(workers, len(items)))
+    threads = [threading.Thread(target=body, name="vpcemu-apply", daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
     try:
-        thread.join()
+        for thread in threads:
+            thread.join()
     except BaseException:
         stop.set()
-        while thread.is_alive():
-            try:
-                thread.join()
-            except BaseException:
-                pass
+        for thread in threads:
+            while thread.is_alive():
+                try:
+                    thread.join()
+                except BaseException:
+                    pass
         raise
-    ok, value = box[0]
-    if ok:
-        return value
-    raise value
+    if errors:
+        raise errors[0]
 
 
 def _enter(name: str) -> None:
@@ -165,7 +184,8 @@ def _write_proc_sys(name: str, key: str, value: str) -> None:
 
 
 def _create_here(name: str) -> None:
-    """netns.create_netns(name), done by the calling worker thread, which is left inside the new namespace."""
+    """netns.create_netns(name) but for bringing lo up, done by the calling worker thread, which is
+    left inside the new namespace."""
     path = _ns_path(name)
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
@@ -179,15 +199,11 @@ def _create_here(name: str) -> None:
         mounted = True
         # Before any interface exists, so none ever emits MLD/DAD/RS noise.
         for key in ("all", "default"):
-            with open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", "w") as f:
-                f.write("1")
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:      # lo up
-            req = bytearray(_IFREQ_SIZE)
-            req[:2] = b"lo"
-            fcntl.ioctl(sock, _SIOCGIFFLAGS, req)
-            flags = struct.unpack_from("H", req, 16)[0]
-            struct.pack_into("H", req, 16, flags | _IFF_UP)
-            fcntl.ioctl(sock, _SIOCSIFFLAGS, req)
+            fd = os.open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"1")
+            finally:
+                os.close(fd)
     except BaseException as exc:
         if mounted:
             _libc.umount2(path.encode(), _MNT_DETACH)
@@ -197,17 +213,17 @@ def _create_here(name: str) -> None:
         raise
 
 
-def _disable_tx_checksum_here(name: str, ifnames: list[str]) -> None:
-    """netns.disable_tx_checksum, in the calling thread's namespace."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for ifname in ifnames:
-            # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
-            value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
-            req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
-            try:
-                fcntl.ioctl(sock, _SIOCETHTOOL, req)
-            except OSError as exc:
-                raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
+def _disable_tx_checksum(name: str, ifnames: list[str], sock: socket.socket) -> None:
+    """netns.disable_tx_checksum, through `sock`, a socket in namespace `name` (any socket family
+    reaches the device ioctls)."""
+    for ifname in ifnames:
+        # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
+        value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
+        req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
+        try:
+            fcntl.ioctl(sock, _SIOCETHTOOL, req)
+        except OSError as exc:
+            raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
 
 
 # -- rtnetlink ---------------------------------------------------------------------------------------
@@ -235,24 +251,24 @@ def _cidr(value: str) -> tuple[str, int]:
 
 class _Rtnl:
     """A NETLINK_ROUTE socket in the calling thread's namespace. `request()` queues; `flush()` sends the
-    queue in batches and raises the KernelError of the first request the kernel refused."""
+    queue in batches and raises the KernelError of the first request the kernel refused.
+
+    Only the last request of a batch asks for an ack: the kernel handles a batch in order within the
+    send, answers a failed request with an error whether asked or not, and so the last ack means
+    every error of the batch is already queued. One receive per batch instead of one per request.
+    """
 
     def __init__(self, ns: str) -> None:
         self.ns = ns
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
-        try:
-            try:
-                self.sock.setsockopt(socket.SOL_SOCKET, 33, _RCVBUF)       # SO_RCVBUFFORCE (root)
-            except OSError:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
-            self.sock.settimeout(_TIMEOUT_S)
-            self.sock.bind((0, 0))
+        try:    # a kernel-side receive timeout, against a hang; a Python timeout would poll() before each recv
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(int(_TIMEOUT_S), 0))
         except BaseException:
             self.sock.close()
             raise
         self.buf = bytearray(1 << 16)
         self.seq = 0
-        self.queue: list[tuple[int, bytes, str, str]] = []     # (seq, message, operation, object)
+        self.queue: list[tuple[int, int, bytes, str, str]] = []     # (kind, flags, body, operation, object)
 
     def close(self) -> None:
         self.sock.close()
@@ -268,8 +284,7 @@ class _Rtnl:
         return self.seq, _NLMSGHDR.pack(16 + len(body), kind, flags, self.seq, 0) + body
 
     def request(self, kind: int, flags: int, body: bytes, operation: str, obj: str) -> None:
-        seq, data = self._message(kind, flags, body)
-        self.queue.append((seq, data, operation, obj))
+        self.queue.append((kind, flags, body, operation, obj))
 
     def _send(self, data: bytes) -> None:
         self.sock.send(data)
@@ -277,7 +292,7 @@ class _Rtnl:
     def _recv(self) -> memoryview:
         try:
             n = self.sock.recv_into(self.buf)
-        except TimeoutError:
+        except BlockingIOError:
             raise KernelError("netlink", self.ns, None, errno_mod.ETIMEDOUT, "no answer from the kernel") from None
         except OSError as exc:
             raise KernelError("netlink", self.ns, None, exc.errno, exc.strerror or str(exc)) from None
@@ -287,23 +302,30 @@ class _Rtnl:
         queue, self.queue = self.queue, []
         for start in range(0, len(queue), _BATCH):
             batch = queue[start:start + _BATCH]
-            self._send(b"".join(item[1] for item in batch))
-            waiting = {item[0]: item for item in batch}
+            described: dict[int, tuple[str, str]] = {}
+            parts = []
+            for i, (kind, flags, body, operation, obj) in enumerate(batch):
+                seq, data = self._message(kind, flags if i == len(batch) - 1 else flags & ~_NLM_F_ACK, body)
+                described[seq] = (operation, obj)
+                parts.append(data)
+            self._send(b"".join(parts))
+            last = self.seq
             failed: list[tuple[int, int]] = []
-            while waiting:
+            done = False
+            while not done:
                 data = self._recv()
                 off = 0
                 while off + 16 <= len(data):
                     length, kind, _, seq, _ = _NLMSGHDR.unpack_from(data, off)
-                    if kind == _NLMSG_ERROR and seq in waiting:
+                    if kind == _NLMSG_ERROR and seq in described:
                         code = -_I32.unpack_from(data, off + 16)[0]
-                        del waiting[seq]
                         if code:
                             failed.append((seq, code))
+                        done = done or seq == last
                     off += (length + 3) & ~3 or len(data)
             if failed:
                 seq, code = min(failed)
-                _, _, operation, obj = next(item for item in batch if item[0] == seq)
+                operation, obj = described[seq]
                 raise KernelError(operation, self.ns, obj, code, os.strerror(code))
 
     def dump_links(self) -> dict[str, int]:
@@ -419,7 +441,9 @@ def build(plan: Plan, journal: Journal, lab_uuid: str) -> None:
     netns.ensure_netns_dir()
     mark = ownership_mark(plan.lab, lab_uuid)
     try:
-        _in_worker(lambda stop: _build_namespaces(plan, journal, mark, stop))
+        create_namespaces(plan, journal, mark)
+        apply_links(plan)
+        apply_config(plan)
         for ns, text in plan.nft.items():
             nft_run(ns, text)
         for path, content in plan.files.items():
@@ -430,48 +454,53 @@ def build(plan: Plan, journal: Journal, lab_uuid: str) -> None:
         raise
 
 
-def _build_namespaces(plan: Plan, journal: Journal, mark: str, stop: threading.Event) -> None:
-    """Runs in the worker thread: namespaces, then veths, then each namespace's configuration."""
-    mark_body = _IFINFOMSG.pack(0, 0, 1, 0, 0) + _attr(_IFLA_IFALIAS, _cstr(mark))
-    for ns in plan.namespaces:
-        if stop.is_set():
-            raise _Stopped()
-        journal.record("netns", name=ns)
+def create_namespaces(plan: Plan, journal: Journal, mark: str) -> None:
+    """Each namespace, journalled first, IPv6 off, lo up, and marked as this lab's (the alias of lo)."""
+    # lo up, and the lab's ownership mark as its alias, in one request
+    lo_body = _IFINFOMSG.pack(0, 0, 1, _IFF_UP, _IFF_UP) + _attr(_IFLA_IFALIAS, _cstr(mark))
+    journal_lock = threading.Lock()
+
+    def create(ns: str) -> None:
+        with journal_lock:
+            journal.record("netns", name=ns)
         _create_here(ns)
-        with _Rtnl(ns) as rtnl:         # set_ownership_mark: the alias of lo
-            rtnl.request(_RTM_NEWLINK, _F_SET, mark_body, "ownership mark", "lo")
+        with _Rtnl(ns) as rtnl:
+            rtnl.request(_RTM_NEWLINK, _F_SET, lo_body, "lo up + ownership mark", "lo")
             rtnl.flush()
-    apply_links(plan, stop)
-    apply_config(plan, stop)
+
+    _for_each(plan.namespaces, create)
 
 
-def apply_links(plan: Plan, stop: threading.Event | None = None) -> None:
-    """Every veth, from the namespace of its first end, with the peer made directly in its namespace."""
+def apply_links(plan: Plan) -> None:
+    """Every veth, from the namespace of its first end, with the peer made directly in its namespace.
+    One thread per namespace, so interfaces get their indexes in plan order."""
     by_ns: dict[str, list] = defaultdict(list)
     for veth in plan.veths:
         by_ns[veth.namespace].append(veth)
-    for ns, veths in by_ns.items():
-        if stop is not None and stop.is_set():
-            raise _Stopped()
-        _enter(ns)
-        with _Rtnl(ns) as rtnl:
-            # The peer namespaces' fd numbers go into the requests; only one batch's are open at a time.
-            for start in range(0, len(veths), _BATCH):
-                fds: dict[str, int] = {}
-                try:
-                    for v in veths[start:start + _BATCH]:
-                        if v.peer_namespace not in fds:
-                            fds[v.peer_namespace] = os.open(f"{netns.NETNS_DIR}/{v.peer_namespace}",
-                                                            os.O_RDONLY | os.O_CLOEXEC)
-                        rtnl.request(_RTM_NEWLINK, _F_CREATE, _veth_body(v, fds[v.peer_namespace]), "veth add",
-                                     f"{v.ifname} ⇄ {v.peer_namespace}/{v.peer_ifname}")
-                    rtnl.flush()
-                finally:
-                    for fd in fds.values():
-                        os.close(fd)
+    _for_each(by_ns.items(), _create_veths)
 
 
-def apply_config(plan: Plan, stop: threading.Event | None = None) -> None:
+def _create_veths(item: tuple[str, list]) -> None:
+    ns, veths = item
+    _enter(ns)
+    with _Rtnl(ns) as rtnl:
+        # The peer namespaces' fd numbers go into the requests; only one batch's are open at a time.
+        for start in range(0, len(veths), _BATCH):
+            fds: dict[str, int] = {}
+            try:
+                for v in veths[start:start + _BATCH]:
+                    if v.peer_namespace not in fds:
+                        fds[v.peer_namespace] = os.open(f"{netns.NETNS_DIR}/{v.peer_namespace}",
+                                                        os.O_RDONLY | os.O_CLOEXEC)
+                    rtnl.request(_RTM_NEWLINK, _F_CREATE, _veth_body(v, fds[v.peer_namespace]), "veth add",
+                                 f"{v.ifname} ⇄ {v.peer_namespace}/{v.peer_ifname}")
+                rtnl.flush()
+            finally:
+                for fd in fds.values():
+                    os.close(fd)
+
+
+def apply_config(plan: Plan) -> None:
     """Addresses, links up, sysctls, routes, rules, neighbours: per namespace, in dependency order."""
     addresses, links_up, routes, rules, neighbours, tx_off = (defaultdict(list) for _ in range(6))
     for a in plan.addresses:
@@ -486,12 +515,11 @@ def apply_config(plan: Plan, stop: threading.Event | None = None) -> None:
         neighbours[n.namespace].append(n)
     for ns, ifname in plan.tx_checksum_off:
         tx_off[ns].append(ifname)
-    for ns in plan.namespaces:
-        if stop is not None and stop.is_set():
-            raise _Stopped()
+
+    def configure(ns: str) -> None:
         sysctls = plan.sysctls.get(ns)
         if not (addresses[ns] or links_up[ns] or routes[ns] or rules[ns] or neighbours[ns] or tx_off[ns] or sysctls):
-            continue
+            return
         _enter(ns)
         with _Rtnl(ns) as rtnl:
             cache: dict[str, int] | None = None
@@ -521,7 +549,7 @@ def apply_config(plan: Plan, stop: threading.Event | None = None) -> None:
                 for key, value in sysctls.items():
                     _write_proc_sys(ns, key, str(value))
             if tx_off[ns]:
-                _disable_tx_checksum_here(ns, tx_off[ns])
+                _disable_tx_checksum(ns, tx_off[ns], rtnl.sock)
             for r in routes[ns]:
                 oif = index(r.ifname) if r.type == "unicast" and r.ifname else None
                 rtnl.request(_RTM_NEWROUTE, _F_CREATE, _route_body(r, oif), "route add",
@@ -534,6 +562,8 @@ def apply_config(plan: Plan, stop: threading.Event | None = None) -> None:
                              + _attr(_NDA_DST, _ip4(n.address)) + _attr(_NDA_LLADDR, _mac(n.mac)),
                              "neighbour add", f"{n.address} lladdr {n.mac} on {n.ifname}")
             rtnl.flush()
+
+    _for_each(plan.namespaces, configure)
 
 
 def write_file(path: str, content: str) -> None:
@@ -556,7 +586,7 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
     namespaces = list(dict.fromkeys(e["name"] for e in reversed(entries) if e["kind"] == "netns"))
     existing = [ns for ns in namespaces if netns.netns_inode(ns) is not None]
     if expect_mark is not None and existing:
-        marks = _in_worker(lambda stop: _read_marks(existing))
+        marks = _read_marks(existing)
     doomed = []
     for ns in existing:
         # a namespace whose build died before the mark was written is still ours by the journal
@@ -573,15 +603,18 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
 
 
 def _read_marks(names: list[str]) -> dict[str, object]:
-    """Runs in a worker thread: the ownership mark (alias of lo) of each namespace."""
+    """The ownership mark (alias of lo) of each namespace; _NO_MARK where it cannot be read."""
     marks: dict[str, object] = {}
-    for ns in names:
+
+    def read(ns: str) -> None:
         try:
             _enter(ns)
             with _Rtnl(ns) as rtnl:
                 marks[ns] = rtnl.get_alias(1)
         except (KernelError, OSError):
             marks[ns] = _NO_MARK
+
+    _for_each(names, read)
     return marks
 
 
