@@ -39,6 +39,10 @@ from ..errors import KernelError
 from ..plan.names import ownership_mark
 from ..plan.state import Plan
 from . import netns
+from .netns import (  # the worker threads use the same bindings as the one-shot primitives
+    _CLONE_NEWNET, _ETHTOOL_STXCSUM, _IFREQ_SIZE, _MNT_DETACH, _MS_BIND, _SIOCETHTOOL, _check, _libc,
+)
+from .netns import _path as _ns_path
 from .journal import Journal
 from .nft import nft_run
 
@@ -84,33 +88,6 @@ _TIMEOUT_S = 30.0
 
 # -- namespace primitives for the worker threads: the steps of netns.create_netns, write_sysctls and
 #    disable_tx_checksum, done by the calling (worker) thread instead of a new thread per call --------
-_CLONE_NEWNET = 0x40000000
-_MS_BIND = 0x1000
-_MNT_DETACH = 2
-_SIOCETHTOOL = 0x8946
-_ETHTOOL_STXCSUM = 0x17
-_IFREQ_SIZE = 40
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-
-
-def _check(ret: int, operation: str, namespace: str | None, obj: str | None) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise KernelError(operation, namespace, obj, err, os.strerror(err))
-
-
-def _ns_path(name: str) -> str:
-    # Names become file names under /run/netns; refuse anything that could escape it.
-    if not name or "/" in name or name in (".", ".."):
-        raise ValueError(f"invalid namespace name {name!r}")
-    return f"{netns.NETNS_DIR}/{name}"
-
-
 _WORKERS = max(1, min(2, os.cpu_count() or 1))   # 2 measured best on 2 CPUs; more contend on rtnl
 _END = object()
 
@@ -328,45 +305,42 @@ class _Rtnl:
                 operation, obj = described[seq]
                 raise KernelError(operation, self.ns, obj, code, os.strerror(code))
 
+    def _replies(self, seq: int, operation: str):
+        """(kind, offset, length, data) of each netlink message answering request `seq`."""
+        while True:
+            data = self._recv()
+            off = 0
+            while off + 16 <= len(data):
+                length, kind, _, mseq, _ = _NLMSGHDR.unpack_from(data, off)
+                if mseq == seq:
+                    if kind == _NLMSG_ERROR:
+                        code = -_I32.unpack_from(data, off + 16)[0]
+                        raise KernelError(operation, self.ns, None, code, os.strerror(code))
+                    yield kind, off, length, data
+                off += (length + 3) & ~3 or len(data)
+
     def dump_links(self) -> dict[str, int]:
         """name → ifindex of every link in the namespace."""
         seq, data = self._message(_RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, _IFINFOMSG.pack(0, 0, 0, 0, 0))
         self._send(data)
         out: dict[str, int] = {}
-        while True:
-            data = self._recv()
-            off = 0
-            while off + 16 <= len(data):
-                length, kind, _, mseq, _ = _NLMSGHDR.unpack_from(data, off)
-                if mseq == seq:
-                    if kind == _NLMSG_DONE:
-                        return out
-                    if kind == _NLMSG_ERROR:
-                        code = -_I32.unpack_from(data, off + 16)[0]
-                        raise KernelError("link dump", self.ns, None, code, os.strerror(code))
-                    if kind == _RTM_NEWLINK:
-                        index = _I32.unpack_from(data, off + 20)[0]
-                        name = _attr_value(data, off + 32, off + length, _IFLA_IFNAME)
-                        if name is not None:
-                            out[bytes(name).rstrip(b"\0").decode()] = index
-                off += (length + 3) & ~3 or len(data)
+        for kind, off, length, data in self._replies(seq, "link dump"):
+            if kind == _NLMSG_DONE:
+                return out
+            if kind == _RTM_NEWLINK:
+                name = _attr_value(data, off + 32, off + length, _IFLA_IFNAME)
+                if name is not None:
+                    out[bytes(name).rstrip(b"\0").decode()] = _I32.unpack_from(data, off + 20)[0]
+        return out
 
     def get_alias(self, index: int) -> str | None:
         seq, data = self._message(_RTM_GETLINK, _NLM_F_REQUEST, _IFINFOMSG.pack(0, 0, index, 0, 0))
         self._send(data)
-        while True:
-            data = self._recv()
-            off = 0
-            while off + 16 <= len(data):
-                length, kind, _, mseq, _ = _NLMSGHDR.unpack_from(data, off)
-                if mseq == seq:
-                    if kind == _NLMSG_ERROR:
-                        code = -_I32.unpack_from(data, off + 16)[0]
-                        raise KernelError("link get", self.ns, None, code, os.strerror(code))
-                    if kind == _RTM_NEWLINK:
-                        alias = _attr_value(data, off + 32, off + length, _IFLA_IFALIAS)
-                        return bytes(alias).rstrip(b"\0").decode() or None if alias is not None else None
-                off += (length + 3) & ~3 or len(data)
+        for kind, off, length, data in self._replies(seq, "link get"):
+            if kind == _RTM_NEWLINK:
+                alias = _attr_value(data, off + 32, off + length, _IFLA_IFALIAS)
+                return bytes(alias).rstrip(b"\0").decode() or None if alias is not None else None
+        return None
 
 
 def _attr_value(data: memoryview, off: int, end: int, kind: int) -> memoryview | None:
