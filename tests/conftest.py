@@ -2,6 +2,7 @@
 namespace, /etc/netns entry or lab state directory made by a test survives."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = os.geteuid() == 0
+SUITE_LOCK = "/tmp/vpcemu-test-suite.lock"     # also taken by hand around experiments: flock FILE CMD
 
 
 def _run(*argv: str) -> str:
@@ -52,6 +54,9 @@ def host_untouched():
     if not ROOT:
         yield
         return
+    # one suite at a time on a host: two runs would collide on lab names and see each other's namespaces
+    lock = open(SUITE_LOCK, "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     before = root_snapshot()
     yield
     after = root_snapshot()
@@ -61,6 +66,7 @@ def host_untouched():
                 for k in set(before["sysctls"]) | set(after["sysctls"])
                 if before["sysctls"].get(k) != after["sysctls"].get(k)}
         pytest.fail(f"the suite changed host sysctls: {diff}")
+    lock.close()
     assert not changed, {k: (before[k], after[k]) for k in changed}
 
 
