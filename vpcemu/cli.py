@@ -236,6 +236,14 @@ def render_probe(r) -> None:
         console.print(f"  dropped: [bold]{e['code']}[/] {details}", highlight=False)
 
 
+# -- live changes: one sub-command group per AWS resource kind -------------------------------------------
+from .cli_security import eni_app, nacl_app, sg_app  # noqa: E402  (they use the helpers above)
+
+app.add_typer(sg_app, name="sg")
+app.add_typer(nacl_app, name="nacl")
+app.add_typer(eni_app, name="eni")
+
+
 def main() -> None:
     try:
         app()

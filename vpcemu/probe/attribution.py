@@ -46,10 +46,16 @@ class Tracer:
         out = []
         for trace in self.traces:
             comments = None
+            # the kernel dumps a packet's headers once per hook, not on every event: events of one
+            # packet share a trace id, so a drop is the probe's if its id was seen with the probe's header
+            packets: dict[int | None, bytes] = {}
             for event in trace.events():
+                header = event.get("network_header") or b""
+                if len(header) >= 20:
+                    packets[event.get("id")] = header
                 if event.get("verdict") != "drop" or event.get("handle") is None:
                     continue
-                header = event.get("network_header") or b""
+                header = packets.get(event.get("id"), b"")
                 if len(header) < 20 or header[12:16] not in wanted or header[16:20] not in wanted:
                     continue
                 if comments is None:

@@ -1,0 +1,206 @@
+"""`vpcemu sg`, `vpcemu nacl` and `vpcemu eni modify`: live security changes on a running lab.
+
+Each verb is one of AWS's API calls (vpcemu.ops.security) and takes effect as one atomic ruleset
+change in the VPC router; nothing is rebuilt and established tracked flows are kept, as on AWS.
+"""
+from __future__ import annotations
+
+import time
+from ipaddress import IPv4Network
+from typing import Annotated, Optional
+
+import typer
+
+from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
+from .errors import UsageError
+from .model import NetworkAclEntry, SecurityGroupRule
+
+sg_app = typer.Typer(no_args_is_help=True, help="Security group rules (authorize / revoke), live.")
+nacl_app = typer.Typer(no_args_is_help=True, help="Network ACL entries and subnet associations, live.")
+eni_app = typer.Typer(no_args_is_help=True, help="Network interfaces (ENIs), live.")
+
+VpcOpt = Annotated[Optional[str], typer.Option("--vpc", help="VPC holding the name (needed only if several do).")]
+ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="tcp, udp, icmp, all (-1) or an IP protocol number.")]
+PortOpt = Annotated[Optional[str], typer.Option("--port", help="A port or a range, e.g. 22 or 1024-65535 (tcp, udp).")]
+IcmpTypeOpt = Annotated[Optional[int], typer.Option("--icmp-type", help="ICMP type (icmp; default all).")]
+IcmpCodeOpt = Annotated[Optional[int], typer.Option("--icmp-code", help="ICMP code (icmp; default all).")]
+EgressOpt = Annotated[bool, typer.Option("--egress/--ingress", help="Which direction's rules (default ingress).")]
+
+
+def port_range(port: str | None, icmp_type: int | None, icmp_code: int | None) -> tuple[int | None, int | None]:
+    """`--port 22`, `--port 1024-65535`, or ICMP type/code → AWS's (FromPort, ToPort)."""
+    if icmp_type is not None or icmp_code is not None:
+        if port is not None:
+            raise UsageError("--port and --icmp-type/--icmp-code exclude each other", "InvalidParameterCombination")
+        return (-1 if icmp_type is None else icmp_type), icmp_code
+    if port is None:
+        return None, None
+    low, _, high = port.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise UsageError(f"--port {port!r} is not a port or a range like 1024-65535", "InvalidParameterValue") from None
+
+
+def sg_rule(protocol: str, port: str | None, icmp_type: int | None, icmp_code: int | None, peer: str,
+            description: str = "") -> SecurityGroupRule:
+    low, high = port_range(port, icmp_type, icmp_code)
+    if peer.startswith("sg:"):
+        return SecurityGroupRule(protocol, low, high, group=peer[3:], description=description)
+    if peer.startswith("pl:"):
+        return SecurityGroupRule(protocol, low, high, prefix_list=peer[3:], description=description)
+    return SecurityGroupRule(protocol, low, high, cidr=cidr(peer, "--peer"), description=description)
+
+
+def cidr(text: str, option: str) -> IPv4Network:
+    try:
+        return IPv4Network(text, strict=False)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an IPv4 CIDR", "InvalidParameterValue",
+                         hint="e.g. 10.0.0.0/16; security group peers may also be sg:NAME or pl:NAME") from None
+
+
+def render_group(lab, group: str, vpc: str | None, elapsed_ms: float, as_json: bool) -> None:
+    from .ops.security import vpc_of_group
+    v = vpc_of_group(lab.topology, group, vpc)
+    sg = v.security_groups[group]
+    data = {"security_group": group, "id": sg.id, "vpc": v.name, "applied_ms": round(elapsed_ms, 2),
+            "ingress": [r.describe() for r in sg.ingress], "egress": [r.describe() for r in sg.egress]}
+    if emit(data, as_json):
+        return
+    console.print(f"security group [bold]{group}[/] ({sg.id}, VPC {v.name}) applied in {elapsed_ms:.1f} ms",
+                  highlight=False)
+    for direction in ("ingress", "egress"):
+        console.print(f"  {direction}: {'; '.join(data[direction]) or 'none'}", highlight=False)
+
+
+def _timed(as_json: bool, fn, *args, **kwargs) -> float:
+    started = time.perf_counter()
+    _call(as_json, fn, *args, **kwargs)
+    return (time.perf_counter() - started) * 1000
+
+
+def _sg_change(verb: str, group: str, egress: bool, protocol: str, port: str | None, icmp_type: int | None,
+               icmp_code: int | None, peer: str, description: str, vpc: str | None, lab: str | None,
+               as_json: bool) -> None:
+    from .ops import security
+    the_lab = _lab(lab, as_json)
+    rule = _call(as_json, sg_rule, protocol, port, icmp_type, icmp_code, peer, description)
+    fn = getattr(security, f"{verb}_security_group_{'egress' if egress else 'ingress'}")
+    elapsed = _timed(as_json, fn, the_lab, group, rule, vpc=vpc)
+    render_group(the_lab, group, vpc, elapsed, as_json)
+
+
+PeerOpt = Annotated[str, typer.Option("--peer", help="Source (ingress) or destination (egress): CIDR, sg:NAME or pl:NAME.")]
+
+
+@sg_app.command()
+def authorize(group: str, protocol: ProtocolOpt, peer: PeerOpt, egress: EgressOpt = False, port: PortOpt = None,
+              icmp_type: IcmpTypeOpt = None, icmp_code: IcmpCodeOpt = None,
+              description: Annotated[str, typer.Option(help="Rule description.")] = "",
+              vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Add a rule (authorize-security-group-ingress / -egress): `vpcemu sg authorize web -p tcp --port 443 --peer 0.0.0.0/0`."""
+    _sg_change("authorize", group, egress, protocol, port, icmp_type, icmp_code, peer, description, vpc, lab, as_json)
+
+
+@sg_app.command()
+def revoke(group: str, protocol: ProtocolOpt, peer: PeerOpt, egress: EgressOpt = False, port: PortOpt = None,
+           icmp_type: IcmpTypeOpt = None, icmp_code: IcmpCodeOpt = None,
+           vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove a rule (revoke-security-group-ingress / -egress); tracked flows it admitted survive, as on AWS."""
+    _sg_change("revoke", group, egress, protocol, port, icmp_type, icmp_code, peer, "", vpc, lab, as_json)
+
+
+@sg_app.command()
+def show(group: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """A security group's rules as the running lab enforces them."""
+    the_lab = _lab(lab, as_json)
+    _call(as_json, render_group, the_lab, group, vpc, 0.0, as_json)
+
+
+# -- network ACLs ----------------------------------------------------------------------------------
+def render_acl(lab, network_acl: str, vpc: str | None, elapsed_ms: float, as_json: bool) -> None:
+    from .ops.security import network_acl_of
+    v, acl = network_acl_of(lab.topology, network_acl, vpc)
+    data = {"network_acl": acl.name, "id": acl.id, "vpc": v.name, "applied_ms": round(elapsed_ms, 2),
+            "subnets": [s.name for s in v.subnets.values() if s.network_acl == acl.name],
+            "ingress": [e.describe() for e in acl.ordered(False)] + ["* deny all"],
+            "egress": [e.describe() for e in acl.ordered(True)] + ["* deny all"]}
+    if emit(data, as_json):
+        return
+    console.print(f"network ACL [bold]{acl.name}[/] ({acl.id}, VPC {v.name}, subnets: "
+                  f"{', '.join(data['subnets']) or 'none'}) applied in {elapsed_ms:.1f} ms", highlight=False)
+    for direction in ("ingress", "egress"):
+        console.print(f"  {direction}: {'; '.join(data[direction])}", highlight=False)
+
+
+@nacl_app.command("add-entry")
+def add_entry(network_acl: str,
+              rule_number: Annotated[int, typer.Option("--rule-number", "-n", help="1-32766; lowest matches first.")],
+              protocol: ProtocolOpt,
+              action: Annotated[str, typer.Option("--action", help="allow or deny.")],
+              cidr_block: Annotated[str, typer.Option("--cidr", help="Source (ingress) or destination (egress) CIDR.")],
+              egress: EgressOpt = False, port: PortOpt = None, icmp_type: IcmpTypeOpt = None,
+              icmp_code: IcmpCodeOpt = None, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Add a numbered entry (create-network-acl-entry): `vpcemu nacl add-entry app -n 110 -p tcp --port 1024-65535 --action allow --cidr 0.0.0.0/0`."""
+    from .ops import security
+    the_lab = _lab(lab, as_json)
+    low, high = _call(as_json, port_range, port, icmp_type, icmp_code)
+    entry = NetworkAclEntry(rule_number, protocol, action, egress, _call(as_json, cidr, cidr_block, "--cidr"), low, high)
+    elapsed = _timed(as_json, security.create_network_acl_entry, the_lab, network_acl, entry, vpc=vpc)
+    render_acl(the_lab, network_acl, vpc, elapsed, as_json)
+
+
+@nacl_app.command("delete-entry")
+def delete_entry(network_acl: str,
+                 rule_number: Annotated[int, typer.Option("--rule-number", "-n", help="The entry's number.")],
+                 egress: EgressOpt = False, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove a numbered entry (delete-network-acl-entry)."""
+    from .ops import security
+    the_lab = _lab(lab, as_json)
+    elapsed = _timed(as_json, security.delete_network_acl_entry, the_lab, network_acl, rule_number, egress, vpc=vpc)
+    render_acl(the_lab, network_acl, vpc, elapsed, as_json)
+
+
+@nacl_app.command()
+def associate(subnet: str, network_acl: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Give SUBNET the network ACL NETWORK_ACL (replace-network-acl-association)."""
+    from .ops import security
+    the_lab = _lab(lab, as_json)
+    elapsed = _timed(as_json, security.replace_network_acl_association, the_lab, subnet, network_acl, vpc=vpc)
+    render_acl(the_lab, network_acl, vpc, elapsed, as_json)
+
+
+@nacl_app.command("show")
+def show_acl(network_acl: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """A network ACL's entries in the order they are evaluated, and its subnets."""
+    the_lab = _lab(lab, as_json)
+    _call(as_json, render_acl, the_lab, network_acl, vpc, 0.0, as_json)
+
+
+# -- ENI attributes ----------------------------------------------------------------------------------
+@eni_app.command()
+def modify(network_interface: Annotated[str, typer.Argument(help="ENI name or eni- id (an instance: its primary ENI).")],
+           groups: Annotated[Optional[list[str]], typer.Option("--group", "-g", help="Replace the ENI's security "
+                                                               "groups (repeat for each, at most 5).")] = None,
+           source_dest_check: Annotated[Optional[bool], typer.Option("--source-dest-check/--no-source-dest-check",
+                                                                     help="Turn the check on or off.")] = None,
+           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Change an ENI's security groups or source/destination check (modify-network-interface-attribute)."""
+    from .ops import security
+    the_lab = _lab(lab, as_json)
+    if groups is None and source_dest_check is None:
+        _call(as_json, _raise, UsageError("nothing to modify", "MissingParameter",
+                                          hint="give --group (repeatable) or --source-dest-check/--no-source-dest-check"))
+    elapsed = _timed(as_json, security.modify_network_interface_attribute, the_lab, network_interface,
+                     groups, source_dest_check)
+    eni = security.interface(the_lab.topology, network_interface)
+    data = {"network_interface": eni.name, "id": eni.id, "security_groups": list(eni.security_groups),
+            "source_dest_check": eni.source_dest_check, "applied_ms": round(elapsed, 2)}
+    if not emit(data, as_json):
+        console.print(f"{eni.name} ({eni.id}): security groups {', '.join(eni.security_groups)}; source/dest check "
+                      f"{'on' if eni.source_dest_check else 'off'}; applied in {elapsed:.1f} ms", highlight=False)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
