@@ -49,6 +49,7 @@ class Lab:
         self.name = name
         self.topology = topology
         self.journal = journal
+        self.rulesets: dict[str, str] = {}     # VPC → the router ruleset last loaded by this process
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod

@@ -28,7 +28,7 @@ from vpcemu.model import NetworkAclEntry, SecurityGroupRule
 from vpcemu.ops import security
 from vpcemu.plan import names
 from vpcemu.plan.build import subnet_marks
-from vpcemu.plan.router_nft import TABLE, router_ruleset
+from vpcemu.plan.router_nft import TABLE, router_ruleset, ruleset_diff
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root")]
 
@@ -391,3 +391,48 @@ aws:
         print(f"ruleset for 100 ENIs loads in {elapsed_ms:.1f} ms")
     finally:
         delete_netns(ns)
+
+
+def _listing(ns: str) -> list:
+    """The table as the kernel holds it, without handles, set elements in a stable order."""
+    out = []
+    for item in nft_json(ns, f"list table ip {TABLE}")["nftables"]:
+        for kind in ("set", "map", "chain", "rule"):
+            if kind in item:
+                obj = {k: v for k, v in item[kind].items() if k != "handle"}
+                if "elem" in obj:
+                    obj["elem"] = sorted(obj["elem"], key=json.dumps)
+                out.append((kind, json.dumps(obj, sort_keys=True)))
+    return sorted(out)
+
+
+def test_live_changes_as_diffs_leave_the_same_table_as_a_full_load():
+    groups = "web: {ingress: [{protocol: tcp, ports: 80, source: 0.0.0.0/0}]}, db: {ingress: []}"
+    t = load_text(topology(groups, "n: {ingress: [{rule: 100, protocol: all, source: 0.0.0.0/0, action: allow}]}",
+                           instances="security_groups: [web]"), name="diff")
+    steps = [lambda t: security.authorized(t, "db", [SecurityGroupRule("tcp", 5432, 5432, group="web")], egress=False),
+             lambda t: security.with_interface_attribute(t, "y", ["db", "open"], False),
+             lambda t: security.with_network_acl_association(t, "b", "n"),
+             lambda t: security.revoked(t, "web", [SecurityGroupRule("tcp", 80, 80, cidr=ANYWHERE)], egress=False),
+             lambda t: security.with_interface_attribute(t, "x", ["db"], True),
+             lambda t: security.with_network_acl_association(t, "b", "default")]
+    diffed, fresh = f"nftdiff-{os.getpid()}-a", f"nftdiff-{os.getpid()}-b"
+    create_netns(diffed)
+    create_netns(fresh)
+    try:
+        vpc = t.vpcs["main"]
+        before = router_ruleset(vpc, subnet_marks(vpc), t)
+        nft_run(diffed, before)
+        for step in steps:
+            t = step(t)
+            vpc = t.vpcs["main"]
+            after = router_ruleset(vpc, subnet_marks(vpc), t)
+            diff = ruleset_diff(before, after)
+            assert diff is not None and "delete table" not in diff
+            nft_run(diffed, diff)
+            nft_run(fresh, after)
+            assert _listing(diffed) == _listing(fresh)
+            before = after
+    finally:
+        delete_netns(diffed)
+        delete_netns(fresh)

@@ -20,7 +20,7 @@ from ..load.limits import (MAX_NACL_RULES_PER_DIRECTION, MAX_SECURITY_GROUPS_PER
 from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroupRule, Topology, Vpc
 from ..plan import names
 from ..plan.build import subnet_marks
-from ..plan.router_nft import TABLE, router_ruleset
+from ..plan.router_nft import TABLE, router_ruleset, ruleset_diff
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -73,24 +73,37 @@ def delete_network_acl_entry(lab: Lab, network_acl: str, rule_number: int, egres
 
 # -- applying a new topology --------------------------------------------------------------------
 def apply(lab: Lab, topology: Topology) -> Topology:
-    """Reload every router whose ruleset changed, then make `topology` the lab's state."""
-    done: list[tuple[str, Vpc, list[str]]] = []
+    """Change every router whose ruleset changed, then make `topology` the lab's state.
+
+    Each router gets one atomic transaction holding only the difference (changed chains flushed
+    and refilled, changed sets refilled); a change a diff cannot express reloads the whole table.
+    """
+    done: list[tuple[str, Vpc]] = []
+    loaded: dict[str, str] = {}
     try:
         for name, vpc in topology.vpcs.items():
             old = lab.topology.vpcs[name]
-            text = router_ruleset(vpc, subnet_marks(vpc), topology)
-            if text == router_ruleset(old, subnet_marks(old), lab.topology):
+            before = lab.rulesets.get(name) or router_ruleset(old, subnet_marks(old), lab.topology)
+            after = router_ruleset(vpc, subnet_marks(vpc), topology)
+            if before == after:
                 continue
             ns = names.router_ns(lab.name, name)
-            traced = traced_addresses(ns)       # a probe may be tracing right now: keep its addresses
-            nft_run(ns, router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else text)
-            done.append((ns, old, traced))
+            done.append((ns, old))
+            loaded[name] = after
+            diff = ruleset_diff(before, after)
+            if diff is not None:
+                nft_run(ns, diff)
+            else:
+                traced = traced_addresses(ns)       # a probe may be tracing right now: keep its addresses
+                nft_run(ns, router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else after)
     except KernelError:
-        for ns, old, traced in done:            # all routers or none
-            nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced))
+        for ns, old in done:                        # all routers or none
+            nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
+        lab.rulesets.clear()
         raise
     (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
     lab.topology = topology
+    lab.rulesets.update(loaded)
     return topology
 
 

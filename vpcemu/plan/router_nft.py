@@ -51,15 +51,17 @@ def _check_chain(eni: NetworkInterface, direction: str) -> str:
     return f"source_dest_check_{direction}_{names.router_link(eni)}"
 
 
+# AWS's VPC router does not decrement TTL: add back what the kernel's forward path takes away.
+# (nft 1.0.6 rejects `ip ttl set ip ttl map …`, so a verdict map jumps to one setter per value.)
+TTL_VMAP = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 255))
+TTL_CHAINS = tuple(f"  chain ttl_{n} {{ ip ttl set {n + 1}; }}" for n in range(1, 255))
+
+
 def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_src: Iterable[str] = ()) -> str:
     """The whole table. `trace_src` carries the addresses being traced over a reload."""
     links = {names.router_link(e): marks[e.subnet] for e in vpc.network_interfaces.values()}
     elements = ", ".join(f'"{link}" : {mark:#x}' for link, mark in sorted(links.items()))
     traced = ", ".join(sorted(set(trace_src)))
-    # AWS's VPC router does not decrement TTL: add back what the kernel's forward path takes away.
-    # (nft 1.0.6 rejects `ip ttl set ip ttl map …`, so a verdict map jumps to one setter per value.)
-    ttl_vmap = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 255))
-    ttl_chains = [f"  chain ttl_{n} {{ ip ttl set {n + 1}; }}" for n in range(1, 255)]
     lines = [
         f"table ip {TABLE}",
         f"delete table ip {TABLE}",
@@ -74,13 +76,13 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         *([f"    elements = {{ {traced} }};"] if traced else []),
         "  }",
         *sg_sets(topology, vpc),
-        *ttl_chains,
+        *TTL_CHAINS,
         "  chain prerouting {",
         "    type filter hook prerouting priority mangle; policy accept;",
         "    ip saddr @trace_src meta nftrace set 1",
         "    ip daddr @trace_src meta nftrace set 1",
         "    meta mark set iifname map @eni_subnet_mark",
-        f"    ip ttl vmap {{ {ttl_vmap} }}",
+        f"    ip ttl vmap {{ {TTL_VMAP} }}",
         "  }",
         *source_dest_check(vpc),
         *sg_chains(vpc),
@@ -88,3 +90,88 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+# -- live changes as diffs -------------------------------------------------------------------------
+def blocks(text: str) -> dict[str, list[str]]:
+    """The table's top-level blocks (`chain X`, `set X`, `map X`) → their lines, in order."""
+    out: dict[str, list[str]] = {}
+    lines = text.splitlines()
+    i = lines.index(f"table ip {TABLE} {{") + 1
+    while i < len(lines) and lines[i] != "}":
+        head = lines[i]
+        key = " ".join(head.split()[:2])
+        if head.rstrip().endswith("}"):           # one-line block
+            out[key] = [head]
+            i += 1
+            continue
+        end = lines.index("  }", i)
+        out[key] = lines[i:end + 1]
+        i = end + 1
+    return out
+
+
+def _inner(block: list[str]) -> list[str]:
+    return [line.strip() for line in block[1:-1]] if len(block) > 1 else \
+        [block[0][block[0].index("{") + 1:block[0].rindex("}")].strip()]
+
+
+def _elements(lines: list[str]) -> tuple[list[str], str | None]:
+    """A set's or map's declaration lines without its elements, and the elements text."""
+    decl = [line for line in lines if not line.startswith("elements")]
+    elems = next((line for line in lines if line.startswith("elements")), None)
+    return decl, (elems[elems.index("{") + 1:elems.rindex("}")].strip() if elems else None)
+
+
+def ruleset_diff(old: str, new: str) -> str | None:
+    """One nft transaction turning the loaded `old` table into `new`, touching only what changed.
+
+    Changed chains are flushed and refilled, changed sets and maps refilled; new blocks added,
+    removed ones deleted. `None` when only a whole reload can do it (a base chain's hook, a set's
+    type). The probe tracing set `trace_src` belongs to running probes and is never touched.
+    """
+    a, b = blocks(old), blocks(new)
+    first: list[str] = []           # declarations of new sets/maps and empty new chains
+    flushes: list[str] = []
+    bodies: list[str] = []          # inside one `table ip vpcemu { … }`
+    deletes: list[str] = []
+    for key, block in b.items():
+        if key == "set trace_src" or a.get(key) == block:
+            continue
+        kind, name = key.split()
+        inner, old_inner = _inner(block), _inner(a[key]) if key in a else None
+        if any(line.startswith("type filter hook") for line in inner + (old_inner or [])):
+            if old_inner is None or old_inner[0] != inner[0]:
+                return None         # a base chain appears, goes or changes its hook
+        if kind == "chain":
+            if old_inner is None:
+                first.append(f"add chain ip {TABLE} {name}")
+            else:
+                flushes.append(f"flush chain ip {TABLE} {name}")
+            rules = [line for line in inner if not line.startswith("type filter hook")]
+            if rules:
+                bodies.append(f"  chain {name} {{\n" + "\n".join(f"    {r}" for r in rules) + "\n  }")
+            continue
+        decl, elements = _elements(inner)
+        if old_inner is None:
+            first.append(f"add {kind} ip {TABLE} {name} {{ {' '.join(d.rstrip(';') + ';' for d in decl)} }}")
+        elif _elements(old_inner)[0] != decl:
+            return None             # a set's type or flags changed
+        else:
+            flushes.append(f"flush {kind} ip {TABLE} {name}")
+        if elements:
+            bodies.append(f"add element ip {TABLE} {name} {{ {elements} }}")
+    for key in a:
+        if key not in b:
+            kind, name = key.split()
+            if any(line.startswith("type filter hook") for line in _inner(a[key])):
+                return None
+            deletes.append(f"delete {kind} ip {TABLE} {name}")
+    element_adds = [x for x in bodies if x.startswith("add element")]
+    chain_bodies = [x for x in bodies if not x.startswith("add element")]
+    out = [*first, *flushes, *element_adds]
+    if chain_bodies:
+        out += [f"table ip {TABLE} {{", *chain_bodies, "}"]
+    # chains before sets: a removed set may still be named by a removed chain until that goes
+    out += sorted(deletes, key=lambda d: not d.startswith("delete chain"))
+    return "\n".join(out) + "\n"
