@@ -290,3 +290,18 @@ def test_network_acl_edits(topo):
         'counter drop comment "code=SUBNET_ACL_RESTRICTION direction=ingress acl=closed subnet=b rule=*"']
     refused("InvalidNetworkAclID.NotFound", security.with_network_acl_association, topo, "b", "nope")
     refused("InvalidSubnetID.NotFound", security.with_network_acl_association, topo, "nope", "closed")
+
+
+def test_ruleset_diff_touches_only_what_changed():
+    from vpcemu.plan.router_nft import ruleset_diff
+    old = "table ip vpcemu\ndelete table ip vpcemu\ntable ip vpcemu {\n  set s {\n    type ipv4_addr;\n" \
+          "    elements = { 10.0.0.1 };\n  }\n  chain base {\n    type filter hook forward priority 0; policy accept;\n" \
+          "    jump a\n  }\n  chain a {\n    accept\n  }\n  chain gone {\n    drop\n  }\n}\n"
+    new = old.replace("10.0.0.1 }", "10.0.0.2 }").replace("    accept\n", "    ip saddr @s accept\n") \
+        .replace("  chain gone {\n    drop\n  }\n", "  chain ttl_1 { ip ttl set 2; }\n")
+    diff = ruleset_diff(old, new)
+    assert diff.splitlines() == [
+        "add chain ip vpcemu ttl_1", "flush set ip vpcemu s", "flush chain ip vpcemu a",
+        "add element ip vpcemu s { 10.0.0.2 }", "table ip vpcemu {", "  chain a {", "    ip saddr @s accept", "  }",
+        "  chain ttl_1 {", "    ip ttl set 2;", "  }", "}", "delete chain ip vpcemu gone"]
+    assert ruleset_diff(old, old.replace("priority 0", "priority 10")) is None      # a hook change: reload
