@@ -1,0 +1,1 @@
+"""DNS: the VPC resolver's zone (pure) built from the Topology."""

@@ -1,0 +1,134 @@
+"""The emulated AWS region: moto's server mode (one app dispatching by Host header, as moto_server does)
+answering on each service's public addresses, port 80 plainly and 443 with TLS from the lab CA.
+
+    region = AwsRegion("us-east-1", ca, {"s3": [ip...], "sqs": [...], "dynamodb": [...]})
+    handle = region.start("lab-svc-ns")   # returns once every socket listens
+    handle.stop()
+
+One moto backend state per AwsRegion: a bucket made over one address is seen over every other.
+Every response carries `x-vpcemu-client-address`; GET /vpcemu/whoami answers {"client": ip, "port": n}.
+"""
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from .ca import CertificateAuthority
+
+CLIENT_HEADER = "x-vpcemu-client-address"
+WHOAMI_PATH = "/vpcemu/whoami"
+
+
+def service_dns_names(service: str, region: str) -> list[str]:
+    names = [f"{service}.{region}.amazonaws.com"]
+    if service == "s3":
+        names += [f"*.s3.{region}.amazonaws.com", "s3.amazonaws.com", "*.s3.amazonaws.com"]
+    return names
+
+
+class _Middleware:
+    """Stamps the client address on every response, answers /vpcemu/whoami, hides moto's own API."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        client = environ.get("REMOTE_ADDR", "")
+        path = environ.get("PATH_INFO", "")
+        if path == WHOAMI_PATH:
+            body = json.dumps({"client": client, "port": int(environ.get("REMOTE_PORT") or 0),
+                               "host": environ.get("HTTP_HOST", "")}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), (CLIENT_HEADER, client),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
+        if path.startswith("/moto-api"):
+            start_response("404 Not Found", [(CLIENT_HEADER, client), ("Content-Length", "0")])
+            return [b""]
+
+        def stamped(status, headers, exc_info=None):
+            return start_response(status, [*headers, (CLIENT_HEADER, client)], exc_info)
+
+        return self.app(environ, stamped)
+
+
+@dataclass
+class AwsRegionHandle:
+    servers: list = field(default_factory=list)
+    threads: list = field(default_factory=list)
+    listening: list = field(default_factory=list)     # (address, port)
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.shutdown()
+        for t in self.threads:
+            t.join(5)
+        for s in self.servers:
+            s.server_close()
+        self.servers.clear()
+
+
+class AwsRegion:
+    def __init__(self, region: str, ca: CertificateAuthority,
+                 services: dict[str, list[IPv4Address | str]], ports: tuple[int, int] = (80, 443)):
+        self.region = region
+        self.ca = ca
+        self.services = {s: [str(a) for a in addrs] for s, addrs in services.items()}
+        self.http_port, self.https_port = ports
+        self._app = None
+
+    def wsgi_app(self):
+        """The one moto app for every service of this region (its backends are this process's)."""
+        if self._app is None:
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+            self._app = _Middleware(DomainDispatcherApplication(create_backend_app))
+        return self._app
+
+    def _tls_context(self) -> ssl.SSLContext:
+        names: list[str] = []
+        for s in self.services:
+            names += service_dns_names(s, self.region)
+        ips = sorted({a for addrs in self.services.values() for a in addrs})
+        cert = self.ca.issue(f"aws-{self.region}", names, ips)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert.cert_path, cert.key_path)
+        return ctx
+
+    def start(self, netns: str | None) -> AwsRegionHandle:
+        """Bind every address on 80 and 443 inside `netns` (None: the caller's namespace) and serve.
+
+        Returns once every socket listens; raises (closing what it opened) if any bind fails."""
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        app = self.wsgi_app()
+        ctx = self._tls_context()
+        handle = AwsRegionHandle()
+        addresses = sorted({a for addrs in self.services.values() for a in addrs})
+
+        def bind_all():
+            for addr in addresses:
+                for port, tls in ((self.http_port, None), (self.https_port, ctx)):
+                    srv = make_server(addr, port, app, threaded=True, ssl_context=tls,
+                                      request_handler=MotoRequestHandler)
+                    handle.servers.append(srv)
+                    handle.listening.append((addr, port))
+
+        try:
+            if netns is None:
+                bind_all()
+            else:
+                from ..kernel.netns import run_in_netns
+                run_in_netns(netns, bind_all)
+        except BaseException:
+            for s in handle.servers:
+                s.server_close()
+            raise
+        for srv in handle.servers:
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
+                                 name=f"aws-{srv.host}:{srv.port}", daemon=True)
+            t.start()
+            handle.threads.append(t)
+        return handle

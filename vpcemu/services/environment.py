@@ -1,0 +1,46 @@
+"""What `vpcemu exec` gives a program inside an instance: the lab CA trusted, the region set, dummy
+credentials, no endpoint override (names resolve through the VPC resolver), and resolv.conf."""
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from ..model.topology import Topology
+from ..plan.names import instance_ns
+
+
+def exec_environment(region: str, ca_bundle: Path | str) -> dict[str, str]:
+    """Variables to add to the program's environment (ca_bundle: system roots plus the lab CA)."""
+    bundle = str(ca_bundle)
+    return {
+        "AWS_CA_BUNDLE": bundle,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "SSL_CERT_FILE": bundle,
+        "CURL_CA_BUNDLE": bundle,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_ACCESS_KEY_ID": "AKIAVPCEMUEXAMPLE000",
+        "AWS_SECRET_ACCESS_KEY": "vpcemu-dummy-secret-access-key",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def resolv_conf(nameserver: IPv4Address | str, region: str) -> str:
+    domain = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+    return f"# vpcemu: AmazonProvidedDNS\nnameserver {nameserver}\nsearch {domain}\noptions timeout:2 attempts:2\n"
+
+
+def resolv_conf_path(namespace: str) -> str:
+    return f"/etc/netns/{namespace}/resolv.conf"
+
+
+def instance_resolv_files(topology: Topology) -> dict[str, str]:
+    """Plan.files entries: each instance namespace's resolv.conf pointing at its VPC's +2.
+
+    kernel/apply.py already writes Plan.files, journals each, and removes them on teardown."""
+    files: dict[str, str] = {}
+    for vpc in topology.vpcs.values():
+        for name in vpc.instances:
+            files[resolv_conf_path(instance_ns(topology.name, name))] = resolv_conf(vpc.dns_server,
+                                                                                   topology.region)
+    return files

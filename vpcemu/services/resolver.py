@@ -1,0 +1,105 @@
+"""The VPC resolver (AmazonProvidedDNS) served with dnslib on UDP and TCP 53, bound inside a namespace.
+
+    resolver = VpcResolver(zone)              # zone: vpcemu.dns.zone.build_zone(...)
+    handle = resolver.start(netns, ["10.0.0.2", "169.254.169.253"])   # returns once sockets listen
+    resolver.zone = build_zone(new_topology, ...)   # live change: swapped atomically
+    handle.stop()
+
+A zone whose VPC has enable_dns_support false makes the resolver not answer at all (queries time out),
+as the VPC's +2 does not answer then.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..dns.zone import NXDOMAIN, REFUSED, Zone
+
+TTL = 60
+
+
+class _Resolver:
+    def __init__(self, owner: "VpcResolver"):
+        self.owner = owner
+
+    def resolve(self, request, handler):
+        from dnslib import A, PTR, QTYPE, RCODE, RR
+
+        zone = self.owner.zone
+        q = request.q
+        qtype = QTYPE[q.qtype]
+        rcode, answers = zone.lookup(str(q.qname), qtype)
+        if rcode == REFUSED:
+            return None                       # dnslib then sends nothing: the resolver does not answer
+        reply = request.reply()
+        reply.header.ra = 1
+        if rcode == NXDOMAIN:
+            reply.header.rcode = RCODE.NXDOMAIN
+        for a in answers:
+            if qtype == "PTR":
+                reply.add_answer(RR(q.qname, QTYPE.PTR, rdata=PTR(a + "."), ttl=TTL))
+            else:
+                reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(str(a)), ttl=TTL))
+        return reply
+
+
+def _handler_class():
+    from dnslib.dns import DNSError, DNSRecord
+    from dnslib.server import DNSHandler
+
+    class _Handler(DNSHandler):
+        def get_reply(self, data):
+            reply = self.server.resolver.resolve(DNSRecord.parse(data), self)
+            if reply is None:
+                raise DNSError("enable_dns_support is false: no answer")
+            return reply.pack()
+
+    return _Handler
+
+
+class _QuietLogger:
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+
+@dataclass
+class ResolverHandle:
+    servers: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.server.shutdown()
+            s.server.server_close()
+        self.servers.clear()
+
+
+class VpcResolver:
+    def __init__(self, zone: Zone, port: int = 53):
+        self.zone = zone
+        self.port = port
+
+    def start(self, netns: str | None, addresses: list) -> ResolverHandle:
+        from dnslib.server import DNSServer
+
+        handle = ResolverHandle()
+        resolver = _Resolver(self)
+        handler = _handler_class()
+
+        def bind_all():
+            for addr in addresses:
+                for tcp in (False, True):
+                    handle.servers.append(DNSServer(resolver, address=str(addr), port=self.port, tcp=tcp, handler=handler,
+                                                    logger=_QuietLogger()))
+
+        try:
+            if netns is None:
+                bind_all()
+            else:
+                from ..kernel.netns import run_in_netns
+                run_in_netns(netns, bind_all)
+        except BaseException:
+            for s in handle.servers:
+                s.server.server_close()
+            raise
+        for s in handle.servers:
+            s.start_thread()
+        return handle
