@@ -1,0 +1,118 @@
+"""Live ENI operations: attach, detach, move, delete (pure Topology edits with AWS's refusals).
+
+Each function is AWS's API call. The pure edit (`attached`, `detached`, `moved`, `deleted`) checks
+AWS's rules and raises UsageError with AWS's error code; a refused operation changes nothing.
+The kernel side (moving the veth between the instance and the parking namespace, kernel-notes §5)
+is not written yet: see the branch report.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..errors import UsageError
+from ..load.limits import INSTANCE_TYPES
+from ..model import NetworkInterface, Topology
+from ..model.network_interface import Attachment
+
+
+def _eni(topology: Topology, name_or_id: str) -> NetworkInterface:
+    try:
+        return topology.network_interface(name_or_id)
+    except KeyError:
+        raise UsageError(f"no network interface named {name_or_id!r}", "InvalidNetworkInterfaceID.NotFound") from None
+
+
+def _with(topology: Topology, eni: NetworkInterface) -> Topology:
+    vpc = topology.vpcs[eni.vpc]
+    enis = dict(vpc.network_interfaces)
+    enis[eni.name] = eni
+    return replace(topology, vpcs={**topology.vpcs, eni.vpc: replace(vpc, network_interfaces=enis)})
+
+
+def _without(topology: Topology, eni: NetworkInterface) -> Topology:
+    vpc = topology.vpcs[eni.vpc]
+    enis = {k: v for k, v in vpc.network_interfaces.items() if k != eni.name}
+    return replace(topology, vpcs={**topology.vpcs, eni.vpc: replace(vpc, network_interfaces=enis)})
+
+
+def _check_managed(eni: NetworkInterface, verb: str) -> None:
+    if eni.requester_managed:
+        raise UsageError(f"{eni.name} ({eni.id}) is requester-managed ({eni.interface_type}); it cannot be {verb}",
+                         "OperationNotPermitted")
+
+
+def attached(topology: Topology, network_interface: str, instance: str, device_index: int) -> Topology:
+    eni = _eni(topology, network_interface)
+    _check_managed(eni, "attached")
+    if eni.attachment is not None:
+        raise UsageError(f"{eni.name} is already attached to {eni.attachment.instance}", "InvalidNetworkInterface.InUse",
+                         hint="use move to take it to another instance in one step")
+    return _attach(topology, eni, instance, device_index)
+
+
+def _attach(topology: Topology, eni: NetworkInterface, instance: str, device_index: int | None) -> Topology:
+    if instance not in topology.instances:
+        raise UsageError(f"no instance named {instance!r}", "InvalidInstanceID.NotFound")
+    inst = topology.instances[instance]
+    if inst.vpc != eni.vpc:
+        raise UsageError(f"{eni.name} is in VPC {eni.vpc} but {instance} is in VPC {inst.vpc}",
+                         "InvalidParameterCombination")
+    subnet = topology.vpcs[eni.vpc].subnets[eni.subnet]
+    if subnet.availability_zone != inst.availability_zone:
+        raise UsageError(f"{eni.name} is in {subnet.availability_zone} but {instance} is in {inst.availability_zone}; "
+                         "an ENI attaches only to an instance in its own Availability Zone",
+                         "InvalidParameterCombination")
+    present = [e for e in topology.interfaces_of(instance) if e.name != eni.name]
+    used = {e.attachment.device_index for e in present}
+    if device_index is None:
+        device_index = next(i for i in range(1, 32) if i not in used)
+    if device_index == 0:
+        raise UsageError(f"device index 0 is the primary network interface of {instance}", "InvalidParameterValue",
+                         hint="attach secondary ENIs at device index 1 or higher")
+    if not 1 <= device_index <= 31:
+        raise UsageError(f"device index {device_index} is out of range 1-31", "InvalidParameterValue")
+    if device_index in used:
+        holder = next(e.name for e in present if e.attachment.device_index == device_index)
+        raise UsageError(f"instance {instance} already has {holder} at device index {device_index}",
+                         "InvalidParameterValue")
+    if inst.instance_type is not None:
+        max_enis, max_ips = INSTANCE_TYPES[inst.instance_type]
+        if len(present) + 1 > max_enis:
+            raise UsageError(f"{inst.instance_type} supports at most {max_enis} network interfaces",
+                             "AttachmentLimitExceeded")
+        if len(eni.private_ip_addresses) > max_ips:
+            raise UsageError(f"{eni.name} has {len(eni.private_ip_addresses)} private IPs; {inst.instance_type} "
+                             f"supports at most {max_ips} per interface", "PrivateIpAddressLimitExceeded")
+    return _with(topology, replace(eni, attachment=Attachment(instance, device_index)))
+
+
+def detached(topology: Topology, network_interface: str) -> Topology:
+    """Keeps MAC, private IPs, EIPs/public addresses, SGs and source/dest check on the ENI."""
+    eni = _eni(topology, network_interface)
+    _check_managed(eni, "detached")
+    if eni.attachment is None:
+        raise UsageError(f"{eni.name} is not attached", "InvalidAttachmentID.NotFound")
+    if eni.attachment.device_index == 0:
+        raise UsageError(f"{eni.name} is the primary network interface (device index 0) of "
+                         f"{eni.attachment.instance}; it cannot be detached", "OperationNotPermitted")
+    return _with(topology, replace(eni, attachment=None))
+
+
+def moved(topology: Topology, network_interface: str, instance: str, device_index: int | None = None) -> Topology:
+    """Detach then attach in one step; refused as a whole if either half is refused."""
+    eni = _eni(topology, network_interface)
+    if device_index is None and eni.attachment is not None:
+        taken = {e.attachment.device_index for e in topology.interfaces_of(instance)}
+        if eni.attachment.device_index not in taken:
+            device_index = eni.attachment.device_index
+    middle = detached(topology, network_interface) if eni.attachment is not None else topology
+    return _attach(middle, _eni(middle, eni.name), instance, device_index)
+
+
+def deleted(topology: Topology, network_interface: str) -> Topology:
+    eni = _eni(topology, network_interface)
+    _check_managed(eni, "deleted")
+    if eni.attachment is not None:
+        raise UsageError(f"{eni.name} is attached to {eni.attachment.instance}; detach it first",
+                         "InvalidNetworkInterface.InUse")
+    return _without(topology, eni)
