@@ -9,7 +9,7 @@ import pytest
 from vpcemu.load import load_topology
 from vpcemu.plan.build import unsupported
 
-EDGE = Path(__file__).resolve().parents[2] / "topologies" / "edge.yaml"
+EDGE = Path(__file__).resolve().parents[1] / "data" / "edge.yaml"
 
 
 def test_edge_topology_loads():
