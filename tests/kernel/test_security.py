@@ -289,9 +289,14 @@ def test_the_router_itself_is_never_filtered():
     groups = "nothing: {ingress: [], egress: []}"
     with lab_up("rtr-never", topology(groups, "closed: {}", "security_groups: [nothing]")) as lab:
         security.replace_network_acl_association(lab, "a", "closed")
-        for gateway in ("10.0.1.1", "10.0.0.2", "10.0.2.1"):           # subnet +1, resolver +2
+        for gateway in ("10.0.1.1", "10.0.0.2", "10.0.2.1", "169.254.169.253"):   # subnet +1, resolver
             assert ping(lab, "x", gateway), gateway
+        for resolver in ("10.0.0.2", "169.254.169.253"):                         # DNS, both transports
+            for protocol in ("udp", "tcp"):
+                result = lab.probe("x", resolver, protocol=protocol, port=53)
+                assert result.reachable and not result.explanations, (resolver, protocol, result.answer)
         assert not ping(lab, "x", "10.0.1.11")
+        assert not lab.probe("x", "10.0.1.11", protocol="udp", port=53).reachable
 
 
 # -- source/destination check ----------------------------------------------------------------------

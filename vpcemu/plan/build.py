@@ -17,6 +17,7 @@ from . import names
 from .router_nft import router_ruleset
 from .state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
 
+AMAZON_DNS_LINK_LOCAL = "169.254.169.253"     # the resolver's other address, the same in every VPC
 ENI_TABLE = 100
 ROUTE_TABLE_BASE = 1000
 INSTANCE_TABLE_BASE = 10000          # ec2-net-utils style: one table per secondary interface
@@ -112,6 +113,7 @@ class _PlanBuilder:
         for subnet in vpc.subnets.values():
             self.addresses.append(Address(rtr, "lo", str(subnet.gateway), 32))
         self.addresses.append(Address(rtr, "lo", str(vpc.dns_server), 32))
+        self.addresses.append(Address(rtr, "lo", AMAZON_DNS_LINK_LOCAL, 32))
 
         for inst in vpc.instances.values():
             ns = names.instance_ns(self.lab, inst.name)
