@@ -237,7 +237,8 @@ def render_probe(r) -> None:
 
 
 # -- live changes: one sub-command group per AWS resource kind -------------------------------------------
-from .cli_security import eni_app, nacl_app, sg_app  # noqa: E402  (they use the helpers above)
+from .cli_eni import eni_app  # noqa: E402  (they use the helpers above)
+from .cli_security import nacl_app, sg_app  # noqa: E402
 
 app.add_typer(sg_app, name="sg")
 app.add_typer(nacl_app, name="nacl")

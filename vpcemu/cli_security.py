@@ -1,4 +1,4 @@
-"""`vpcemu sg`, `vpcemu nacl` and `vpcemu eni modify`: live security changes on a running lab.
+"""`vpcemu sg` and `vpcemu nacl`: live security changes on a running lab (`vpcemu eni modify`: cli_eni.py).
 
 Each verb is one of AWS's API calls (vpcemu.ops.security) and takes effect as one atomic ruleset
 change in the VPC router; nothing is rebuilt and established tracked flows are kept, as on AWS.
@@ -17,7 +17,6 @@ from .model import NetworkAclEntry, SecurityGroupRule
 
 sg_app = typer.Typer(no_args_is_help=True, help="Security group rules (authorize / revoke), live.")
 nacl_app = typer.Typer(no_args_is_help=True, help="Network ACL entries and subnet associations, live.")
-eni_app = typer.Typer(no_args_is_help=True, help="Network interfaces (ENIs), live.")
 
 VpcOpt = Annotated[Optional[str], typer.Option("--vpc", help="VPC holding the name (needed only if several do).")]
 ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="tcp, udp, icmp, all (-1) or an IP protocol number.")]
@@ -74,7 +73,7 @@ def render_group(lab, group: str, vpc: str | None, elapsed_ms: float, as_json: b
         console.print(f"  {direction}: {'; '.join(data[direction]) or 'none'}", highlight=False)
 
 
-def _timed(as_json: bool, fn, *args, **kwargs) -> float:
+def timed(as_json: bool, fn, *args, **kwargs) -> float:
     started = time.perf_counter()
     _call(as_json, fn, *args, **kwargs)
     return (time.perf_counter() - started) * 1000
@@ -87,7 +86,7 @@ def _sg_change(verb: str, group: str, egress: bool, protocol: str, port: str | N
     the_lab = _lab(lab, as_json)
     rule = _call(as_json, sg_rule, protocol, port, icmp_type, icmp_code, peer, description)
     fn = getattr(security, f"{verb}_security_group_{'egress' if egress else 'ingress'}")
-    elapsed = _timed(as_json, fn, the_lab, group, rule, vpc=vpc)
+    elapsed = timed(as_json, fn, the_lab, group, rule, vpc=vpc)
     render_group(the_lab, group, vpc, elapsed, as_json)
 
 
@@ -147,7 +146,7 @@ def add_entry(network_acl: str,
     the_lab = _lab(lab, as_json)
     low, high = _call(as_json, port_range, port, icmp_type, icmp_code)
     entry = NetworkAclEntry(rule_number, protocol, action, egress, _call(as_json, cidr, cidr_block, "--cidr"), low, high)
-    elapsed = _timed(as_json, security.create_network_acl_entry, the_lab, network_acl, entry, vpc=vpc)
+    elapsed = timed(as_json, security.create_network_acl_entry, the_lab, network_acl, entry, vpc=vpc)
     render_acl(the_lab, network_acl, vpc, elapsed, as_json)
 
 
@@ -158,7 +157,7 @@ def delete_entry(network_acl: str,
     """Remove a numbered entry (delete-network-acl-entry)."""
     from .ops import security
     the_lab = _lab(lab, as_json)
-    elapsed = _timed(as_json, security.delete_network_acl_entry, the_lab, network_acl, rule_number, egress, vpc=vpc)
+    elapsed = timed(as_json, security.delete_network_acl_entry, the_lab, network_acl, rule_number, egress, vpc=vpc)
     render_acl(the_lab, network_acl, vpc, elapsed, as_json)
 
 
@@ -167,7 +166,7 @@ def associate(subnet: str, network_acl: str, vpc: VpcOpt = None, lab: LabOpt = N
     """Give SUBNET the network ACL NETWORK_ACL (replace-network-acl-association)."""
     from .ops import security
     the_lab = _lab(lab, as_json)
-    elapsed = _timed(as_json, security.replace_network_acl_association, the_lab, subnet, network_acl, vpc=vpc)
+    elapsed = timed(as_json, security.replace_network_acl_association, the_lab, subnet, network_acl, vpc=vpc)
     render_acl(the_lab, network_acl, vpc, elapsed, as_json)
 
 
@@ -176,31 +175,3 @@ def show_acl(network_acl: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: 
     """A network ACL's entries in the order they are evaluated, and its subnets."""
     the_lab = _lab(lab, as_json)
     _call(as_json, render_acl, the_lab, network_acl, vpc, 0.0, as_json)
-
-
-# -- ENI attributes ----------------------------------------------------------------------------------
-@eni_app.command()
-def modify(network_interface: Annotated[str, typer.Argument(help="ENI name or eni- id (an instance: its primary ENI).")],
-           groups: Annotated[Optional[list[str]], typer.Option("--group", "-g", help="Replace the ENI's security "
-                                                               "groups (repeat for each, at most 5).")] = None,
-           source_dest_check: Annotated[Optional[bool], typer.Option("--source-dest-check/--no-source-dest-check",
-                                                                     help="Turn the check on or off.")] = None,
-           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
-    """Change an ENI's security groups or source/destination check (modify-network-interface-attribute)."""
-    from .ops import security
-    the_lab = _lab(lab, as_json)
-    if groups is None and source_dest_check is None:
-        _call(as_json, _raise, UsageError("nothing to modify", "MissingParameter",
-                                          hint="give --group (repeatable) or --source-dest-check/--no-source-dest-check"))
-    elapsed = _timed(as_json, security.modify_network_interface_attribute, the_lab, network_interface,
-                     groups, source_dest_check)
-    eni = security.interface(the_lab.topology, network_interface)
-    data = {"network_interface": eni.name, "id": eni.id, "security_groups": list(eni.security_groups),
-            "source_dest_check": eni.source_dest_check, "applied_ms": round(elapsed, 2)}
-    if not emit(data, as_json):
-        console.print(f"{eni.name} ({eni.id}): security groups {', '.join(eni.security_groups)}; source/dest check "
-                      f"{'on' if eni.source_dest_check else 'off'}; applied in {elapsed:.1f} ms", highlight=False)
-
-
-def _raise(exc: Exception) -> None:
-    raise exc

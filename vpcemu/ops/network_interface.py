@@ -1,18 +1,77 @@
-"""Live ENI operations: attach, detach, move, delete (pure Topology edits with AWS's refusals).
+"""Live ENI operations: attach, detach, move, delete.
 
-Each function is AWS's API call. The pure edit (`attached`, `detached`, `moved`, `deleted`) checks
-AWS's rules and raises UsageError with AWS's error code; a refused operation changes nothing.
-The kernel side (moving the veth between the instance and the parking namespace, kernel-notes §5)
-is not written yet: see the branch report.
+Each public function is AWS's API call on a running lab. The pure edit (`attached`, `detached`,
+`moved`, `deleted`) checks AWS's rules and raises UsageError with AWS's error code, so a refused
+operation changes nothing; then the instance end of the ENI's veth moves between the instances and
+the lab's parking namespace (the router end stays, so the router's routes, neighbours and rules for
+the ENI never change), its instance-side state is re-applied from the plan, and the model is saved.
 """
 from __future__ import annotations
 
+import pickle
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..load.limits import INSTANCE_TYPES
 from ..model import NetworkInterface, Topology
 from ..model.network_interface import Attachment
+from ..plan import names
+from ..plan.state import Plan
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+
+# -- the API: one function per AWS call ---------------------------------------------------------
+def attach_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int) -> Topology:
+    return _relocate(lab, attached(lab.topology, network_interface, instance, device_index), network_interface)
+
+
+def detach_network_interface(lab: Lab, network_interface: str) -> Topology:
+    return _relocate(lab, detached(lab.topology, network_interface), network_interface)
+
+
+def move_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int | None = None) -> Topology:
+    """Detach and attach in one step: the interface goes straight from one instance to the other."""
+    return _relocate(lab, moved(lab.topology, network_interface, instance, device_index), network_interface)
+
+
+def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
+    from ..kernel.apply import apply_config
+    from ..kernel.interface import move_link, remove_rules
+    before, after = instance_side(lab, lab.topology, network_interface), instance_side(lab, topology, network_interface)
+    (src_ns,), (dst_ns,) = before.namespaces, after.namespaces
+    eni = _eni(topology, network_interface)
+    remove_rules(src_ns, list(before.rules))
+    move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni))
+    apply_config(after)
+    (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
+    lab.topology = topology
+    return topology
+
+
+def _ifname(topology: Topology, name: str) -> str:
+    eni = topology.network_interface(name)
+    return names.parked_link(eni) if eni.attachment is None else names.instance_link(eni.attachment.device_index)
+
+
+def instance_side(lab: Lab, topology: Topology, network_interface: str) -> Plan:
+    """The planned state of the ENI's instance end (attached: in its instance; detached: parked)."""
+    from ..plan.build import _PlanBuilder
+    eni = _eni(topology, network_interface)
+    vpc = topology.vpcs[eni.vpc]
+    builder = _PlanBuilder(topology, lab.name)
+    builder.eni(vpc, names.router_ns(lab.name, vpc.name), eni)
+    full = builder.result()
+    ns = names.instance_ns(lab.name, eni.attachment.instance) if eni.attachment else names.parking_ns(lab.name)
+    return Plan(lab.name, (ns,), addresses=tuple(full.in_namespace(ns, full.addresses)),
+                links_up=tuple(x for x in full.links_up if x[0] == ns),
+                routes=tuple(full.in_namespace(ns, full.routes)), rules=tuple(full.in_namespace(ns, full.rules)),
+                neighbours=tuple(full.in_namespace(ns, full.neighbours)))
+
+
+# -- pure edits: Topology → Topology, or UsageError ---------------------------------------------
 
 
 def _eni(topology: Topology, name_or_id: str) -> NetworkInterface:

@@ -1,0 +1,88 @@
+"""`vpcemu eni`: live network interface operations (attach, detach, move, modify) on a running lab."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
+from .cli_security import timed
+from .errors import UsageError
+
+eni_app = typer.Typer(no_args_is_help=True, help="Network interfaces (ENIs), live: attach, detach, move, modify.")
+EniArg = Annotated[str, typer.Argument(help="ENI name or eni- id.")]
+
+
+def render_eni(lab, network_interface: str, verb: str, elapsed_ms: float, as_json: bool) -> None:
+    eni = lab.topology.network_interface(network_interface)
+    a = eni.attachment
+    data = {"network_interface": eni.name, "id": eni.id, "operation": verb,
+            "instance": a.instance if a else None, "device_index": a.device_index if a else None,
+            "mac": eni.mac_address, "private_ips": [str(ip) for ip in eni.private_ip_addresses],
+            "security_groups": list(eni.security_groups), "applied_ms": round(elapsed_ms, 2)}
+    if not emit(data, as_json):
+        where = f"{a.instance} eth{a.device_index}" if a else "detached (parked)"
+        console.print(f"{verb}: {eni.name} ({eni.id}, {eni.mac_address}, {', '.join(data['private_ips'])}) → {where} "
+                      f"in {elapsed_ms:.1f} ms", highlight=False)
+
+
+@eni_app.command()
+def attach(network_interface: EniArg,
+           instance: Annotated[str, typer.Option("--instance", "-i", help="Instance to attach to.")],
+           device_index: Annotated[int, typer.Option("--device-index", "-d", help="1-31; it appears as eth<N>.")],
+           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Attach a detached ENI to an instance (attach-network-interface)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    elapsed = timed(as_json, ops.attach_network_interface, the_lab, network_interface, instance, device_index)
+    render_eni(the_lab, network_interface, "attached", elapsed, as_json)
+
+
+@eni_app.command()
+def detach(network_interface: EniArg, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Detach an ENI; it waits, down, in the lab's parking namespace with its MAC, IPs and groups (detach-network-interface)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    elapsed = timed(as_json, ops.detach_network_interface, the_lab, network_interface)
+    render_eni(the_lab, network_interface, "detached", elapsed, as_json)
+
+
+@eni_app.command()
+def move(network_interface: EniArg,
+         to: Annotated[str, typer.Option("--to", help="Instance to move it to.")],
+         device_index: Annotated[Optional[int], typer.Option("--device-index", "-d",
+                                                             help="Default: its current index if free there.")] = None,
+         lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Move an attached ENI to another instance in one step (detach + attach)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    elapsed = timed(as_json, ops.move_network_interface, the_lab, network_interface, to, device_index)
+    render_eni(the_lab, network_interface, "moved", elapsed, as_json)
+
+
+# -- ENI attributes ----------------------------------------------------------------------------------
+@eni_app.command()
+def modify(network_interface: Annotated[str, typer.Argument(help="ENI name or eni- id (an instance: its primary ENI).")],
+           groups: Annotated[Optional[list[str]], typer.Option("--group", "-g", help="Replace the ENI's security "
+                                                               "groups (repeat for each, at most 5).")] = None,
+           source_dest_check: Annotated[Optional[bool], typer.Option("--source-dest-check/--no-source-dest-check",
+                                                                     help="Turn the check on or off.")] = None,
+           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Change an ENI's security groups or source/destination check (modify-network-interface-attribute)."""
+    from .ops import security
+    the_lab = _lab(lab, as_json)
+    if groups is None and source_dest_check is None:
+        _call(as_json, _raise, UsageError("nothing to modify", "MissingParameter",
+                                          hint="give --group (repeatable) or --source-dest-check/--no-source-dest-check"))
+    elapsed = timed(as_json, security.modify_network_interface_attribute, the_lab, network_interface,
+                     groups, source_dest_check)
+    eni = security.interface(the_lab.topology, network_interface)
+    data = {"network_interface": eni.name, "id": eni.id, "security_groups": list(eni.security_groups),
+            "source_dest_check": eni.source_dest_check, "applied_ms": round(elapsed, 2)}
+    if not emit(data, as_json):
+        console.print(f"{eni.name} ({eni.id}): security groups {', '.join(eni.security_groups)}; source/dest check "
+                      f"{'on' if eni.source_dest_check else 'off'}; applied in {elapsed:.1f} ms", highlight=False)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc

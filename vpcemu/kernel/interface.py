@@ -1,0 +1,51 @@
+"""Hot ENI moves: the instance end of an ENI's veth changes namespace; the router end never moves.
+
+Moving a link to another namespace flushes its addresses, routes and neighbours (kernel-notes §5),
+so the caller re-applies the ENI's planned instance-side state in the new namespace afterwards.
+"""
+from __future__ import annotations
+
+import os
+
+from ..errors import KernelError
+from ..plan.state import RuleEntry
+from .netns import NETNS_DIR, open_iproute
+
+
+def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_ifname: str) -> None:
+    """Take `ifname` down, move it to `dst_ns` and name it `new_ifname` there.
+
+    It travels as `transit_ifname` (unique per ENI), so it never clashes with a name in either namespace.
+    """
+    try:
+        with open_iproute(src_ns) as ipr:
+            found = ipr.link_lookup(ifname=ifname)
+            if not found:
+                raise KernelError("link move", src_ns, ifname, None, "no such interface")
+            ipr.link("set", index=found[0], state="down")
+            if ifname != transit_ifname:
+                ipr.link("set", index=found[0], ifname=transit_ifname)
+            if src_ns != dst_ns:
+                fd = os.open(os.path.join(NETNS_DIR, dst_ns), os.O_RDONLY)
+                try:
+                    ipr.link("set", index=found[0], net_ns_fd=fd)
+                finally:
+                    os.close(fd)
+        if transit_ifname != new_ifname:
+            with open_iproute(dst_ns) as ipr:
+                ipr.link("set", index=ipr.link_lookup(ifname=transit_ifname)[0], ifname=new_ifname)
+    except OSError as exc:       # NetlinkError is an OSError
+        raise KernelError("link move", src_ns, f"{ifname} → {dst_ns}/{new_ifname}", getattr(exc, "code", None),
+                          str(exc)) from None
+
+
+def remove_rules(ns: str, rules: list[RuleEntry]) -> None:
+    """Delete `from <ip> lookup <table>` rules an ENI had in an instance."""
+    with open_iproute(ns) as ipr:
+        for r in rules:
+            net, _, length = (r.source or "").partition("/")
+            try:
+                ipr.rule("del", priority=r.priority, table=r.table, src=net, src_len=int(length or 32))
+            except OSError as exc:
+                raise KernelError("rule delete", ns, f"pref {r.priority} from {r.source}",
+                                  getattr(exc, "code", None), str(exc)) from None
