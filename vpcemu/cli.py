@@ -237,12 +237,14 @@ def render_probe(r) -> None:
 
 
 # -- live changes: one sub-command group per AWS resource kind -------------------------------------------
-from .cli_eni import eni_app  # noqa: E402  (they use the helpers above)
+from .cli_drill import drill_app  # noqa: E402  (they use the helpers above)
+from .cli_eni import eni_app  # noqa: E402
 from .cli_security import nacl_app, sg_app  # noqa: E402
 
 app.add_typer(sg_app, name="sg")
 app.add_typer(nacl_app, name="nacl")
 app.add_typer(eni_app, name="eni")
+app.add_typer(drill_app, name="drill")
 
 
 def main() -> None:

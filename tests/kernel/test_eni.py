@@ -125,3 +125,16 @@ def test_cli_verbs():
         assert code == 0 and body["device_index"] == 3 and ping(lab, "client", VIP)
         code, body = cli("eni", "detach", "active.eth0")
         assert code == 2 and "OperationNotPermitted" in body["message"]
+
+
+def test_eni_move_drill_measures_the_outage_with_real_probes():
+    from vpcemu import drill
+    with Lab.up(load_text(TOPOLOGY, name="k-drill")) as lab:
+        report = drill.eni_move(lab, "vip", "standby", "client")
+        assert report.recovered and report.target == VIP
+        assert 0 < report.probes_sent and 0 <= report.probes_lost <= report.probes_sent
+        assert 0 <= report.outage_ms < 1000
+        assert (report.outage_ms > 0) == (report.probes_lost > 0)
+        assert [e["event"].split()[0] for e in report.timeline][:2] == ["probe", "eni-move"]
+        assert lab.topology.network_interface("vip").attachment.instance == "standby"
+        print(f"eni-move drill: outage {report.outage_ms} ms, {report.probes_lost}/{report.probes_sent} lost")

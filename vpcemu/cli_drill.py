@@ -1,0 +1,43 @@
+"""`vpcemu drill`: failover drills measured with a stream of real probe packets."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
+
+drill_app = typer.Typer(no_args_is_help=True, help="Failover drills: the outage a stream of real packets sees.")
+
+
+@drill_app.command("eni-move")
+def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI to move (name or eni- id).")],
+             to: Annotated[str, typer.Option("--to", help="The standby instance.")],
+             client: Annotated[str, typer.Option("--client", help="Instance that probes the ENI.")],
+             target: Annotated[Optional[str], typer.Option(help="Address to probe (default: the ENI's primary IP).")] = None,
+             device_index: Annotated[Optional[int], typer.Option("--device-index", "-d")] = None,
+             interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
+             command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on the standby at takeover "
+                                                                   "(repeat for each argument word).")] = None,
+             lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Move a secondary ENI from the active to the standby instance while CLIENT probes it."""
+    from . import drill
+    the_lab = _lab(lab, as_json)
+    report = _call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command)
+    render(report, as_json)
+    if not report.recovered:
+        raise typer.Exit(1)
+
+
+def render(report, as_json: bool) -> None:
+    if emit(report.to_dict(), as_json):
+        return
+    table = Table("t (ms)", "event", box=None, padding=(0, 2))
+    for e in report.timeline:
+        table.add_row(f"{e['t_ms']:.1f}", e["event"])
+    console.print(table)
+    verdict = "[green]recovered[/]" if report.recovered else "[red]NOT recovered[/]"
+    console.print(f"{report.drill}: {report.client} → {report.target}, one probe every {report.interval_ms} ms: "
+                  f"outage [bold]{report.outage_ms:.1f} ms[/], {report.probes_lost}/{report.probes_sent} probes lost, "
+                  f"{verdict}", highlight=False)

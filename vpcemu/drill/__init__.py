@@ -1,0 +1,176 @@
+"""Failover drills: a stream of real probe packets while a failover happens, and the outage it saw.
+
+A ProbeStream sends one ICMP echo every `interval_ms` from inside the client's namespace (a raw socket
+made there) and records when each answer came back. The outage is the time from the first probe that
+got no answer to the first answered probe after it, as a user watching the service would see it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import UsageError
+from ..kernel.netns import run_in_netns
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+SETTLE_MS = 100           # answered probes wanted before the failover, and after the recovery
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+class ProbeStream:
+    """ICMP echoes from namespace `ns` to `target`, one per `interval_ms`; answers matched by id and seq."""
+
+    def __init__(self, ns: str, target: str, interval_ms: float = 1.0):
+        self.target = target
+        self.interval = interval_ms / 1000
+        self.ident = os.getpid() & 0xFFFF ^ threading.get_ident() & 0xFFFF
+        self.sock = run_in_netns(ns, socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        self.sent: list[float] = []                 # seq → send time (perf_counter)
+        self.answered: dict[int, float] = {}        # seq → answer time
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._send, daemon=True),
+                         threading.Thread(target=self._receive, daemon=True)]
+
+    def __enter__(self) -> "ProbeStream":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        self.sock.close()
+
+    def _send(self) -> None:
+        next_at = time.perf_counter()
+        while not self._stop.is_set():
+            seq = len(self.sent)
+            header = struct.pack("!BBHHH", 8, 0, 0, self.ident, seq & 0xFFFF)
+            payload = struct.pack("!I", seq)
+            packet = struct.pack("!BBHHH", 8, 0, _checksum(header + payload), self.ident, seq & 0xFFFF) + payload
+            self.sent.append(time.perf_counter())
+            try:
+                self.sock.sendto(packet, (self.target, 0))
+            except OSError:
+                pass                                # no route for a moment is an unanswered probe
+            next_at += self.interval
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                self._stop.wait(delay)
+
+    def _receive(self) -> None:
+        self.sock.settimeout(0.05)
+        while not self._stop.is_set():
+            try:
+                data, (src, _) = self.sock.recvfrom(2048)
+            except (socket.timeout, OSError):
+                continue
+            now = time.perf_counter()
+            ihl = (data[0] & 0x0F) * 4
+            if src != self.target or len(data) < ihl + 12 or data[ihl] != 0:
+                continue
+            ident, = struct.unpack_from("!H", data, ihl + 4)
+            if ident == self.ident:
+                seq, = struct.unpack_from("!I", data, ihl + 8)
+                self.answered.setdefault(seq, now)
+
+    def answered_since(self, seq: int) -> int:
+        return sum(1 for s in self.answered if s >= seq)
+
+    def wait(self, condition: Callable[[], bool], timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if condition():
+                return True
+            self._stop.wait(0.005)
+        return condition()
+
+
+@dataclass
+class DrillReport:
+    drill: str
+    client: str
+    target: str
+    interval_ms: float
+    outage_ms: float
+    probes_sent: int
+    probes_lost: int
+    recovered: bool
+    timeline: list[dict] = field(default_factory=list)     # {t_ms, event}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_drill(lab: Lab, name: str, client: str, target: str, action: Callable[[], object],
+              interval_ms: float = 1.0, timeout: float = 10.0, settle_ms: float = SETTLE_MS) -> DrillReport:
+    """Stream probes, wait until they are answered, run `action` (the failover), wait for recovery."""
+    ns = lab.namespace_of(client)
+    settle = max(1, int(settle_ms / interval_ms))
+    with ProbeStream(ns, target, interval_ms) as stream:
+        t0 = time.perf_counter()
+        if not stream.wait(lambda: stream.answered_since(0) >= settle, timeout):
+            raise UsageError(f"{client} gets no answers from {target} before the drill", "DrillPreconditionFailed",
+                             hint="probe it first: vpcemu probe " + f"{client} {target}")
+        timeline = [{"t_ms": 0.0, "event": "probe stream answered"}]
+        start_seq = len(stream.sent)
+        t_action = time.perf_counter()
+        timeline.append({"t_ms": _ms(t_action - t0), "event": f"{name} starts"})
+        action()
+        t_done = time.perf_counter()
+        timeline.append({"t_ms": _ms(t_done - t0), "event": f"{name} done ({_ms(t_done - t_action)} ms)"})
+        after = len(stream.sent)
+        recovered = stream.wait(lambda: stream.answered_since(after) >= settle, timeout)
+        last = len(stream.sent)
+    # probes after the last answered one may still be in flight: they are not counted
+    end_seq = max(stream.answered, default=start_seq - 1) + 1
+    lost = [s for s in range(start_seq, end_seq) if s not in stream.answered]
+    outage_ms = 0.0
+    if lost:
+        first_lost = lost[0]
+        back = next(s for s in range(first_lost, end_seq) if s in stream.answered) if recovered else None
+        outage_ms = _ms(stream.sent[back if back is not None else last - 1] - stream.sent[first_lost])
+        timeline.append({"t_ms": _ms(stream.sent[first_lost] - t0), "event": f"first lost probe (seq {first_lost})"})
+        if back is not None:
+            timeline.append({"t_ms": _ms(stream.sent[back] - t0), "event": f"first answered probe after it (seq {back})"})
+    timeline.sort(key=lambda e: e["t_ms"])
+    return DrillReport(name, client, target, interval_ms, outage_ms, max(0, end_seq - start_seq), len(lost), recovered,
+                       timeline)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str | None = None,
+             device_index: int | None = None, interval_ms: float = 1.0, command: list[str] | None = None) -> DrillReport:
+    """Move a secondary ENI from its instance to `to` while `client` probes the ENI's primary private IP.
+
+    `command` runs on the new instance right after the move (a failover script's takeover step).
+    """
+    from ..ops.network_interface import move_network_interface
+    eni = lab.topology.network_interface(network_interface)
+    target = target or str(eni.private_ip_address)
+
+    def action() -> None:
+        move_network_interface(lab, network_interface, to, device_index)
+        if command:
+            lab.exec(to, command, check=True)
+
+    return run_drill(lab, "eni-move", client, target, action, interval_ms)
