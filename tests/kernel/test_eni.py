@@ -7,10 +7,12 @@ anything else: so every reachable ping here also proves the reply took the right
 from __future__ import annotations
 
 import os
+from socket import inet_aton
 
 import pytest
 
 from vpcemu.errors import UsageError
+from vpcemu.kernel.capture import Capture
 from vpcemu.kernel.netns import open_iproute
 from vpcemu.lab import Lab
 from vpcemu.load import load_text
@@ -138,3 +140,55 @@ def test_eni_move_drill_measures_the_outage_with_real_probes():
         assert [e["event"].split()[0] for e in report.timeline][:2] == ["probe", "eni-move"]
         assert lab.topology.network_interface("vip").attachment.instance == "standby"
         print(f"eni-move drill: outage {report.outage_ms} ms, {report.probes_lost}/{report.probes_sent} lost")
+
+
+MULTI_HOMED = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    subnets:
+      app: {cidr: 10.0.1.0/24, az: us-east-1a}
+      clients: {cidr: 10.0.2.0/24, az: us-east-1a}
+      mgmt: {cidr: 10.0.9.0/24, az: us-east-1a}
+    security_groups:
+      app-sg: {ingress: [{protocol: tcp, ports: 8080, source: 10.0.2.0/24}]}
+      mgmt-sg: {ingress: [{protocol: tcp, ports: 22, source: 10.0.9.0/24}]}
+      open: {ingress: [{protocol: all, source: 0.0.0.0/0}]}
+    instances:
+      server: {subnet: app, private_ip: 10.0.1.10, security_groups: [app-sg]}
+      admin: {subnet: mgmt, private_ip: 10.0.9.20, security_groups: [open]}
+      client: {subnet: clients, private_ip: 10.0.2.10, security_groups: [open]}
+    network_interfaces:
+      server-mgmt:
+        subnet: mgmt
+        private_ips: [10.0.9.10]
+        security_groups: [mgmt-sg]
+        attachment: {instance: server, device_index: 1}
+"""
+
+
+@pytest.mark.parametrize("hot", [False, True], ids=["built", "hot-attached"])
+def test_multi_homed_instance_answers_each_network_on_its_own_interface(hot):
+    with Lab.up(load_text(MULTI_HOMED, name="k-mhome")) as lab:
+        if hot:
+            eni_ops.detach_network_interface(lab, "server-mgmt")
+            eni_ops.attach_network_interface(lab, "server-mgmt", "server", 1)
+        server_ns = names.instance_ns(lab.name, "server")
+
+        def reach(source: str, address: str, port: int) -> bool:
+            with Capture(server_ns) as capture:
+                result = lab.probe(source, address, protocol="tcp", port=port, timeout=0.3)
+            if result.reachable:       # the answer left the server by the interface that owns its source
+                out = {f.ifname for f in capture.frames()
+                       if f.direction == "out" and f.data[12:14] == b"\x08\x00" and f.data[26:30] == inet_aton(address)}
+                assert out == {"eth1" if address == "10.0.9.10" else "eth0"}, (address, out)
+            else:
+                assert result.explanations and result.explanations[0]["code"] == "ENI_SG_RULES_MISMATCH"
+            return result.reachable
+
+        assert reach("admin", "10.0.9.10", 22)
+        assert not reach("admin", "10.0.9.10", 8080)      # the management SG allows only 22
+        assert not reach("admin", "10.0.1.10", 22)        # the app address is not the management network's
+        assert reach("client", "10.0.1.10", 8080)
+        assert not reach("client", "10.0.9.10", 22)       # app clients cannot use the management address
