@@ -30,6 +30,23 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
         raise typer.Exit(1)
 
 
+@drill_app.command("ip-move")
+def ip_move(address: Annotated[str, typer.Option("--address", help="The secondary private IP to move.")],
+            to: Annotated[str, typer.Option("--to", help="The ENI that takes it over (name or eni- id).")],
+            client: Annotated[str, typer.Option("--client", help="Instance that probes the IP.")],
+            interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
+            command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on the new owner at takeover "
+                                                                  "(repeat for each argument word).")] = None,
+            lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Reassign a secondary private IP to another ENI while CLIENT probes it."""
+    from . import drill
+    the_lab = _lab(lab, as_json)
+    report = _call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command)
+    render(report, as_json)
+    if not report.recovered:
+        raise typer.Exit(1)
+
+
 def render(report, as_json: bool) -> None:
     if emit(report.to_dict(), as_json):
         return

@@ -60,6 +60,31 @@ def move(network_interface: EniArg,
     render_eni(the_lab, network_interface, "moved", elapsed, as_json)
 
 
+AddressOpt = Annotated[list[str], typer.Option("--address", "-a", help="Private IPv4 address (repeatable).")]
+
+
+@eni_app.command("assign-private-ip")
+def assign_private_ip(network_interface: EniArg, addresses: AddressOpt,
+                      allow_reassignment: Annotated[bool, typer.Option("--allow-reassignment",
+                                                                       help="Take an IP another ENI holds.")] = False,
+                      lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Assign secondary private IPs (assign-private-ip-addresses)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    elapsed = timed(as_json, ops.assign_private_ip_addresses, the_lab, network_interface, addresses, allow_reassignment)
+    render_eni(the_lab, network_interface, "assigned", elapsed, as_json)
+
+
+@eni_app.command("unassign-private-ip")
+def unassign_private_ip(network_interface: EniArg, addresses: AddressOpt,
+                        lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Unassign secondary private IPs (unassign-private-ip-addresses)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    elapsed = timed(as_json, ops.unassign_private_ip_addresses, the_lab, network_interface, addresses)
+    render_eni(the_lab, network_interface, "unassigned", elapsed, as_json)
+
+
 # -- ENI attributes ----------------------------------------------------------------------------------
 @eni_app.command()
 def modify(network_interface: Annotated[str, typer.Argument(help="ENI name or eni- id (an instance: its primary ENI).")],

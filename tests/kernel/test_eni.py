@@ -192,3 +192,56 @@ def test_multi_homed_instance_answers_each_network_on_its_own_interface(hot):
         assert not reach("admin", "10.0.1.10", 22)        # the app address is not the management network's
         assert reach("client", "10.0.1.10", 8080)
         assert not reach("client", "10.0.9.10", 22)       # app clients cannot use the management address
+
+
+def test_secondary_ip_reassignment_and_the_ip_move_drill():
+    from vpcemu import drill
+    with Lab.up(load_text(TOPOLOGY, name="k-ipmove")) as lab:
+        standby = names.instance_ns(lab.name, "standby")
+        for call, code in [(lambda: eni_ops.assign_private_ip_addresses(lab, "standby.eth0", ["10.0.1.101"]),
+                            "InvalidIPAddress.InUse"),
+                           (lambda: eni_ops.assign_private_ip_addresses(lab, "standby.eth0", ["10.0.1.100"], True),
+                            "InvalidParameterValue"),                       # a primary IP never moves
+                           (lambda: eni_ops.assign_private_ip_addresses(lab, "standby.eth0", ["10.0.2.50"]),
+                            "InvalidParameterValue"),                       # not in the ENI's subnet
+                           (lambda: eni_ops.unassign_private_ip_addresses(lab, "vip", ["10.0.1.100"]),
+                            "InvalidParameterValue")]:
+            with pytest.raises(UsageError) as exc:
+                call()
+            assert exc.value.code == code
+        report = drill.ip_move(lab, "10.0.1.101", "standby.eth0", "client")
+        assert report.recovered
+        assert links(standby)["eth0"][2] == ["10.0.1.101", "10.0.1.11"]
+        assert links(names.instance_ns(lab.name, "active"))["eth1"][2] == ["10.0.1.100"]
+        assert ping(lab, "client", "10.0.1.101") and ping(lab, "client", VIP)
+        eni_ops.unassign_private_ip_addresses(lab, "standby.eth0", ["10.0.1.101"])
+        assert not ping(lab, "client", "10.0.1.101") and ping(lab, "client", "10.0.1.11")
+        eni_ops.assign_private_ip_addresses(lab, "vip", ["10.0.1.101"])
+        assert ping(lab, "client", "10.0.1.101")
+        print(f"ip-move drill: outage {report.outage_ms} ms")
+
+
+def test_cli_ip_verbs_and_drill():
+    import json
+
+    from typer.testing import CliRunner
+
+    from vpcemu.cli import app
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, dict]:
+        r = runner.invoke(app, [*args, "--lab", "k-ip-cli", "--json"])
+        return r.exit_code, json.loads(r.stdout)
+
+    with Lab.up(load_text(TOPOLOGY, name="k-ip-cli")) as lab:
+        code, body = cli("drill", "ip-move", "--address", "10.0.1.101", "--to", "standby.eth0", "--client", "client")
+        assert code == 0 and body["recovered"] and body["drill"] == "ip-move" and body["probes_sent"] > 0
+        code, body = cli("eni", "unassign-private-ip", "standby.eth0", "-a", "10.0.1.101")
+        assert code == 0 and body["private_ips"] == ["10.0.1.11"]
+        code, body = cli("eni", "assign-private-ip", "vip", "-a", "10.0.1.101", "-a", "10.0.1.102")
+        assert code == 0 and body["private_ips"] == ["10.0.1.100", "10.0.1.101", "10.0.1.102"]
+        assert ping(lab, "client", "10.0.1.102")
+        code, body = cli("eni", "assign-private-ip", "standby.eth0", "-a", "10.0.1.102")
+        assert code == 2 and "InvalidIPAddress.InUse" in body["message"]
+        code, body = cli("drill", "eni-move", "--eni", "vip", "--to", "standby", "--client", "client")
+        assert code == 0 and body["recovered"] and {"outage_ms", "probes_sent", "probes_lost"} <= set(body)

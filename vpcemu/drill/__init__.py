@@ -174,3 +174,17 @@ def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str
             lab.exec(to, command, check=True)
 
     return run_drill(lab, "eni-move", client, target, action, interval_ms)
+
+
+def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1.0,
+            command: list[str] | None = None) -> DrillReport:
+    """Reassign a secondary private IP to the ENI `to` while `client` probes that IP."""
+    from ..ops.network_interface import assign_private_ip_addresses
+    eni = lab.topology.network_interface(to)
+
+    def action() -> None:
+        assign_private_ip_addresses(lab, to, [address], allow_reassignment=True)
+        if command and eni.attachment is not None:
+            lab.exec(eni.attachment.instance, command, check=True)
+
+    return run_drill(lab, "ip-move", client, address, action, interval_ms)

@@ -49,3 +49,36 @@ def remove_rules(ns: str, rules: list[RuleEntry]) -> None:
             except OSError as exc:
                 raise KernelError("rule delete", ns, f"pref {r.priority} from {r.source}",
                                   getattr(exc, "code", None), str(exc)) from None
+
+
+def remove_addresses(ns: str, addresses: list) -> None:
+    """Delete planned `Address` entries from their interfaces in `ns`."""
+    with open_iproute(ns) as ipr:
+        for a in addresses:
+            try:
+                ipr.addr("del", index=ipr.link_lookup(ifname=a.ifname)[0], address=a.address, prefixlen=a.prefixlen)
+            except (OSError, IndexError) as exc:
+                raise KernelError("address delete", ns, f"{a.address}/{a.prefixlen} on {a.ifname}",
+                                  getattr(exc, "code", None), str(exc)) from None
+
+
+NUD_PERMANENT = 0x80
+SCOPE_LINK = 253
+
+
+def point_address(ns: str, table: int, address: str, link: str | None, mac: str | None) -> None:
+    """The router's /32 route and permanent neighbour for a private IP: onto `link`, or gone (None)."""
+    try:
+        with open_iproute(ns) as ipr:
+            index = ipr.link_lookup(ifname=link)[0] if link else None
+            for n in ipr.get_neighbours(family=2):
+                if n.get_attr("NDA_DST") == address and n["ifindex"] != index:
+                    ipr.neigh("del", dst=address, ifindex=n["ifindex"])
+                    if index is None:
+                        ipr.route("del", table=table, dst=address, dst_len=32, oif=n["ifindex"], scope=SCOPE_LINK)
+            if index is None:
+                return
+            ipr.route("replace", table=table, dst=address, dst_len=32, oif=index, scope=SCOPE_LINK)
+            ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
+    except (OSError, IndexError) as exc:
+        raise KernelError("private IP move", ns, f"{address} → {link}", getattr(exc, "code", None), str(exc)) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import replace
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
@@ -175,3 +176,110 @@ def deleted(topology: Topology, network_interface: str) -> Topology:
         raise UsageError(f"{eni.name} is attached to {eni.attachment.instance}; detach it first",
                          "InvalidNetworkInterface.InUse")
     return _without(topology, eni)
+
+
+# -- secondary private IPs ----------------------------------------------------------------------
+def assign_private_ip_addresses(lab: Lab, network_interface: str, addresses: list[str],
+                                allow_reassignment: bool = False) -> Topology:
+    """Add secondary private IPs; with `allow_reassignment` an IP may be taken from another ENI of the subnet."""
+    return _readdress(lab, assigned(lab.topology, network_interface, addresses, allow_reassignment))
+
+
+def unassign_private_ip_addresses(lab: Lab, network_interface: str, addresses: list[str]) -> Topology:
+    return _readdress(lab, unassigned(lab.topology, network_interface, addresses))
+
+
+def assigned(topology: Topology, network_interface: str, addresses: list[str],
+             allow_reassignment: bool = False) -> Topology:
+    eni = _eni(topology, network_interface)
+    _check_managed(eni, "modified")
+    subnet = topology.vpcs[eni.vpc].subnets[eni.subnet]
+    ips = _addresses(addresses)
+    for ip in ips:
+        if ip not in subnet.cidr_block or subnet.is_reserved(ip):
+            raise UsageError(f"{ip} is not a usable address of subnet {subnet.name} ({subnet.cidr_block})",
+                             "InvalidParameterValue", hint="AWS reserves the first four addresses and the last")
+        if ip in eni.private_ip_addresses:
+            raise UsageError(f"{ip} is already assigned to {eni.name}", "InvalidParameterValue")
+        holder = next((e for e in topology.vpcs[eni.vpc].network_interfaces.values()
+                       if ip in e.private_ip_addresses), None)
+        if holder is not None:
+            if not allow_reassignment:
+                raise UsageError(f"{ip} is in use by {holder.name}", "InvalidIPAddress.InUse",
+                                 hint="allow reassignment to take it over (as a failover does)")
+            if holder.private_ip_address == ip:
+                raise UsageError(f"{ip} is the primary private IP of {holder.name}; it cannot be reassigned",
+                                 "InvalidParameterValue")
+            if holder.requester_managed:
+                raise UsageError(f"{ip} belongs to requester-managed {holder.name}", "OperationNotPermitted")
+            topology = _with(topology, replace(holder, private_ip_addresses=tuple(
+                a for a in holder.private_ip_addresses if a != ip), eips={k: v for k, v in holder.eips.items() if k != ip}))
+            if ip in holder.eips:                   # the EIP association travels with the private IP
+                eni = replace(eni, eips={**eni.eips, ip: holder.eips[ip]})
+    if eni.attachment is not None:
+        inst = topology.instances[eni.attachment.instance]
+        if inst.instance_type is not None:
+            max_ips = INSTANCE_TYPES[inst.instance_type][1]
+            if len(eni.private_ip_addresses) + len(ips) > max_ips:
+                raise UsageError(f"{inst.instance_type} supports at most {max_ips} private IPs per interface",
+                                 "PrivateIpAddressLimitExceeded")
+    return _with(topology, replace(eni, private_ip_addresses=(*eni.private_ip_addresses, *ips)))
+
+
+def unassigned(topology: Topology, network_interface: str, addresses: list[str]) -> Topology:
+    eni = _eni(topology, network_interface)
+    _check_managed(eni, "modified")
+    ips = _addresses(addresses)
+    for ip in ips:
+        if ip == eni.private_ip_address:
+            raise UsageError(f"{ip} is the primary private IP of {eni.name}; it cannot be unassigned",
+                             "InvalidParameterValue")
+        if ip not in eni.private_ip_addresses:
+            raise UsageError(f"{ip} is not assigned to {eni.name}", "InvalidParameterValue",
+                             hint="assigned: " + ", ".join(map(str, eni.private_ip_addresses)))
+    return _with(topology, replace(eni, private_ip_addresses=tuple(a for a in eni.private_ip_addresses if a not in ips),
+                                   eips={k: v for k, v in eni.eips.items() if k not in ips}))
+
+
+def _addresses(addresses: list[str]) -> list[IPv4Address]:
+    try:
+        ips = [IPv4Address(str(a)) for a in addresses]
+    except ValueError as exc:
+        raise UsageError(str(exc), "InvalidParameterValue") from None
+    if not ips or len(set(ips)) != len(ips):
+        raise UsageError("give one or more distinct IPv4 addresses", "InvalidParameterValue")
+    return ips
+
+
+def _readdress(lab: Lab, topology: Topology) -> Topology:
+    """Make the kernel hold `topology`'s private IPs: new homes first, then the old ones go."""
+    from ..kernel.apply import apply_config
+    from ..kernel.interface import point_address, remove_addresses, remove_rules
+    from ..plan.build import ENI_TABLE
+    from .security import apply as apply_rulesets
+    changed = [e for name, e in topology.network_interfaces.items()
+               if lab.topology.network_interfaces[name].private_ip_addresses != e.private_ip_addresses]
+    before = {e.name: instance_side(lab, lab.topology, e.name) for e in changed}
+    after = {e.name: instance_side(lab, topology, e.name) for e in changed}
+    for e in changed:                                           # new addresses and source rules
+        old = before[e.name]
+        apply_config(replace(after[e.name], addresses=tuple(a for a in after[e.name].addresses if a not in old.addresses),
+                             links_up=(), routes=(), neighbours=(),
+                             rules=tuple(r for r in after[e.name].rules if r not in old.rules)))
+    owner = {ip: e for e in changed for ip in e.private_ip_addresses}
+    for e in changed:                                           # the router's /32 and neighbour follow the IP
+        rtr = names.router_ns(lab.name, e.vpc)
+        for ip in e.private_ip_addresses:
+            if ip not in lab.topology.network_interfaces[e.name].private_ip_addresses:
+                point_address(rtr, ENI_TABLE, str(ip), names.router_link(e), e.mac_address)
+        for ip in lab.topology.network_interfaces[e.name].private_ip_addresses:
+            if ip not in owner:                                 # unassigned, with no new owner
+                point_address(rtr, ENI_TABLE, str(ip), None, None)
+    apply_rulesets(lab, topology)                               # source/dest check and sg: sets
+    for e in changed:                                           # finally the old homes let go
+        old, new = before[e.name], after[e.name]
+        remove_rules(old.namespaces[0], [r for r in old.rules if r not in new.rules])
+        remove_addresses(old.namespaces[0], [a for a in old.addresses if a not in new.addresses])
+    (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
+    lab.topology = topology
+    return topology
