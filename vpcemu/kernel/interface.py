@@ -74,9 +74,11 @@ def point_address(ns: str, table: int, address: str, link: str | None, mac: str 
             for n in ipr.get_neighbours(family=2):
                 if n.get_attr("NDA_DST") == address and n["ifindex"] != index:
                     ipr.neigh("del", dst=address, ifindex=n["ifindex"])
-                    if index is None:
-                        ipr.route("del", table=table, dst=address, dst_len=32, oif=n["ifindex"], scope=SCOPE_LINK)
             if index is None:
+                for r in ipr.get_routes(family=2, table=table):
+                    if r.get_attr("RTA_DST") == address and r["dst_len"] == 32:
+                        ipr.route("del", table=table, dst=address, dst_len=32, oif=r.get_attr("RTA_OIF"),
+                                  scope=r["scope"])
                 return
             ipr.route("replace", table=table, dst=address, dst_len=32, oif=index, scope=SCOPE_LINK)
             ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
