@@ -47,6 +47,26 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
         raise typer.Exit(1)
 
 
+@drill_app.command("az-outage")
+def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zone that goes dark.")],
+              client: Annotated[str, typer.Option("--client", help="Instance that probes TARGET.")],
+              target: Annotated[str, typer.Option("--target", help="Address (or instance) to probe.")],
+              hold_ms: Annotated[float, typer.Option("--hold-ms", help="How long the zone stays down.")] = 500.0,
+              interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
+              standby: Annotated[Optional[str], typer.Option(help="Instance that runs --command at the outage.")] = None,
+              command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on --standby as the zone "
+                                                                  "goes down (repeat for each word).")] = None,
+              lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Take every ENI (instances, NAT gateways, endpoints) in one AZ down for --hold-ms, then restore it."""
+    from . import drill
+    the_lab = _lab(lab, as_json)
+    address = str(_call(as_json, the_lab.resolve, target).address)
+    report = _call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby)
+    render(report, as_json)
+    if not report.recovered:
+        raise typer.Exit(1)
+
+
 def render(report, as_json: bool) -> None:
     if emit(report.to_dict(), as_json):
         return

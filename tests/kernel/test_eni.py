@@ -245,3 +245,17 @@ def test_cli_ip_verbs_and_drill():
         assert code == 2 and "InvalidIPAddress.InUse" in body["message"]
         code, body = cli("drill", "eni-move", "--eni", "vip", "--to", "standby", "--client", "client")
         assert code == 0 and body["recovered"] and {"outage_ms", "probes_sent", "probes_lost"} <= set(body)
+
+
+def test_az_outage_drill_cuts_only_that_zone():
+    from vpcemu import drill
+    with Lab.up(load_text(TOPOLOGY, name="k-az")) as lab:
+        report = drill.az_outage(lab, "us-east-1b", "client", "10.0.3.10", hold_ms=200)
+        assert report.recovered and report.probes_lost > 0
+        assert 200 <= report.outage_ms < 1000
+        unaffected = drill.az_outage(lab, "us-east-1b", "client", "10.0.1.10", hold_ms=100)
+        assert unaffected.recovered and unaffected.probes_lost == 0 and unaffected.outage_ms == 0
+        with pytest.raises(UsageError) as exc:
+            drill.az_outage(lab, "us-east-1z", "client", "10.0.1.10")
+        assert exc.value.code == "InvalidParameterValue"
+        assert ping(lab, "client", "10.0.3.10")

@@ -188,3 +188,51 @@ def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1
             lab.exec(eni.attachment.instance, command, check=True)
 
     return run_drill(lab, "ip-move", client, address, action, interval_ms)
+
+
+def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_ms: float = 500.0,
+              interval_ms: float = 1.0, command: list[str] | None = None, standby: str | None = None) -> DrillReport:
+    """Every ENI in `availability_zone` (instances', NAT gateways', endpoints') loses its link at the
+    VPC router for `hold_ms`, then comes back. `command` runs on `standby` as the outage starts."""
+    from ..kernel.interface import set_links
+    from ..plan import names
+    by_router: dict[str, list[str]] = {}
+    for vpc in lab.topology.vpcs.values():
+        for eni in vpc.network_interfaces.values():
+            if vpc.subnets[eni.subnet].availability_zone == availability_zone:
+                by_router.setdefault(names.router_ns(lab.name, vpc.name), []).append(names.router_link(eni))
+    if not by_router:
+        raise UsageError(f"no network interface of lab {lab.name} is in {availability_zone}", "InvalidParameterValue",
+                         hint="zones: " + ", ".join(sorted({s.availability_zone for v in lab.topology.vpcs.values()
+                                                           for s in v.subnets.values()})))
+    held = threading.Event()
+
+    def action() -> None:
+        for ns, links in by_router.items():
+            set_links(ns, links, up=False)
+        try:
+            if command and standby:
+                lab.exec(standby, command, check=True)
+            held.wait(hold_ms / 1000)               # the outage lasts this long, by design
+        finally:
+            restore_links(lab, by_router)
+
+    return run_drill(lab, "az-outage", client, target, action, interval_ms)
+
+
+def restore_links(lab: Lab, by_router: dict[str, list[str]]) -> None:
+    """Links up again, and what the kernel flushed when they went down (their routes and permanent
+    neighbours in the router) re-applied from the plan."""
+    from dataclasses import replace
+
+    from ..kernel.apply import apply_config
+    from ..kernel.interface import set_links
+    from ..plan import plan_lab
+    plan = plan_lab(lab.topology, lab.name)
+    for ns, links in by_router.items():
+        set_links(ns, links, up=True)
+        wanted = set(links)
+        apply_config(replace(plan, namespaces=(ns,), addresses=(), links_up=(), rules=(), sysctls={}, nft={},
+                             tx_checksum_off=(), files={},
+                             routes=tuple(r for r in plan.routes if r.namespace == ns and r.ifname in wanted),
+                             neighbours=tuple(n for n in plan.neighbours if n.namespace == ns and n.ifname in wanted)))

@@ -84,3 +84,14 @@ def point_address(ns: str, table: int, address: str, link: str | None, mac: str 
             ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
     except (OSError, IndexError) as exc:
         raise KernelError("private IP move", ns, f"{address} → {link}", getattr(exc, "code", None), str(exc)) from None
+
+
+def set_links(ns: str, ifnames: list[str], up: bool) -> None:
+    """Bring links of namespace `ns` up or down (an Availability Zone's ENIs in an outage drill)."""
+    try:
+        with open_iproute(ns) as ipr:
+            for ifname in ifnames:
+                ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up" if up else "down")
+    except (OSError, IndexError) as exc:
+        raise KernelError("link " + ("up" if up else "down"), ns, ", ".join(ifnames), getattr(exc, "code", None),
+                          str(exc)) from None
