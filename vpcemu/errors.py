@@ -5,7 +5,7 @@ change nothing; kernel errors name the operation, namespace, object and errno.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class VpcemuError(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from pathlib import Path
 
-import pytest
 
 from vpcemu.load import load_topology
 from vpcemu.plan.build import unsupported
