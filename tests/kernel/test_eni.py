@@ -105,7 +105,8 @@ def test_refusals_change_nothing():
         assert ping(lab, "client", VIP)
 
 
-def test_cli_verbs():
+def cli_of(lab_name: str):
+    """`vpcemu ARGS --lab LAB --json` in-process: (exit status, parsed output)."""
     import json
 
     from typer.testing import CliRunner
@@ -114,9 +115,13 @@ def test_cli_verbs():
     runner = CliRunner()
 
     def cli(*args: str) -> tuple[int, dict]:
-        r = runner.invoke(app, [*args, "--lab", "k-eni-cli", "--json"])
+        r = runner.invoke(app, [*args, "--lab", lab_name, "--json"])
         return r.exit_code, json.loads(r.stdout)
+    return cli
 
+
+def test_cli_verbs():
+    cli = cli_of("k-eni-cli")
     with Lab.up(load_text(TOPOLOGY, name="k-eni-cli")) as lab:
         code, body = cli("eni", "move", "vip", "--to", "standby")
         assert code == 0 and (body["instance"], body["device_index"]) == ("standby", 1)
@@ -222,17 +227,7 @@ def test_secondary_ip_reassignment_and_the_ip_move_drill():
 
 
 def test_cli_ip_verbs_and_drill():
-    import json
-
-    from typer.testing import CliRunner
-
-    from vpcemu.cli import app
-    runner = CliRunner()
-
-    def cli(*args: str) -> tuple[int, dict]:
-        r = runner.invoke(app, [*args, "--lab", "k-ip-cli", "--json"])
-        return r.exit_code, json.loads(r.stdout)
-
+    cli = cli_of("k-ip-cli")
     with Lab.up(load_text(TOPOLOGY, name="k-ip-cli")) as lab:
         code, body = cli("drill", "ip-move", "--address", "10.0.1.101", "--to", "standby.eth0", "--client", "client")
         assert code == 0 and body["recovered"] and body["drill"] == "ip-move" and body["probes_sent"] > 0
