@@ -181,13 +181,14 @@ def render_status(st: dict) -> None:
             routes = "; ".join(f"{r['destination']} → {r['target']}" + ("" if r["state"] == "active" else f" ({r['state']})")
                                for r in rt["routes"])
             console.print(f"  route table {rt['name']}{' (main)' if rt['main'] else ''}: {routes}", highlight=False)
-        table = Table("ENI", "id", "instance", "dev", "mac", "private IPs", "public", "SGs", "src/dst", box=None,
-                      padding=(0, 1))
+        table = Table("ENI", "id", "instance", "dev", "mac", "private IPs", "public", "SGs", "src/dst", "managed",
+                      box=None, padding=(0, 1))
         for e in vpc["network_interfaces"]:
             table.add_row(e["name"], e["id"], e["instance"] or "detached",
                           "" if e["device_index"] is None else f"eth{e['device_index']}", e["mac"],
                           ", ".join(e["private_ips"]), ", ".join(e["public_ips"].values()),
-                          ", ".join(e["security_groups"]), "on" if e["source_dest_check"] else "off")
+                          ", ".join(e["security_groups"]), "on" if e["source_dest_check"] else "off",
+                          e["interface_type"] if e["requester_managed"] else "")
         console.print(table)
 
 

@@ -60,6 +60,35 @@ def move(network_interface: EniArg,
     render_eni(the_lab, network_interface, "moved", elapsed, as_json)
 
 
+@eni_app.command()
+def create(name: Annotated[str, typer.Argument(help="Name for the new ENI.")],
+           subnet: Annotated[str, typer.Option("--subnet", "-s", help="Subnet it lives in.")],
+           addresses: Annotated[Optional[list[str]], typer.Option("--address", "-a", help="Private IPs, the first "
+                                                                  "primary (default: the first free one).")] = None,
+           groups: Annotated[Optional[list[str]], typer.Option("--group", "-g", help="Security groups (default: the "
+                                                               "VPC's default).")] = None,
+           description: Annotated[str, typer.Option(help="Description.")] = "",
+           vpc: Annotated[Optional[str], typer.Option(help="VPC of the subnet, if several have one of that name.")] = None,
+           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Create a standalone ENI, detached (create-network-interface)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    elapsed = timed(as_json, ops.create_network_interface, the_lab, name, subnet, addresses, groups, description, vpc)
+    render_eni(the_lab, name, "created", elapsed, as_json)
+
+
+@eni_app.command()
+def delete(network_interface: EniArg, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a detached ENI (delete-network-interface)."""
+    from .ops import network_interface as ops
+    the_lab = _lab(lab, as_json)
+    eni = _call(as_json, ops._eni, the_lab.topology, network_interface)
+    elapsed = timed(as_json, ops.delete_network_interface, the_lab, network_interface)
+    if not emit({"network_interface": eni.name, "id": eni.id, "operation": "deleted", "applied_ms": round(elapsed, 2)},
+                as_json):
+        console.print(f"deleted: {eni.name} ({eni.id}) in {elapsed:.1f} ms", highlight=False)
+
+
 AddressOpt = Annotated[list[str], typer.Option("--address", "-a", help="Private IPv4 address (repeatable).")]
 
 

@@ -132,6 +132,11 @@ def test_cli_verbs():
         assert code == 0 and body["device_index"] == 3 and ping(lab, "client", VIP)
         code, body = cli("eni", "detach", "active.eth0")
         assert code == 2 and "OperationNotPermitted" in body["message"]
+        code, body = cli("eni", "create", "spare", "--subnet", "app", "-a", "10.0.1.210", "-g", "open")
+        assert code == 0 and body["private_ips"] == ["10.0.1.210"] and body["instance"] is None
+        code, body = cli("eni", "delete", "spare")
+        assert code == 0 and body["operation"] == "deleted"
+        assert cli("eni", "delete", "spare")[0] == 2
 
 
 def test_eni_move_drill_measures_the_outage_with_real_probes():
@@ -254,3 +259,28 @@ def test_az_outage_drill_cuts_only_that_zone():
             drill.az_outage(lab, "us-east-1z", "client", "10.0.1.10")
         assert exc.value.code == "InvalidParameterValue"
         assert ping(lab, "client", "10.0.3.10")
+
+
+def test_create_attach_detach_delete_a_standalone_eni():
+    with Lab.up(load_text(TOPOLOGY, name="k-eni-new")) as lab:
+        park = names.parking_ns(lab.name)
+        eni_ops.create_network_interface(lab, "spare", "app", ["10.0.1.200"], ["open"])
+        spare = lab.topology.network_interface("spare")
+        assert spare.attachment is None and spare.security_groups == ("open",)
+        assert links(park)[names.parked_link(spare)] == (spare.mac_address, False, ["10.0.1.200"])
+        eni_ops.attach_network_interface(lab, "spare", "standby", 2)
+        assert ping(lab, "client", "10.0.1.200")
+        for call, code in [(lambda: eni_ops.delete_network_interface(lab, "spare"), "InvalidNetworkInterface.InUse"),
+                           (lambda: eni_ops.create_network_interface(lab, "other", "app", ["10.0.1.200"]),
+                            "InvalidIPAddress.InUse"),
+                           (lambda: eni_ops.create_network_interface(lab, "other", "nosuch"), "InvalidSubnetID.NotFound")]:
+            with pytest.raises(UsageError) as exc:
+                call()
+            assert exc.value.code == code
+        eni_ops.detach_network_interface(lab, "spare")
+        eni_ops.delete_network_interface(lab, spare.id)
+        assert "spare" not in lab.topology.network_interfaces and names.parked_link(spare) not in links(park)
+        assert not ping(lab, "client", "10.0.1.200")
+        auto = eni_ops.create_network_interface(lab, "auto", "app").network_interface("auto")
+        assert auto.private_ip_address.exploded == "10.0.1.4" and auto.security_groups == ("default",)
+        assert Lab.attach(lab.name).topology.network_interface("auto").id == auto.id

@@ -95,3 +95,14 @@ def set_links(ns: str, ifnames: list[str], up: bool) -> None:
     except (OSError, IndexError) as exc:
         raise KernelError("link " + ("up" if up else "down"), ns, ", ".join(ifnames), getattr(exc, "code", None),
                           str(exc)) from None
+
+
+def delete_link(ns: str, ifname: str) -> None:
+    """Delete a veth by its end in `ns` (the other end goes with it)."""
+    try:
+        with open_iproute(ns) as ipr:
+            found = ipr.link_lookup(ifname=ifname)
+            if found:
+                ipr.link("del", index=found[0])
+    except OSError as exc:
+        raise KernelError("link delete", ns, ifname, getattr(exc, "code", None), str(exc)) from None

@@ -283,3 +283,68 @@ def _readdress(lab: Lab, topology: Topology) -> Topology:
     (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
     lab.topology = topology
     return topology
+
+
+# -- create and delete --------------------------------------------------------------------------
+def create_network_interface(lab: Lab, name: str, subnet: str, private_ip_addresses: list[str] | None = None,
+                             security_groups: list[str] | None = None, description: str = "",
+                             vpc: str | None = None) -> Topology:
+    """A standalone ENI in `subnet`, created detached: it waits in the parking namespace."""
+    from ..kernel.apply import apply_config, apply_links
+    from ..kernel.interface import delete_link
+    from .security import apply as apply_rulesets
+    topology = created(lab.topology, name, subnet, private_ip_addresses, security_groups, description, vpc)
+    eni = topology.network_interface(name)
+    plan = _eni_plan(lab, topology, eni)
+    apply_links(plan)
+    try:
+        apply_config(plan)
+        return apply_rulesets(lab, topology)
+    except BaseException:
+        delete_link(names.router_ns(lab.name, eni.vpc), names.router_link(eni))
+        raise
+
+
+def delete_network_interface(lab: Lab, network_interface: str) -> Topology:
+    from ..kernel.interface import delete_link
+    from .security import apply as apply_rulesets
+    eni = _eni(lab.topology, network_interface)
+    topology = apply_rulesets(lab, deleted(lab.topology, network_interface))
+    delete_link(names.router_ns(lab.name, eni.vpc), names.router_link(eni))     # its peer goes with it
+    return topology
+
+
+def _eni_plan(lab: Lab, topology: Topology, eni: NetworkInterface) -> Plan:
+    from ..plan.build import _PlanBuilder
+    rtr = names.router_ns(lab.name, eni.vpc)
+    builder = _PlanBuilder(topology, lab.name)
+    builder.eni(topology.vpcs[eni.vpc], rtr, eni)
+    return replace(builder.result(), namespaces=(rtr, names.parking_ns(lab.name)))
+
+
+def created(topology: Topology, name: str, subnet: str, private_ip_addresses: list[str] | None = None,
+            security_groups: list[str] | None = None, description: str = "", vpc: str | None = None) -> Topology:
+    from ..model.ids import aws_id, mac_address
+    from .security import one_vpc, with_interface_attribute
+    if name in topology.network_interfaces or name in topology.instances:
+        raise UsageError(f"a network interface or instance named {name!r} exists already", "InvalidParameterValue")
+    v = one_vpc(topology, vpc, lambda x: subnet in x.subnets, f"subnet {subnet!r}", "InvalidSubnetID.NotFound")
+    s = v.subnets[subnet]
+    used = {ip for e in v.network_interfaces.values() for ip in e.private_ip_addresses}
+    if private_ip_addresses:
+        ips = _addresses(private_ip_addresses)
+        for ip in ips:
+            if ip not in s.cidr_block or s.is_reserved(ip):
+                raise UsageError(f"{ip} is not a usable address of subnet {subnet} ({s.cidr_block})",
+                                 "InvalidParameterValue")
+            if ip in used:
+                raise UsageError(f"{ip} is in use in subnet {subnet}", "InvalidIPAddress.InUse")
+    else:
+        ip = next((a for a in s.cidr_block.hosts() if not s.is_reserved(a) and a not in used), None)
+        if ip is None:
+            raise UsageError(f"subnet {subnet} has no free address", "InsufficientFreeAddressesInSubnet")
+        ips = [ip]
+    eni = NetworkInterface(name, aws_id("eni", v.name, name), v.name, subnet, tuple(ips), mac_address(v.name, name),
+                           ("default",), description=description)
+    topology = _with(topology, eni)
+    return with_interface_attribute(topology, name, security_groups or ["default"]) if security_groups else topology
