@@ -24,10 +24,7 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
     """Move a secondary ENI from the active to the standby instance while CLIENT probes it."""
     from . import drill
     the_lab = _lab(lab, as_json)
-    report = _call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command)
-    render(report, as_json)
-    if not report.recovered:
-        raise typer.Exit(1)
+    finish(_call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command), as_json)
 
 
 @drill_app.command("ip-move")
@@ -41,10 +38,7 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
     """Reassign a secondary private IP to another ENI while CLIENT probes it."""
     from . import drill
     the_lab = _lab(lab, as_json)
-    report = _call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command)
-    render(report, as_json)
-    if not report.recovered:
-        raise typer.Exit(1)
+    finish(_call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command), as_json)
 
 
 @drill_app.command("az-outage")
@@ -61,7 +55,12 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
     from . import drill
     the_lab = _lab(lab, as_json)
     address = str(_call(as_json, the_lab.resolve, target).address)
-    report = _call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby)
+    finish(_call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby),
+           as_json)
+
+
+def finish(report, as_json: bool) -> None:
+    """Print the report; exit 1 if the probes never got answers again."""
     render(report, as_json)
     if not report.recovered:
         raise typer.Exit(1)

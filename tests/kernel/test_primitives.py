@@ -19,6 +19,7 @@ from pyroute2 import IPRoute
 
 from vpcemu.errors import KernelError
 from vpcemu.kernel.capture import Capture, Frame, NftTrace
+from vpcemu.drill import icmp_checksum
 from vpcemu.kernel.netns import (
     NETNS_DIR,
     create_netns,
@@ -94,21 +95,12 @@ def wired(make_ns: MakeNs) -> tuple[str, str]:
     return a, b
 
 
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
 def ping(ns: str, dst: str, ident: int, timeout: float = 2.0) -> bool:
     """One ICMP echo from a raw socket opened in `ns`; True if the matching reply came back."""
     sock = run_in_netns(ns, socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     with sock:
         body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"vpcemu-probe"
-        sock.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (dst, 0))
+        sock.sendto(body[:2] + struct.pack("!H", icmp_checksum(body)) + body[4:], (dst, 0))
         sock.settimeout(timeout)
         try:
             while True:

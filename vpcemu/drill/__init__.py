@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SETTLE_MS = 100           # answered probes wanted before the failover, and after the recovery
 
 
-def _checksum(data: bytes) -> int:
+def icmp_checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
     s = sum(struct.unpack(f"!{len(data) // 2}H", data))
@@ -63,7 +63,7 @@ class ProbeStream:
             seq = len(self.sent)
             header = struct.pack("!BBHHH", 8, 0, 0, self.ident, seq & 0xFFFF)
             payload = struct.pack("!I", seq)
-            packet = struct.pack("!BBHHH", 8, 0, _checksum(header + payload), self.ident, seq & 0xFFFF) + payload
+            packet = struct.pack("!BBHHH", 8, 0, icmp_checksum(header + payload), self.ident, seq & 0xFFFF) + payload
             self.sent.append(time.perf_counter())
             try:
                 self.sock.sendto(packet, (self.target, 0))

@@ -59,12 +59,9 @@ def _ifname(topology: Topology, name: str) -> str:
 
 def instance_side(lab: Lab, topology: Topology, network_interface: str) -> Plan:
     """The planned state of the ENI's instance end (attached: in its instance; detached: parked)."""
-    from ..plan.build import _PlanBuilder
+    from ..plan.build import network_interface_plan
     eni = _eni(topology, network_interface)
-    vpc = topology.vpcs[eni.vpc]
-    builder = _PlanBuilder(topology, lab.name)
-    builder.eni(vpc, names.router_ns(lab.name, vpc.name), eni)
-    full = builder.result()
+    full = network_interface_plan(topology, lab.name, eni)
     ns = names.instance_ns(lab.name, eni.attachment.instance) if eni.attachment else names.parking_ns(lab.name)
     return Plan(lab.name, (ns,), addresses=tuple(full.in_namespace(ns, full.addresses)),
                 links_up=tuple(x for x in full.links_up if x[0] == ns),
@@ -315,11 +312,9 @@ def delete_network_interface(lab: Lab, network_interface: str) -> Topology:
 
 
 def _eni_plan(lab: Lab, topology: Topology, eni: NetworkInterface) -> Plan:
-    from ..plan.build import _PlanBuilder
-    rtr = names.router_ns(lab.name, eni.vpc)
-    builder = _PlanBuilder(topology, lab.name)
-    builder.eni(topology.vpcs[eni.vpc], rtr, eni)
-    return replace(builder.result(), namespaces=(rtr, names.parking_ns(lab.name)))
+    from ..plan.build import network_interface_plan
+    return replace(network_interface_plan(topology, lab.name, eni),
+                   namespaces=(names.router_ns(lab.name, eni.vpc), names.parking_ns(lab.name)))
 
 
 def created(topology: Topology, name: str, subnet: str, private_ip_addresses: list[str] | None = None,

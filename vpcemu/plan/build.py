@@ -69,6 +69,13 @@ def unsupported(topology: Topology) -> list[Problem]:
     return out
 
 
+def network_interface_plan(topology: Topology, lab: str, eni: NetworkInterface) -> Plan:
+    """What one ENI needs: its veth, router routes and neighbours, and its instance (or parked) end."""
+    builder = _PlanBuilder(topology, lab)
+    builder.eni(topology.vpcs[eni.vpc], names.router_ns(lab, eni.vpc), eni)
+    return builder.result()
+
+
 def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
     problems = unsupported(topology)
     if problems:

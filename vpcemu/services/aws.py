@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from . import bind_in
 from .ca import CertificateAuthority
 
 CLIENT_HEADER = "x-vpcemu-client-address"
@@ -116,16 +117,7 @@ class AwsRegion:
                     handle.servers.append(srv)
                     handle.listening.append((addr, port))
 
-        try:
-            if netns is None:
-                bind_all()
-            else:
-                from ..kernel.netns import run_in_netns
-                run_in_netns(netns, bind_all)
-        except BaseException:
-            for s in handle.servers:
-                s.server_close()
-            raise
+        bind_in(netns, bind_all, lambda: [s.server_close() for s in handle.servers])
         for srv in handle.servers:
             t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
                                  name=f"aws-{srv.host}:{srv.port}", daemon=True)

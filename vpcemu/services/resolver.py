@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..dns.zone import NXDOMAIN, REFUSED, Zone
+from . import bind_in
 
 TTL = 60
 
@@ -90,16 +91,7 @@ class VpcResolver:
                     handle.servers.append(DNSServer(resolver, address=str(addr), port=self.port, tcp=tcp, handler=handler,
                                                     logger=_QuietLogger()))
 
-        try:
-            if netns is None:
-                bind_all()
-            else:
-                from ..kernel.netns import run_in_netns
-                run_in_netns(netns, bind_all)
-        except BaseException:
-            for s in handle.servers:
-                s.server.server_close()
-            raise
+        bind_in(netns, bind_all, lambda: [s.server.server_close() for s in handle.servers])
         for s in handle.servers:
             s.start_thread()
         return handle
