@@ -115,7 +115,7 @@ class _Loader:
         addressing = self.addressing = self.addressing(top.get("addressing"))
         services = self.services(top.get("aws"))
         prefix_lists = {
-            s: managed_prefix_list(s, self.region, self.service_cidrs(addressing, s))
+            s: managed_prefix_list(s, self.region, addressing.service_cidrs(s))
             for s in GATEWAY_SERVICES
         }
         self.prefix_lists = prefix_lists
@@ -193,15 +193,6 @@ class _Loader:
             else:
                 out.append(s)
         return tuple(out)
-
-    @staticmethod
-    def service_cidrs(addressing: Addressing, service: str) -> tuple[IPv4Network, ...]:
-        """Each known service owns two /24s of the services pool; its prefix list is exactly those."""
-        pool = addressing.services[0]
-        index = KNOWN_SERVICES.index(service)
-        subnets = pool.subnets(new_prefix=24)
-        blocks = [b for i, b in zip(range(2 * index + 2), subnets)][2 * index:]
-        return tuple(blocks)
 
     def peer_pair(self, pname: str, raw: Any) -> tuple[str, str] | None:
         data = self.r.mapping(raw, f"peering.{pname}", ("requester", "accepter"), required=("requester", "accepter"))

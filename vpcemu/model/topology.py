@@ -9,7 +9,7 @@ from .instance import Instance
 from .internet import InternetHost
 from .network_interface import NetworkInterface
 from .peering import VpcPeeringConnection
-from .prefix_list import PrefixList
+from .prefix_list import KNOWN_SERVICES, PrefixList
 from .vpc import Vpc
 
 
@@ -20,6 +20,12 @@ class Addressing:
     public: tuple[IPv4Network, ...] = (IPv4Network("198.51.100.0/24"), IPv4Network("203.0.113.0/24"))
     internet: tuple[IPv4Network, ...] = (IPv4Network("198.18.0.0/16"),)
     services: tuple[IPv4Network, ...] = (IPv4Network("198.19.0.0/16"),)
+
+    def service_cidrs(self, service: str) -> tuple[IPv4Network, ...]:
+        """Each known service owns two /24s of the services pool; its prefix list is exactly those."""
+        index = KNOWN_SERVICES.index(service)
+        blocks = self.services[0].subnets(new_prefix=24)
+        return tuple(b for i, b in zip(range(2 * index + 2), blocks))[2 * index:]
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,11 @@ class Topology:
     @property
     def network_interfaces(self) -> dict[str, NetworkInterface]:
         return {name: e for vpc in self.vpcs.values() for name, e in vpc.network_interfaces.items()}
+
+    @property
+    def service_addresses(self) -> dict[str, tuple[IPv4Address, ...]]:
+        """The public addresses each emulated service answers on: .10 of each of its /24s."""
+        return {s: tuple(c.network_address + 10 for c in self.addressing.service_cidrs(s)) for s in self.services}
 
     def instance(self, name: str) -> Instance:
         return self.instances[name]

@@ -18,6 +18,28 @@ def parking_ns(lab: str) -> str:
     return f"{lab}-park"
 
 
+def internet_gateway_ns(lab: str, vpc: str) -> str:
+    return f"{lab}-igw-{vpc}"
+
+
+def nat_gateway_ns(lab: str, nat_gateway: str) -> str:
+    return f"{lab}-nat-{nat_gateway}"
+
+
+def internet_ns(lab: str) -> str:
+    """The emulated internet's core router: IGWs, internet hosts and the AWS region hang off it."""
+    return f"{lab}-inet"
+
+
+def internet_host_ns(lab: str, host: str) -> str:
+    return f"{lab}-h-{host}"
+
+
+def region_ns(lab: str) -> str:
+    """The AWS region: every service's public addresses, served by the lab's supervisor."""
+    return f"{lab}-aws"
+
+
 def router_link(eni: NetworkInterface) -> str:
     """The VPC router's end of an ENI's veth: `e` + 10 hex digits of the ENI id."""
     return "e" + eni.id[4:14]
