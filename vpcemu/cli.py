@@ -221,6 +221,10 @@ def probe(source: str, destination: str,
         raise typer.Exit(1)
 
 
+def _endpoint(address: str, port: int | None) -> str:
+    return address if port is None else f"{address}:{port}"
+
+
 def render_probe(r) -> None:
     what = f"{r.protocol}" + (f"/{r.port}" if r.port else "")
     verdict = "[green]reachable[/]" if r.reachable else "[red]not reachable[/]"
@@ -230,7 +234,8 @@ def render_probe(r) -> None:
     table = Table("t (ms)", "leg", "namespace", "link", "component", "dir", "src → dst", "ttl", box=None, padding=(0, 1))
     for h in r.hops:
         table.add_row(f"{h.time_ms:.3f}", h.leg, h.namespace, h.ifname, h.component, h.direction,
-                      f"{h.source} → {h.destination}", str(h.ttl))
+                      f"{_endpoint(h.source, h.source_port)} → {_endpoint(h.destination, h.destination_port)}",
+                      str(h.ttl))
     console.print(table)
     for e in r.explanations:
         details = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("code", "namespace", "chain"))

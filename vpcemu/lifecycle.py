@@ -27,8 +27,7 @@ def crashed(journal: Journal) -> bool:
     state = journal.state()
     if state.get("status") != "up":
         return not _alive(state.get("pid"))
-    listed = [e["name"] for e in journal.entries("netns")]
-    return any(netns.netns_inode(ns) is None for ns in listed)
+    return any(netns.netns_inode(ns) is None for ns in journal.live_namespaces())
 
 
 def clean_crashed() -> dict:

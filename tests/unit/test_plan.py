@@ -78,8 +78,12 @@ def test_forwarding_instance_forwards(plan):
 
 
 def test_unbuilt_features_are_refused_not_ignored():
-    text = SMALL.replace("    cidr: 10.0.0.0/16\n", "    cidr: 10.0.0.0/16\n    internet_gateway: igw\n", 1)
+    text = SMALL + """    endpoints:
+      s3: {type: gateway, service: s3, route_tables: [main]}
+aws:
+  services: [s3]
+"""
     with pytest.raises(TopologyError) as err:
         plan_lab(load_text(text, name="p"))
     assert err.value.problems[0].code == "NotYetSupported"
-    assert err.value.problems[0].path == "vpcs.main.internet_gateway"
+    assert err.value.problems[0].path == "vpcs.main.endpoints.s3"

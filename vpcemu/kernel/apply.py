@@ -55,10 +55,13 @@ FR_ACT_BLACKHOLE = 6
 
 # -- netlink constants (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/fib_rules.h) --------
 _NLM_F_REQUEST, _NLM_F_ACK, _NLM_F_EXCL, _NLM_F_CREATE, _NLM_F_DUMP = 0x1, 0x4, 0x200, 0x400, 0x300
+_NLM_F_REPLACE = 0x100
 _F_CREATE = _NLM_F_REQUEST | _NLM_F_ACK | _NLM_F_EXCL | _NLM_F_CREATE     # what pyroute2 sends for "add"
-_F_SET = _NLM_F_REQUEST | _NLM_F_ACK                                       # ... and for link "set"
+_F_SET = _NLM_F_REQUEST | _NLM_F_ACK                                       # ... and for link "set", "del"
+_F_REPLACE = _NLM_F_REQUEST | _NLM_F_ACK | _NLM_F_CREATE | _NLM_F_REPLACE
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _RTM_NEWLINK, _RTM_GETLINK, _RTM_NEWADDR, _RTM_NEWROUTE, _RTM_NEWNEIGH, _RTM_NEWRULE = 16, 18, 20, 24, 28, 32
+_RTM_DELROUTE, _RTM_DELNEIGH = 25, 29
 _IFLA_ADDRESS, _IFLA_IFNAME, _IFLA_LINKINFO, _IFLA_IFALIAS, _IFLA_NET_NS_FD = 1, 3, 18, 20, 28
 _IFLA_INFO_KIND, _IFLA_INFO_DATA, _VETH_INFO_PEER = 1, 2, 1
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
@@ -531,13 +534,62 @@ def apply_config(plan: Plan) -> None:
             for rule in rules[ns]:
                 rtnl.request(_RTM_NEWRULE, _F_CREATE, _rule_body(rule), "rule add", f"pref {rule.priority}")
             for n in neighbours[ns]:
-                rtnl.request(_RTM_NEWNEIGH, _F_CREATE,
-                             _NDMSG.pack(socket.AF_INET, 0, 0, index(n.ifname), NUD_PERMANENT, 0, 0)
-                             + _attr(_NDA_DST, _ip4(n.address)) + _attr(_NDA_LLADDR, _mac(n.mac)),
+                rtnl.request(_RTM_NEWNEIGH, _F_CREATE, _neighbour_body(n, index(n.ifname)),
                              "neighbour add", f"{n.address} lladdr {n.mac} on {n.ifname}")
             rtnl.flush()
 
     _for_each(plan.namespaces, configure)
+
+
+def _neighbour_body(n, index: int, with_mac: bool = True) -> bytes:
+    body = _NDMSG.pack(socket.AF_INET, 0, 0, index, NUD_PERMANENT, 0, 0) + _attr(_NDA_DST, _ip4(n.address))
+    return body + _attr(_NDA_LLADDR, _mac(n.mac)) if with_mac else body
+
+
+def change_routes(ns: str, replace: Iterable = (), delete: Iterable = (), neighbours: Iterable = (),
+                  forget: Iterable = ()) -> None:
+    """A live change in one namespace: routes and permanent neighbours replaced (added or changed in
+    place, never a gap) or deleted, in one netlink batch. Deleting what is already gone is no error."""
+    replace, delete, neighbours, forget = list(replace), list(delete), list(neighbours), list(forget)
+    if not (replace or delete or neighbours or forget):
+        return
+
+    def body() -> None:
+        with _Rtnl(ns) as rtnl:
+            links = rtnl.dump_links()
+
+            def index(ifname: str) -> int:
+                if ifname not in links:
+                    raise KernelError("link lookup", ns, ifname, errno_mod.ENODEV, "no such interface")
+                return links[ifname]
+
+            for n in neighbours:
+                rtnl.request(_RTM_NEWNEIGH, _F_REPLACE, _neighbour_body(n, index(n.ifname)), "neighbour replace",
+                             f"{n.address} on {n.ifname}")
+            for r in replace:
+                oif = index(r.ifname) if r.type == "unicast" and r.ifname else None
+                rtnl.request(_RTM_NEWROUTE, _F_REPLACE, _route_body(r, oif), "route replace",
+                             f"{r.destination} table {r.table}")
+            rtnl.flush()
+            for r in delete:
+                try:
+                    rtnl.request(_RTM_DELROUTE, _F_SET, _route_body(r, None), "route delete",
+                                 f"{r.destination} table {r.table}")
+                    rtnl.flush()
+                except KernelError as exc:
+                    if exc.errno != errno_mod.ESRCH:
+                        raise
+            for n in forget:
+                if n.ifname in links:
+                    try:
+                        rtnl.request(_RTM_DELNEIGH, _F_SET, _neighbour_body(n, links[n.ifname], False),
+                                     "neighbour delete", f"{n.address} on {n.ifname}")
+                        rtnl.flush()
+                    except KernelError as exc:
+                        if exc.errno != errno_mod.ENOENT:
+                            raise
+
+    netns.run_in_netns(ns, body)
 
 
 def write_file(path: str, content: str) -> None:

@@ -56,6 +56,11 @@ class Journal:
                 out.append(entry)
         return out
 
+    def live_namespaces(self) -> list[str]:
+        """Namespaces created and not deleted since by a live change (a deleted NAT gateway's)."""
+        gone = {e["name"] for e in self.entries("netns_deleted")}
+        return [e["name"] for e in self.entries("netns") if e["name"] not in gone]
+
     # -- state -------------------------------------------------------------------------------
     def state(self) -> dict:
         try:

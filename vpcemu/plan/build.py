@@ -14,6 +14,11 @@ from __future__ import annotations
 from ..errors import Problem, TopologyError
 from ..model import NetworkInterface, TargetKind, Topology, Vpc, mac_address
 from . import names
+from .internet import internet, needs_internet
+from .internet_gateway import internet_gateway, route_to_igw
+from .nat_gateway import LINK as NAT_LINK
+from .nat_gateway import nat_gateway, nat_gateway_of
+from .peering import peering, route_to_peer
 from .router_nft import router_ruleset
 from .state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
 
@@ -43,30 +48,20 @@ def router_mac(eni: NetworkInterface) -> str:
 
 def unsupported(topology: Topology) -> list[Problem]:
     """Parts of the format this version validates but does not build yet: refused, never ignored."""
-    out = []
+    return [Problem(f"vpcs.{v.name}.endpoints.{n}", "a VPC endpoint is not yet supported by this vpcemu",
+                    "NotYetSupported", hint="remove it to build the rest; validation of it already passed")
+            for v in topology.vpcs.values() for n in v.endpoints]
 
-    def no(path: str, what: str) -> None:
-        out.append(Problem(path, f"{what} is not yet supported by this vpcemu", "NotYetSupported",
-                           hint="remove it to build the rest; validation of it already passed"))
 
-    for v in topology.vpcs.values():
-        p = f"vpcs.{v.name}"
-        if v.internet_gateway:
-            no(f"{p}.internet_gateway", "an internet gateway")
-        for n in v.nat_gateways:
-            no(f"{p}.nat_gateways.{n}", "a NAT gateway")
-        for n in v.endpoints:
-            no(f"{p}.endpoints.{n}", "a VPC endpoint")
-        for eni in v.network_interfaces.values():
-            if eni.public_addresses:
-                no(f"{p}.network_interfaces.{eni.name}", "a public IPv4 / Elastic IP")
-    for n in topology.peering:
-        no(f"peering.{n}", "VPC peering")
-    if topology.internet_hosts:
-        no("internet.hosts", "the emulated internet")
-    if topology.services:
-        no("aws.services", "emulated AWS services")
-    return out
+def eni_home(lab: str, vpc: Vpc, eni: NetworkInterface) -> tuple[str, str, int | None]:
+    """Where an ENI's far end lives: (namespace, interface, device index), the index None when parked."""
+    nat = nat_gateway_of(vpc, eni.name)
+    if nat is not None:
+        return names.nat_gateway_ns(lab, nat.name), NAT_LINK, 0
+    if eni.attachment is None:
+        return names.parking_ns(lab), names.parked_link(eni), None
+    return (names.instance_ns(lab, eni.attachment.instance), names.instance_link(eni.attachment.device_index),
+            eni.attachment.device_index)
 
 
 def network_interface_plan(topology: Topology, lab: str, eni: NetworkInterface) -> Plan:
@@ -82,8 +77,14 @@ def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
         raise TopologyError(problems)
     lab = lab or topology.name
     builder = _PlanBuilder(topology, lab)
-    for vpc in topology.vpcs.values():
+    if needs_internet(topology):
+        internet(builder)
+    for i, vpc in enumerate(topology.vpcs.values()):
         builder.vpc(vpc)
+        if vpc.internet_gateway:
+            internet_gateway(builder, vpc, i)
+    for pcx in topology.peering.values():
+        peering(builder, pcx)
     return builder.result()
 
 
@@ -128,8 +129,10 @@ class _PlanBuilder:
             if inst.forwarding:
                 self.sysctl(ns, "net/ipv4/ip_forward", 1)
                 self.sysctl(ns, "net/ipv4/conf/all/send_redirects", 0)
+        for nat in vpc.nat_gateways.values():
+            nat_gateway(self, vpc, nat)
         for eni in vpc.network_interfaces.values():
-            if eni.interface_type == "interface":
+            if eni.interface_type in ("interface", "nat_gateway"):
                 self.eni(vpc, rtr, eni)
         self.policy_routing(vpc, rtr)
         self.nft[rtr] = router_ruleset(vpc, subnet_marks(vpc), self.t)
@@ -137,11 +140,7 @@ class _PlanBuilder:
     def eni(self, vpc: Vpc, rtr: str, eni: NetworkInterface) -> None:
         subnet = vpc.subnets[eni.subnet]
         link = names.router_link(eni)
-        if eni.attachment is not None:
-            ns = names.instance_ns(self.lab, eni.attachment.instance)
-            ifname = names.instance_link(eni.attachment.device_index)
-        else:
-            ns, ifname = names.parking_ns(self.lab), names.parked_link(eni)
+        ns, ifname, index = eni_home(self.lab, vpc, eni)
         rmac = router_mac(eni)
         self.veths.append(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id))
         self.links_up.append((rtr, link))
@@ -154,10 +153,9 @@ class _PlanBuilder:
             self.addresses.append(Address(ns, ifname, str(ip), subnet.cidr_block.prefixlen))
         self.neighbours.append(Neighbour(ns, ifname, str(subnet.gateway), rmac))
         self.tx_off.append((ns, ifname))
-        if eni.attachment is None:
+        if index is None:
             return          # parked: down, keeping MAC, IPs and neighbours for the next attach
         self.links_up.append((ns, ifname))
-        index = eni.attachment.device_index
         if index == 0:
             self.routes.append(RouteEntry(ns, 254, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname))
             return
@@ -194,6 +192,11 @@ class _PlanBuilder:
             elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
                 self.routes.append(RouteEntry(rtr, table, str(route.destination), type="blackhole",
                                               comment=f"{rt.name}: blackhole"))
+            elif kind == TargetKind.INTERNET_GATEWAY:
+                self.routes.append(route_to_igw(rtr, table, str(route.destination), f"{rt.name}: → {route.target}"))
+            elif kind == TargetKind.VPC_PEERING:
+                self.routes.append(route_to_peer(self.t, rtr, table, str(route.destination), route.target,
+                                                 f"{rt.name}: → {route.target}"))
             elif kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
                 eni = vpc.network_interfaces[route.network_interface]
                 self.routes.append(RouteEntry(rtr, table, str(route.destination), gateway=str(eni.private_ip_address),

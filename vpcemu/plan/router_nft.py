@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from ..model import NetworkInterface, Topology, Vpc
 from . import names
 from .network_acl import nacl_chains
+from .peering import peering_chain
 from .security_group import comment, sg_chains, sg_sets
 
 TABLE = "vpcemu"
@@ -87,6 +88,7 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         *source_dest_check(vpc),
         *sg_chains(vpc),
         *nacl_chains(vpc),
+        *peering_chain(topology, vpc),
         "}",
     ]
     return "\n".join(lines) + "\n"

@@ -1,7 +1,8 @@
-"""Which rule dropped a probe, from the kernel itself: nft trace events in the routers' namespaces.
+"""Which rule dropped a probe, from the kernel itself: nft trace events in the namespaces it may cross.
 
-Every drop rule vpcemu writes carries a comment `code=<explanation code> key=value …`. While a probe
-runs, its addresses are in the router's `trace_src` set, so only its packets are traced.
+Every drop rule vpcemu writes (VPC routers, IGWs, NAT gateways) carries a comment `code=<explanation
+code> key=value …`. While a probe runs, its addresses and the addresses NAT may give it are in each
+table's `trace_src` set, so only such packets are traced.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def parse_comment(comment: str) -> dict[str, str]:
 
 
 class Tracer:
-    def __init__(self, lab: "Lab", routers: list[str], *addresses: str):
-        self.routers = [ns for ns in routers if _has_trace_set(ns)]
+    def __init__(self, lab: "Lab", namespaces: list[str], *addresses: str):
+        self.routers = [ns for ns in namespaces if _has_trace_set(ns)]
         self.addresses = addresses
         self.stack = ExitStack()
         self.traces: list[NftTrace] = []

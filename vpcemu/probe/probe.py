@@ -20,6 +20,8 @@ from ..errors import UsageError
 from ..kernel.capture import Capture, Frame
 from ..kernel.netns import run_in_netns
 from ..plan import names
+from ..plan.internet import needs_internet
+from ..plan.nat_gateway import LINK as NAT_LINK
 from . import attribution
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ class Hop:
     destination: str
     ttl: int
     time_ms: float          # since the probe was sent
+    source_port: int | None = None        # tcp/udp (NAT rewrites show here), the ICMP id for icmp
+    destination_port: int | None = None
 
 
 @dataclass
@@ -169,13 +173,13 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     matcher = _Matcher(protocol, src, dst, port, sport, token)
     raw = bytes(build_packet(protocol, src, dst, port, token, sport))
     components = link_components(lab)
+    hops_ns = forwarding_namespaces(lab)
 
     with ExitStack() as stack:
         src_cap = stack.enter_context(Capture(src_ep.namespace))
-        routers = [names.router_ns(lab.name, v) for v in lab.topology.vpcs]
-        caps = [stack.enter_context(Capture(ns)) for ns in routers]
+        caps = [stack.enter_context(Capture(ns)) for ns in hops_ns]
         dst_cap = stack.enter_context(Capture(dst_ns)) if dst_ns and dst_ns != src_ep.namespace else None
-        tracer = stack.enter_context(attribution.Tracer(lab, routers, src, dst))
+        tracer = stack.enter_context(attribution.Tracer(lab, hops_ns, src, dst, *translations(lab)))
         sent_ns = run_in_netns(src_ep.namespace, _send, raw, dst)
         reply = src_cap.wait_for(lambda f: matcher.answer(f) is not None, timeout)
         explanations = tracer.drops()
@@ -185,37 +189,68 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     for cap in caps + ([dst_cap] if dst_cap else []):
         for f in cap.frames():
             if matcher.is_probe(f):
-                hops.append(_hop(cap.ns, f, sent_ns, components, src))
+                hops.append(_hop(cap.ns, f, sent_ns, components, matcher))
     hops.sort(key=lambda h: h.time_ms)
     out_frame = next((f for f in src_cap.frames() if f.direction == "out" and matcher.is_probe(f)), None)
     in_frame = next((f for f in dst_cap.frames() if f.direction == "in" and matcher.is_probe(f)), None) \
         if dst_cap else None
-    from scapy.layers.l2 import Ether
     return ProbeResult(
         source=source, destination=destination, protocol=protocol, port=port,
         source_address=src, destination_address=dst, reachable=delivered,
         answer=answer if delivered else None,
         rtt_ms=round((reply.ts_ns - sent_ns) / 1e6, 3) if delivered and reply else None,
         hops=hops,
-        header_at_source=_header(Ether(out_frame.data)) if out_frame else None,
-        header_at_destination=_header(Ether(in_frame.data)) if in_frame else None,
+        header_at_source=_header(_ether(out_frame.data)) if out_frame else None,
+        header_at_destination=_header(_ether(in_frame.data)) if in_frame else None,
         icmp_error=answer if answer and not delivered else None,
         explanations=explanations,
     )
 
 
-def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], str], src: str) -> Hop:
-    from scapy.layers.inet import IP
-    from scapy.layers.l2 import Ether
-    ip = Ether(frame.data)[IP]
+def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], str], matcher: _Matcher) -> Hop:
+    h = _header(_ether(frame.data))
+    # the probe going out, or the answer coming back: told by the packet, since NAT rewrites addresses
+    forward = h.get("icmp_type") == 8 if matcher.protocol == "icmp" else h.get("dport") == matcher.port
     return Hop(ns, frame.ifname, components.get((ns, frame.ifname), frame.ifname), frame.direction,
-               "forward" if ip.src == src else "return", ip.src, ip.dst, ip.ttl,
-               round((frame.ts_ns - sent_ns) / 1e6, 3))
+               "forward" if forward else "return", h["src"], h["dst"], h["ttl"],
+               round((frame.ts_ns - sent_ns) / 1e6, 3), h.get("sport"), h.get("dport"))
+
+
+def _ether(data: bytes):
+    from scapy.layers.l2 import Ether
+    return Ether(data)
+
+
+def forwarding_namespaces(lab: "Lab") -> list[str]:
+    """Every namespace a packet may cross between two ends: VPC routers, IGWs, NAT gateways, the internet."""
+    t, out = lab.topology, []
+    for vpc in t.vpcs.values():
+        out.append(names.router_ns(lab.name, vpc.name))
+        if vpc.internet_gateway:
+            out.append(names.internet_gateway_ns(lab.name, vpc.name))
+        out += [names.nat_gateway_ns(lab.name, n) for n in vpc.nat_gateways]
+    if needs_internet(t):
+        out.append(names.internet_ns(lab.name))
+    return out
+
+
+def translations(lab: "Lab") -> list[str]:
+    """Addresses a probe's packets may carry after NAT: NAT gateways' private IPs and every public address."""
+    out = set()
+    for vpc in lab.topology.vpcs.values():
+        for eni in vpc.network_interfaces.values():
+            out.update(str(a) for a in eni.public_addresses.values())
+        out.update(str(vpc.network_interfaces[n.network_interface].private_ip_address) for n in vpc.nat_gateways.values())
+    return sorted(out)
 
 
 def link_components(lab: "Lab") -> dict[tuple[str, str], str]:
     """(namespace, ifname) → the AWS component the link stands for."""
+    from ..plan import plan_lab
     out = {}
+    for v in plan_lab(lab.topology, lab.name).veths:
+        if not v.owner.startswith("eni-"):
+            out[(v.namespace, v.ifname)] = out[(v.peer_namespace, v.peer_ifname)] = v.owner
     for vpc in lab.topology.vpcs.values():
         rtr = names.router_ns(lab.name, vpc.name)
         for eni in vpc.network_interfaces.values():
@@ -224,4 +259,6 @@ def link_components(lab: "Lab") -> dict[tuple[str, str], str]:
                 ns = names.instance_ns(lab.name, eni.attachment.instance)
                 out[(ns, names.instance_link(eni.attachment.device_index))] = \
                     f"{eni.attachment.instance} {names.instance_link(eni.attachment.device_index)}"
+        for nat in vpc.nat_gateways.values():
+            out[(names.nat_gateway_ns(lab.name, nat.name), NAT_LINK)] = f"nat-gateway {nat.name}"
     return out

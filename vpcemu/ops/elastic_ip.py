@@ -1,0 +1,98 @@
+"""Elastic IPs, live: associate (or move, with reassociation) and disassociate (AWS's AssociateAddress,
+DisassociateAddress). The mapping lives at the VPC's internet gateway; the instance never sees it.
+
+The pure edits check AWS's rules and raise UsageError with AWS's codes; then the IGW's maps and the
+internet core's routes change (ops/live.py). Established flows through the old mapping end, as on AWS.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
+
+from ..errors import UsageError
+from ..model import NetworkInterface, Topology
+from .live import apply_topology
+from .network_interface import _with
+from .security import interface
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+
+def associate_address(lab: Lab, public_ip: str, network_interface: str, private_ip: str | None = None,
+                      allow_reassociation: bool = False) -> Topology:
+    """Map `public_ip` to a private IP of an ENI (its primary by default; an instance means its eth0)."""
+    return apply_topology(lab, associated(lab.topology, public_ip, network_interface, private_ip, allow_reassociation))
+
+
+def disassociate_address(lab: Lab, public_ip: str) -> Topology:
+    return apply_topology(lab, disassociated(lab.topology, public_ip))
+
+
+# -- pure edits ---------------------------------------------------------------------------------
+def associated(topology: Topology, public_ip: str, network_interface: str, private_ip: str | None = None,
+               allow_reassociation: bool = False) -> Topology:
+    eip = _public(topology, public_ip)
+    eni = interface(topology, network_interface)
+    if eni.requester_managed:
+        raise UsageError(f"{eni.name} is requester-managed ({eni.interface_type}); its addresses are AWS's",
+                         "OperationNotPermitted")
+    if not topology.vpcs[eni.vpc].internet_gateway:
+        raise UsageError(f"VPC {eni.vpc} has no internet gateway, so an Elastic IP cannot be associated with {eni.name}",
+                         "Gateway.NotAttached", hint="give the VPC `internet_gateway: igw` in the topology")
+    try:
+        private = IPv4Address(private_ip) if private_ip else eni.private_ip_address
+    except ValueError as exc:
+        raise UsageError(str(exc), "InvalidParameterValue") from None
+    if private not in eni.private_ip_addresses:
+        raise UsageError(f"{private} is not a private IP of {eni.name} ({', '.join(map(str, eni.private_ip_addresses))})",
+                         "InvalidParameterValue")
+    holder = _holder(topology, eip)
+    if holder is not None:
+        if holder.eips.get(private) == eip and holder.name == eni.name:
+            return topology                             # already so: AWS answers with the same association
+        if holder.requester_managed or not allow_reassociation:
+            raise UsageError(f"{eip} is associated with {holder.name}", "Resource.AlreadyAssociated",
+                             hint="use --allow-reassociation to move it" if not holder.requester_managed else
+                             "a NAT gateway's Elastic IP stays until the NAT gateway is deleted")
+        topology = _with(topology, _without_eip(holder, eip))
+        eni = topology.network_interface(eni.name)
+    for other in topology.network_interfaces.values():
+        if other.public_ip_address == eip:
+            raise UsageError(f"{eip} is the auto-assigned public IPv4 of {other.name}", "InvalidAddress.InUse")
+    # one EIP per private IP: a new one replaces the old, which stays allocated (AWS)
+    return _with(topology, replace(eni, eips={**eni.eips, private: eip}))
+
+
+def disassociated(topology: Topology, public_ip: str) -> Topology:
+    eip = _public(topology, public_ip)
+    holder = _holder(topology, eip)
+    if holder is None:
+        raise UsageError(f"{eip} is not associated with anything", "InvalidAssociationID.NotFound")
+    if holder.requester_managed:
+        raise UsageError(f"{eip} belongs to {holder.name} ({holder.interface_type})", "OperationNotPermitted",
+                         hint="delete the NAT gateway to release it")
+    return _with(topology, _without_eip(holder, eip))
+
+
+def _public(topology: Topology, public_ip: str) -> IPv4Address:
+    try:
+        eip = IPv4Address(public_ip)
+    except ValueError:
+        raise UsageError(f"{public_ip!r} is not an IPv4 address", "InvalidParameterValue") from None
+    if not any(eip in pool for pool in topology.addressing.public):
+        raise UsageError(f"{eip} is not in the lab's public address pools "
+                         f"({', '.join(map(str, topology.addressing.public))})", "InvalidAddress.NotFound")
+    host = next((h for h in topology.internet_hosts.values() if h.ip == eip), None)
+    if host is not None:
+        raise UsageError(f"{eip} is the address of internet host {host.name}", "InvalidAddress.InUse")
+    return eip
+
+
+def _holder(topology: Topology, eip: IPv4Address) -> NetworkInterface | None:
+    return next((e for e in topology.network_interfaces.values() if eip in e.eips.values()), None)
+
+
+def _without_eip(eni: NetworkInterface, eip: IPv4Address) -> NetworkInterface:
+    return replace(eni, eips={p: e for p, e in eni.eips.items() if e != eip})
