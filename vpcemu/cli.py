@@ -181,6 +181,11 @@ def render_status(st: dict) -> None:
             routes = "; ".join(f"{r['destination']} → {r['target']}" + ("" if r["state"] == "active" else f" ({r['state']})")
                                for r in rt["routes"])
             console.print(f"  route table {rt['name']}{' (main)' if rt['main'] else ''}: {routes}", highlight=False)
+        if vpc["internet_gateway"]:
+            console.print(f"  internet gateway {vpc['internet_gateway']['name']}", highlight=False)
+        for n in vpc["nat_gateways"]:
+            console.print(f"  NAT gateway {n['name']} {n['id']} ({n['connectivity_type']}) in {n['subnet']}: "
+                          f"{n['private_ip']}" + (f" → {n['eip']}" if n["eip"] else ""), highlight=False)
         table = Table("ENI", "id", "instance", "dev", "mac", "private IPs", "public", "SGs", "src/dst", "managed",
                       box=None, padding=(0, 1))
         for e in vpc["network_interfaces"]:
@@ -190,6 +195,13 @@ def render_status(st: dict) -> None:
                           ", ".join(e["security_groups"]), "on" if e["source_dest_check"] else "off",
                           e["interface_type"] if e["requester_managed"] else "")
         console.print(table)
+    for p in st["peering"]:
+        console.print(f"  peering {p['name']} {p['id']}: {p['requester']} ⇄ {p['accepter']}", highlight=False)
+    for h in st["internet_hosts"]:
+        console.print(f"  internet host {h['name']} {h['ip']} listening on {', '.join(h['listen']) or 'nothing'}",
+                      highlight=False)
+    for service, addresses in st["services"].items():
+        console.print(f"  AWS service {service}: {', '.join(addresses)}", highlight=False)
 
 
 # -- using a lab ----------------------------------------------------------------------------------------
@@ -244,6 +256,7 @@ def render_probe(r) -> None:
 
 # -- live changes: one sub-command group per AWS resource kind -------------------------------------------
 from .cli_drill import drill_app  # noqa: E402  (they use the helpers above)
+from .cli_edge import eip_app, nat_app, route_app  # noqa: E402
 from .cli_eni import eni_app  # noqa: E402
 from .cli_security import nacl_app, sg_app  # noqa: E402
 
@@ -251,6 +264,9 @@ app.add_typer(sg_app, name="sg")
 app.add_typer(nacl_app, name="nacl")
 app.add_typer(eni_app, name="eni")
 app.add_typer(drill_app, name="drill")
+app.add_typer(eip_app, name="eip")
+app.add_typer(nat_app, name="nat")
+app.add_typer(route_app, name="route")
 
 
 def main() -> None:

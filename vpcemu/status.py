@@ -19,7 +19,7 @@ def route_text(route) -> dict:
 def lab_status(lab: "Lab") -> dict:
     t = lab.topology
     state = lab.journal.state()
-    namespaces = [e["name"] for e in lab.journal.entries("netns")]
+    namespaces = lab.journal.live_namespaces()
     missing = [ns for ns in namespaces if netns_inode(ns) is None]
     vpcs = []
     for vpc in t.vpcs.values():
@@ -34,6 +34,12 @@ def lab_status(lab: "Lab") -> dict:
             "instances": [{"name": i.name, "id": i.id, "subnet": i.subnet, "az": i.availability_zone,
                            "namespace": names.instance_ns(lab.name, i.name), "forwarding": i.forwarding}
                           for i in vpc.instances.values()],
+            "internet_gateway": {"name": vpc.internet_gateway,
+                                 "namespace": names.internet_gateway_ns(lab.name, vpc.name)} if vpc.internet_gateway else None,
+            "nat_gateways": [{"name": n.name, "id": n.id, "subnet": n.subnet, "connectivity_type": n.connectivity_type,
+                              "private_ip": str(vpc.network_interfaces[n.network_interface].private_ip_address),
+                              "eip": str(n.eip) if n.eip else None,
+                              "namespace": names.nat_gateway_ns(lab.name, n.name)} for n in vpc.nat_gateways.values()],
             "network_interfaces": [{
                 "name": e.name, "id": e.id, "subnet": e.subnet, "mac": e.mac_address,
                 "private_ips": [str(ip) for ip in e.private_ip_addresses],
@@ -47,4 +53,9 @@ def lab_status(lab: "Lab") -> dict:
         })
     return {"lab": lab.name, "status": state.get("status", "unknown") if not missing else "broken",
             "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
-            "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs}
+            "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs,
+            "peering": [{"name": p.name, "id": p.id, "requester": p.requester, "accepter": p.accepter}
+                        for p in t.peering.values()],
+            "internet_hosts": [{"name": h.name, "ip": str(h.ip), "namespace": names.internet_host_ns(lab.name, h.name),
+                                "listen": [f"{x.protocol}/{x.port}" for x in h.listen]} for h in t.internet_hosts.values()],
+            "services": {s: [str(a) for a in addrs] for s, addrs in t.service_addresses.items()}}

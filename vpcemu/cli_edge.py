@@ -1,0 +1,94 @@
+"""`vpcemu eip`, `vpcemu nat`, `vpcemu route`: live edge changes on a running lab (AWS's
+AssociateAddress / DisassociateAddress, DeleteNatGateway, CreateRoute / ReplaceRoute / DeleteRoute)."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .cli import JsonOpt, LabOpt, _lab, console, emit
+from .cli_security import VpcOpt, timed
+
+eip_app = typer.Typer(no_args_is_help=True, help="Elastic IPs, live: associate (or move) and disassociate.")
+nat_app = typer.Typer(no_args_is_help=True, help="NAT gateways, live: delete (its routes turn blackhole).")
+route_app = typer.Typer(no_args_is_help=True, help="Routes, live: create, replace, delete.")
+PublicIpArg = Annotated[str, typer.Argument(help="The Elastic IP, from the lab's public pools.")]
+RouteTableArg = Annotated[str, typer.Argument(help="Route table name.")]
+DestinationArg = Annotated[str, typer.Argument(help="Destination CIDR, e.g. 0.0.0.0/0.")]
+TargetArg = Annotated[str, typer.Argument(help="blackhole, the IGW, a NAT gateway, an instance, an ENI or a peering.")]
+
+
+def _done(what: str, data: dict, elapsed_ms: float, as_json: bool) -> None:
+    if not emit({**data, "applied_ms": round(elapsed_ms, 2)}, as_json):
+        console.print(f"{what} in {elapsed_ms:.1f} ms", highlight=False)
+
+
+@eip_app.command()
+def associate(public_ip: PublicIpArg,
+              network_interface: Annotated[str, typer.Option("--eni", help="ENI name or id, or an instance (its eth0).")],
+              private_ip: Annotated[Optional[str], typer.Option(help="Default: the ENI's primary private IP.")] = None,
+              allow_reassociation: Annotated[bool, typer.Option(help="Move it if it is associated elsewhere.")] = False,
+              lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Map an Elastic IP to a private IP (associate-address); with --allow-reassociation it moves."""
+    from .ops.elastic_ip import associate_address
+    from .ops.security import interface
+    the_lab = _lab(lab, as_json)
+    ms = timed(as_json, associate_address, the_lab, public_ip, network_interface, private_ip, allow_reassociation)
+    eni = interface(the_lab.topology, network_interface)
+    private = next(p for p, e in eni.eips.items() if str(e) == public_ip)
+    _done(f"associated {public_ip} → {eni.name} {private}",
+          {"public_ip": public_ip, "network_interface": eni.name, "private_ip": str(private)}, ms, as_json)
+
+
+@eip_app.command()
+def disassociate(public_ip: PublicIpArg, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove an Elastic IP's mapping (disassociate-address); it stays allocated to the lab."""
+    from .ops.elastic_ip import disassociate_address
+    the_lab = _lab(lab, as_json)
+    ms = timed(as_json, disassociate_address, the_lab, public_ip)
+    _done(f"disassociated {public_ip}", {"public_ip": public_ip}, ms, as_json)
+
+
+@nat_app.command()
+def delete(nat_gateway: Annotated[str, typer.Argument(help="NAT gateway name or nat- id.")],
+           vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a NAT gateway (delete-nat-gateway): routes to it turn blackhole until replaced."""
+    from .ops.nat_gateway import delete_nat_gateway
+    the_lab = _lab(lab, as_json)
+    ms = timed(as_json, delete_nat_gateway, the_lab, nat_gateway, vpc)
+    blackholes = [f"{rt.name} {r.destination}" for v in the_lab.topology.vpcs.values() for rt in v.route_tables.values()
+                  for r in rt.routes if r.target == nat_gateway and r.state == "blackhole"]
+    _done(f"deleted {nat_gateway}; blackhole routes: {', '.join(blackholes) or 'none'}",
+          {"nat_gateway": nat_gateway, "blackhole_routes": blackholes}, ms, as_json)
+
+
+def _route_change(verb: str, fn, route_table: str, destination: str, target: str | None, vpc, lab, as_json) -> None:
+    the_lab = _lab(lab, as_json)
+    args = (route_table, destination) if target is None else (route_table, destination, target)
+    ms = timed(as_json, fn, the_lab, *args, vpc=vpc)
+    _done(f"{verb} {route_table}: {destination}" + (f" → {target}" if target else ""),
+          {"route_table": route_table, "destination": destination, "target": target, "operation": verb}, ms, as_json)
+
+
+@route_app.command()
+def create(route_table: RouteTableArg, destination: DestinationArg, target: TargetArg,
+           vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Add a route (create-route): `vpcemu route create private-a 203.0.113.0/24 blackhole`."""
+    from .ops.route_table import create_route
+    _route_change("created", create_route, route_table, destination, target, vpc, lab, as_json)
+
+
+@route_app.command(name="replace")
+def replace_(route_table: RouteTableArg, destination: DestinationArg, target: TargetArg,
+             vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Re-point a route in place (replace-route): `vpcemu route replace private-a 0.0.0.0/0 nat-b`."""
+    from .ops.route_table import replace_route
+    _route_change("replaced", replace_route, route_table, destination, target, vpc, lab, as_json)
+
+
+@route_app.command(name="delete")
+def delete_route(route_table: RouteTableArg, destination: DestinationArg,
+                 vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove a route (delete-route)."""
+    from .ops.route_table import delete_route as op
+    _route_change("deleted", op, route_table, destination, None, vpc, lab, as_json)
