@@ -45,7 +45,8 @@ def peering_chain(topology: Topology, vpc: Vpc) -> list[str]:
     if not links:
         return []
     cidrs = ", ".join(str(c) for c in vpc.cidr_blocks)
-    lines = ["  chain peering {", "    type filter hook forward priority filter - 40; policy accept;"]
+    # prerouting: such a packet has no route here, so the forward hook would never see it
+    lines = ["  chain peering {", "    type filter hook prerouting priority filter; policy accept;"]
     for link, name in links:
         why = comment(f"code=PCX_REQUIRES_ADDRESS_IN_VPC_CIDR direction=ingress peering={name} vpc={vpc.name}")
         lines.append(f'    iifname "{link}" ip daddr != {{ {cidrs} }} counter drop {why}')

@@ -1,0 +1,227 @@
+"""The edge with real packets: IGW 1:1 NAT, public IPs and EIPs, NAT gateways, the emulated internet,
+VPC peering without transit, and live EIP / NAT gateway / route changes.
+
+Probes carry a token in their payload, so each hop's capture shows the same packet before and after
+each translation; an internet host's `h<j>` link in the core shows what the internet really saw."""
+from __future__ import annotations
+
+import os
+from ipaddress import IPv4Address
+
+import pytest
+
+from vpcemu.lab import Lab
+from vpcemu.load import load_text
+from vpcemu.ops import elastic_ip, nat_gateway, route_table
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root")]
+
+EDGE = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    internet_gateway: igw
+    subnets:
+      public-a:  {cidr: 10.0.0.0/24, az: us-east-1a, route_table: public}
+      private-a: {cidr: 10.0.1.0/24, az: us-east-1a, route_table: private-a}
+      public-b:  {cidr: 10.0.2.0/24, az: us-east-1b, route_table: public}
+      private-b: {cidr: 10.0.3.0/24, az: us-east-1b, route_table: private-b}
+    route_tables:
+      public:    {routes: [{destination: 0.0.0.0/0, target: igw}]}
+      private-a: {routes: [{destination: 0.0.0.0/0, target: nat-a}]}
+      private-b: {routes: [{destination: 0.0.0.0/0, target: nat-b}]}
+    nat_gateways:
+      nat-a: {subnet: public-a, eip: 198.51.100.20}
+      nat-b: {subnet: public-b, eip: 198.51.100.21}
+    security_groups:
+      web: {ingress: [{protocol: tcp, ports: 80, source: 0.0.0.0/0}, {protocol: icmp, source: 0.0.0.0/0}]}
+    instances:
+      web:   {subnet: public-a, private_ip: 10.0.0.10, eip: 198.51.100.10, security_groups: [web]}
+      auto:  {subnet: public-b, private_ip: 10.0.2.10, public_ip: true, security_groups: [web]}
+      nopub: {subnet: public-a, private_ip: 10.0.0.11, security_groups: [web]}
+      app-a: {subnet: private-a, private_ip: 10.0.1.10, security_groups: [web]}
+      app-b: {subnet: private-b, private_ip: 10.0.3.10, security_groups: [web]}
+internet:
+  hosts:
+    ext: {ip: 198.18.0.50, listen: [tcp/80, tcp/7, udp/7]}
+"""
+
+PEERED = """
+format: 1
+vpcs:
+  a:
+    cidr: 10.1.0.0/16
+    internet_gateway: igw-a
+    subnets:
+      pub: {cidr: 10.1.0.0/24, az: us-east-1a, route_table: pub}
+      priv: {cidr: 10.1.1.0/24, az: us-east-1a, route_table: priv}
+    route_tables:
+      pub:  {routes: [{destination: 0.0.0.0/0, target: igw-a}, {destination: 10.2.0.0/16, target: ab}]}
+      priv: {routes: [{destination: 0.0.0.0/0, target: nat-a}, {destination: 10.2.0.0/16, target: ab}]}
+    nat_gateways: {nat-a: {subnet: pub, eip: 198.51.100.20}}
+    security_groups: {open: {ingress: [{protocol: all, source: 10.0.0.0/8}]}}
+    instances:
+      a1: {subnet: priv, private_ip: 10.1.1.10, security_groups: [open]}
+  b:
+    cidr: 10.2.0.0/16
+    subnets: {s: {cidr: 10.2.1.0/24, az: us-east-1a, route_table: r}}
+    route_tables:
+      r: {routes: [{destination: 10.1.0.0/16, target: ab}, {destination: 10.3.0.0/16, target: bc},
+                   {destination: 0.0.0.0/0, target: ab}]}
+    security_groups:
+      open: {ingress: [{protocol: all, source: 10.0.0.0/8}]}
+      from-a: {ingress: [{protocol: tcp, ports: 22, source: sg:a/open}]}
+    instances:
+      b1: {subnet: s, private_ip: 10.2.1.10, security_groups: [open]}
+      b2: {subnet: s, private_ip: 10.2.1.11, security_groups: [from-a]}
+  c:
+    cidr: 10.3.0.0/16
+    subnets: {s: {cidr: 10.3.1.0/24, az: us-east-1a, route_table: r}}
+    route_tables:
+      r: {routes: [{destination: 10.2.0.0/16, target: bc}, {destination: 10.1.0.0/16, target: bc}]}
+    security_groups: {open: {ingress: [{protocol: all, source: 10.0.0.0/8}]}}
+    instances:
+      c1: {subnet: s, private_ip: 10.3.1.10, security_groups: [open]}
+peering:
+  ab: {requester: a, accepter: b}
+  bc: {requester: b, accepter: c}
+internet:
+  hosts:
+    ext: {ip: 198.18.0.50}
+"""
+
+EXT = "198.18.0.50"
+
+
+@pytest.fixture(scope="module")
+def edge():
+    with Lab.up(load_text(EDGE, name="edge"), name=f"ed{os.getpid() % 100000}") as lab:
+        yield lab
+
+
+@pytest.fixture
+def fresh():
+    """A lab of its own for tests that change it."""
+    with Lab.up(load_text(EDGE, name="edge"), name=f"ef{os.getpid() % 100000}") as lab:
+        yield lab
+
+
+def seen_by_internet(result):
+    """(source, source port) of the probe as it left the core towards the internet host."""
+    hop = next(h for h in result.hops if h.leg == "forward" and h.component.startswith("internet host"))
+    return hop.source, hop.source_port
+
+
+def codes(result) -> set[str]:
+    return {e["code"] for e in result.explanations}
+
+
+def test_eip_instance_is_seen_as_its_eip_and_sees_only_its_private_ip(edge):
+    r = edge.probe("web", EXT, protocol="tcp", port=80)
+    assert r.reachable
+    assert seen_by_internet(r)[0] == "198.51.100.10"
+    assert r.header_at_source["src"] == "10.0.0.10"
+    addrs = edge.exec("web", ["ip", "-4", "-o", "addr", "show", "dev", "eth0"], check=True).stdout
+    assert "10.0.0.10/24" in addrs and "198.51.100" not in addrs
+    igw = [h for h in r.hops if h.namespace.endswith("-igw-main") and h.leg == "forward"]
+    assert [(h.ifname, h.source) for h in igw] == [("vpc", "10.0.0.10"), ("inet", "198.51.100.10")]
+
+
+def test_auto_assigned_public_ip_comes_from_the_pool(edge):
+    public = edge.topology.network_interface("auto.eth0").public_ip_address
+    assert public is not None and IPv4Address(public) in edge.topology.addressing.public[0]
+    assert seen_by_internet(edge.probe("auto", EXT, protocol="udp", port=7))[0] == str(public)
+
+
+def test_public_subnet_without_public_ip_cannot_reach_the_internet(edge):
+    r = edge.probe("nopub", EXT, protocol="tcp", port=80)
+    assert not r.reachable
+    assert codes(r) == {"IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS"}
+    assert not any(h.component.startswith("internet host") for h in r.hops)
+
+
+def test_private_subnet_goes_out_through_its_azs_nat_gateway(edge):
+    for source, nat, eip in (("app-a", "nat-a", "198.51.100.20"), ("app-b", "nat-b", "198.51.100.21")):
+        r = edge.probe(source, EXT, protocol="tcp", port=80)
+        assert r.reachable, r
+        address, port = seen_by_internet(r)
+        assert address == eip and 1024 <= port <= 65535
+        components = [h.component for h in r.hops if h.leg == "forward"]
+        assert f"nat-gateway {nat}" in components
+        assert components.index(f"nat-gateway {nat}") < components.index("igw (internet side)")
+        nat_hops = [h for h in r.hops if h.component == f"nat-gateway {nat}" and h.leg == "forward"]
+        assert [h.direction for h in nat_hops] == ["in", "out"]
+        assert nat_hops[1].source == str(edge.topology.network_interface(f"{nat}.eni").private_ip_address)
+
+
+def test_the_internet_reaches_an_eip_only_where_the_sg_allows(edge):
+    assert edge.probe("ext", "198.51.100.10", protocol="tcp", port=80).reachable
+    r = edge.probe("ext", "198.51.100.10", protocol="tcp", port=22)
+    assert not r.reachable and codes(r) == {"ENI_SG_RULES_MISMATCH"}
+    at_web = [h for h in r.hops if h.namespace.endswith("-vpc-main")]
+    assert at_web and all(h.destination == "10.0.0.10" for h in at_web)      # translated at the IGW
+
+
+def test_nothing_from_the_internet_reaches_private_instances_or_the_nat_gateway(edge):
+    r = edge.probe("ext", "198.51.100.99", protocol="tcp", port=80)          # an address nobody maps
+    assert not r.reachable
+    r = edge.probe("ext", "198.51.100.20", protocol="icmp")                  # a NAT gateway does not answer ping
+    assert not r.reachable and "NO_POSSIBLE_DESTINATION" in codes(r)
+    r = edge.probe("ext", "198.51.100.20", protocol="tcp", port=80)          # nor take unsolicited connections
+    assert not r.reachable and "NO_POSSIBLE_DESTINATION" in codes(r)
+    assert not edge.probe("ext", "10.0.1.10", protocol="icmp").reachable
+
+
+def test_deleting_a_nat_gateway_blackholes_routes_until_repointed(fresh):
+    nat_gateway.delete_nat_gateway(fresh, "nat-a")
+    routes = {r["destination"]: r for vpc in fresh.status()["vpcs"] for rt in vpc["route_tables"]
+              if rt["name"] == "private-a" for r in rt["routes"]}
+    assert routes["0.0.0.0/0"]["state"] == "blackhole" and routes["0.0.0.0/0"]["target"] == "nat-a"
+    assert fresh.status()["status"] == "up"
+    assert not fresh.probe("app-a", EXT, protocol="tcp", port=80).reachable
+    assert fresh.probe("app-b", EXT, protocol="tcp", port=80).reachable        # the other AZ is untouched
+    route_table.replace_route(fresh, "private-a", "0.0.0.0/0", "nat-b")
+    r = fresh.probe("app-a", EXT, protocol="tcp", port=80)
+    assert r.reachable and seen_by_internet(r)[0] == "198.51.100.21"
+
+
+def test_eip_associate_move_and_disassociate_live(fresh):
+    elastic_ip.disassociate_address(fresh, "198.51.100.10")
+    r = fresh.probe("web", EXT, protocol="tcp", port=80)
+    assert not r.reachable and codes(r) == {"IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS"}
+    elastic_ip.associate_address(fresh, "198.51.100.30", "web")
+    assert seen_by_internet(fresh.probe("web", EXT, protocol="tcp", port=80))[0] == "198.51.100.30"
+    assert fresh.probe("ext", "198.51.100.30", protocol="tcp", port=80).reachable
+    elastic_ip.associate_address(fresh, "198.51.100.30", "nopub", allow_reassociation=True)
+    assert seen_by_internet(fresh.probe("nopub", EXT, protocol="tcp", port=80))[0] == "198.51.100.30"
+    assert not fresh.probe("web", EXT, protocol="tcp", port=80).reachable
+
+
+@pytest.fixture(scope="module")
+def peered():
+    with Lab.up(load_text(PEERED, name="peer"), name=f"pe{os.getpid() % 100000}") as lab:
+        yield lab
+
+
+def test_peered_vpcs_reach_each_other(peered):
+    assert peered.probe("a1", "b1", protocol="icmp").reachable
+    assert peered.probe("c1", "b1", protocol="icmp").reachable
+
+
+def test_no_transit_through_a_peer(peered):
+    r = peered.probe("c1", "a1", protocol="icmp")
+    assert not r.reachable and codes(r) == {"PCX_REQUIRES_ADDRESS_IN_VPC_CIDR"}
+
+
+def test_a_peer_cannot_use_this_vpcs_nat_gateway_or_igw(peered):
+    r = peered.probe("b1", EXT, protocol="icmp")
+    assert not r.reachable and codes(r) == {"PCX_REQUIRES_ADDRESS_IN_VPC_CIDR"}
+    assert not any("nat-gateway" in h.component or "igw" in h.component for h in r.hops)
+    assert peered.probe("a1", EXT, protocol="icmp").reachable                  # a itself can
+
+
+def test_security_group_reference_across_the_peering(peered):
+    assert peered.probe("a1", "b2", protocol="tcp", port=22).reachable
+    r = peered.probe("c1", "b2", protocol="tcp", port=22)
+    assert not r.reachable and codes(r) == {"ENI_SG_RULES_MISMATCH"}
