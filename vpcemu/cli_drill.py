@@ -41,6 +41,24 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
     finish(_call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command), as_json)
 
 
+@drill_app.command("nat-gateway-failure")
+def nat_gateway_failure(
+        nat_gateway: Annotated[str, typer.Option("--nat-gateway", help="The NAT gateway to delete.")],
+        route_table: Annotated[str, typer.Option("--route-table", help="The route table to re-point.")],
+        to: Annotated[str, typer.Option("--to", help="The NAT gateway that takes over.")],
+        client: Annotated[str, typer.Option("--client", help="Instance behind the NAT gateway that probes TARGET.")],
+        target: Annotated[str, typer.Option("--target", help="Internet host (name or address) to probe.")],
+        destination: Annotated[str, typer.Option(help="The route to re-point.")] = "0.0.0.0/0",
+        interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
+        lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a NAT gateway, then re-point the private route table to another AZ's, while CLIENT probes."""
+    from . import drill
+    the_lab = _lab(lab, as_json)
+    address = str(_call(as_json, the_lab.resolve, target).address)
+    finish(_call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, address,
+                 destination, interval_ms), as_json)
+
+
 @drill_app.command("az-outage")
 def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zone that goes dark.")],
               client: Annotated[str, typer.Option("--client", help="Instance that probes TARGET.")],

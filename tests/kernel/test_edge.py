@@ -225,3 +225,14 @@ def test_security_group_reference_across_the_peering(peered):
     assert peered.probe("a1", "b2", protocol="tcp", port=22).reachable
     r = peered.probe("c1", "b2", protocol="tcp", port=22)
     assert not r.reachable and codes(r) == {"ENI_SG_RULES_MISMATCH"}
+
+
+def test_nat_gateway_failure_drill_measures_the_outage(fresh):
+    from vpcemu.drill import nat_gateway_failure
+    report = nat_gateway_failure(fresh, "nat-a", "private-a", "nat-b", "app-a", EXT)
+    assert report.recovered and report.probes_sent > 0
+    assert 0 < report.outage_ms < 1000
+    events = " ".join(e["event"] for e in report.timeline)
+    assert "nat-gateway-failure starts" in events and "first lost probe" in events
+    r = fresh.probe("app-a", EXT, protocol="icmp")
+    assert r.reachable and seen_by_internet(r)[0] == "198.51.100.21"

@@ -190,6 +190,20 @@ def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1
     return run_drill(lab, "ip-move", client, address, action, interval_ms)
 
 
+def nat_gateway_failure(lab: Lab, nat_gateway: str, route_table: str, to: str, client: str, target: str,
+                        destination: str = "0.0.0.0/0", interval_ms: float = 1.0) -> DrillReport:
+    """Delete NAT gateway `nat_gateway` (its routes turn blackhole), then re-point `destination` of
+    `route_table` to NAT gateway `to`, while `client` probes `target` out on the internet."""
+    from ..ops.nat_gateway import delete_nat_gateway
+    from ..ops.route_table import replace_route
+
+    def action() -> None:
+        delete_nat_gateway(lab, nat_gateway)
+        replace_route(lab, route_table, destination, to)
+
+    return run_drill(lab, "nat-gateway-failure", client, target, action, interval_ms)
+
+
 def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_ms: float = 500.0,
               interval_ms: float = 1.0, command: list[str] | None = None, standby: str | None = None) -> DrillReport:
     """Every ENI in `availability_zone` (instances', NAT gateways', endpoints') loses its link at the
