@@ -61,7 +61,7 @@ class Lab:
         else:
             source = "<python>"
         lab_name = name or topology.name
-        plan = plan_lab(topology, lab_name)     # refuses unsupported parts before anything exists
+        plan = plan_lab(topology, lab_name)
         require_root()
         journal = Journal(lab_name)
         lab_uuid = uuid.uuid4().hex

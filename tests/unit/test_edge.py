@@ -146,3 +146,64 @@ def test_route_edit_refusals(edge):
     t = route_created(edge, "public", "203.0.113.0/24", "blackhole")
     assert route_deleted(t, "public", "203.0.113.0/24").vpcs["main"].route_tables["public"] == \
         edge.vpcs["main"].route_tables["public"]
+
+
+ENDPOINTS = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    enable_dns_hostnames: true
+    internet_gateway: igw
+    subnets:
+      public-a:  {cidr: 10.0.0.0/24, az: us-east-1a, route_table: public}
+      private-a: {cidr: 10.0.1.0/24, az: us-east-1a, route_table: private-a}
+      private-b: {cidr: 10.0.3.0/24, az: us-east-1b, route_table: private-b}
+    route_tables:
+      public: {routes: [{destination: 0.0.0.0/0, target: igw}]}
+      private-a: {routes: [{destination: 0.0.0.0/0, target: nat-a}]}
+      private-b: {routes: [{destination: 0.0.0.0/0, target: nat-a}, {destination: 198.19.0.0/24, target: nat-a}]}
+    nat_gateways: {nat-a: {subnet: public-a, eip: 198.51.100.20}}
+    security_groups:
+      vpce: {ingress: [{protocol: tcp, ports: 443, source: 10.0.0.0/16}]}
+    endpoints:
+      s3: {type: gateway, service: s3, route_tables: [private-a, private-b]}
+      sqs: {type: interface, service: sqs, subnets: [private-a, private-b], security_groups: [vpce]}
+    instances:
+      app-a: {subnet: private-a, private_ip: 10.0.1.10}
+      app-b: {subnet: private-b, private_ip: 10.0.3.10}
+aws:
+  services: [s3, dynamodb, sqs]
+"""
+
+
+def test_gateway_endpoint_routes_each_prefix_list_cidr_and_static_wins_a_tie():
+    t = load_text(ENDPOINTS, name="ep")
+    plan = plan_lab(t)
+    s3 = [str(c) for c in t.prefix_lists["s3"].cidrs]
+    assert s3 == ["198.19.0.0/24", "198.19.1.0/24"]
+
+    def table(name):
+        tid = 1000 + list(t.vpcs["main"].route_tables).index(name)
+        return {r.destination: r for r in plan.routes if r.namespace == "ep-vpc-main" and r.table == tid}
+
+    a, b = table("private-a"), table("private-b")
+    assert all(a[c].ifname == "gwe" for c in s3)
+    assert b["198.19.0.0/24"].ifname != "gwe" and b["198.19.1.0/24"].ifname == "gwe"
+    assert "code=VPCE_GATEWAY_PROTOCOL_RESTRICTION" in plan.nft["ep-vpc-main"]
+
+
+def test_interface_endpoint_namespace_holds_one_eni_per_subnet_and_forwards_tcp():
+    t = load_text(ENDPOINTS, name="ep")
+    plan = plan_lab(t)
+    ns = "ep-vpce-sqs"
+    assert ns in plan.namespaces
+    enis = {v.peer_ifname: v.peer_mac for v in plan.veths if v.peer_namespace == ns}
+    assert set(enis) == {"eth0", "eth1"}
+    sqs = str(t.service_addresses["sqs"][0])
+    assert f"meta l4proto tcp dnat to {sqs}" in plan.nft[ns]
+    assert "code=VPCE_INTRA_VPC_TRAFFIC" in plan.nft[ns]
+    region = plan.nft["ep-aws"]
+    assert 'iifname "v0" ct state new ct mark set 1' in region and 'iifname "i0x0" ct state new ct mark set 2' in region
+    assert {(r.priority, r.fwmark, r.table) for r in plan.rules if r.namespace == "ep-aws"} == {(3001, 1, 3001),
+                                                                                              (3002, 2, 3002)}

@@ -75,15 +75,3 @@ def test_every_private_ip_has_a_route_and_a_permanent_neighbour(plan):
 def test_forwarding_instance_forwards(plan):
     assert plan.sysctls["p-i-fw"]["net/ipv4/ip_forward"] == "1"
     assert "net/ipv4/ip_forward" not in plan.sysctls.get("p-i-a1", {})
-
-
-def test_unbuilt_features_are_refused_not_ignored():
-    text = SMALL + """    endpoints:
-      s3: {type: gateway, service: s3, route_tables: [main]}
-aws:
-  services: [s3]
-"""
-    with pytest.raises(TopologyError) as err:
-        plan_lab(load_text(text, name="p"))
-    assert err.value.problems[0].code == "NotYetSupported"
-    assert err.value.problems[0].path == "vpcs.main.endpoints.s3"

@@ -1,5 +1,5 @@
 """Planning: Topology → Plan, the desired kernel state as a value (pure: printable, diffable, no root)."""
-from .build import plan_lab, unsupported
+from .build import plan_lab
 from .state import Plan
 
-__all__ = ["Plan", "plan_lab", "unsupported"]
+__all__ = ["Plan", "plan_lab"]

@@ -11,7 +11,6 @@ The VPC router (one namespace per VPC) is where AWS's rules live:
 """
 from __future__ import annotations
 
-from ..errors import Problem, TopologyError
 from ..model import NetworkInterface, TargetKind, Topology, Vpc, mac_address
 from . import names
 from .internet import internet, needs_internet
@@ -20,6 +19,7 @@ from .nat_gateway import LINK as NAT_LINK
 from .nat_gateway import nat_gateway, nat_gateway_of
 from .peering import peering, route_to_peer
 from .router_nft import router_ruleset
+from .vpc_endpoint import endpoints, interface_endpoint, interface_endpoint_of, prefix_list_routes
 from .state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
 
 AMAZON_DNS_LINK_LOCAL = "169.254.169.253"     # the resolver's other address, the same in every VPC
@@ -46,18 +46,14 @@ def router_mac(eni: NetworkInterface) -> str:
     return mac_address("router", eni.id)
 
 
-def unsupported(topology: Topology) -> list[Problem]:
-    """Parts of the format this version validates but does not build yet: refused, never ignored."""
-    return [Problem(f"vpcs.{v.name}.endpoints.{n}", "a VPC endpoint is not yet supported by this vpcemu",
-                    "NotYetSupported", hint="remove it to build the rest; validation of it already passed")
-            for v in topology.vpcs.values() for n in v.endpoints]
-
-
 def eni_home(lab: str, vpc: Vpc, eni: NetworkInterface) -> tuple[str, str, int | None]:
     """Where an ENI's far end lives: (namespace, interface, device index), the index None when parked."""
     nat = nat_gateway_of(vpc, eni.name)
     if nat is not None:
         return names.nat_gateway_ns(lab, nat.name), NAT_LINK, 0
+    endpoint = interface_endpoint_of(vpc, eni.name)
+    if endpoint is not None:
+        return names.vpc_endpoint_ns(lab, endpoint[0].name), names.instance_link(endpoint[1]), endpoint[1]
     if eni.attachment is None:
         return names.parking_ns(lab), names.parked_link(eni), None
     return (names.instance_ns(lab, eni.attachment.instance), names.instance_link(eni.attachment.device_index),
@@ -72,9 +68,6 @@ def network_interface_plan(topology: Topology, lab: str, eni: NetworkInterface) 
 
 
 def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
-    problems = unsupported(topology)
-    if problems:
-        raise TopologyError(problems)
     lab = lab or topology.name
     builder = _PlanBuilder(topology, lab)
     if needs_internet(topology):
@@ -85,6 +78,7 @@ def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
             internet_gateway(builder, vpc, i)
     for pcx in topology.peering.values():
         peering(builder, pcx)
+    endpoints(builder)
     return builder.result()
 
 
@@ -131,9 +125,11 @@ class _PlanBuilder:
                 self.sysctl(ns, "net/ipv4/conf/all/send_redirects", 0)
         for nat in vpc.nat_gateways.values():
             nat_gateway(self, vpc, nat)
+        for ep in vpc.endpoints.values():
+            if ep.vpc_endpoint_type == "Interface":
+                interface_endpoint(self, vpc, ep)
         for eni in vpc.network_interfaces.values():
-            if eni.interface_type in ("interface", "nat_gateway"):
-                self.eni(vpc, rtr, eni)
+            self.eni(vpc, rtr, eni)
         self.policy_routing(vpc, rtr)
         self.nft[rtr] = router_ruleset(vpc, subnet_marks(vpc), self.t)
 
@@ -192,6 +188,8 @@ class _PlanBuilder:
             elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
                 self.routes.append(RouteEntry(rtr, table, str(route.destination), type="blackhole",
                                               comment=f"{rt.name}: blackhole"))
+            elif kind == TargetKind.GATEWAY_ENDPOINT:
+                self.routes += prefix_list_routes(self.t, rtr, table, rt, route)
             elif kind == TargetKind.INTERNET_GATEWAY:
                 self.routes.append(route_to_igw(rtr, table, str(route.destination), f"{rt.name}: → {route.target}"))
             elif kind == TargetKind.VPC_PEERING:

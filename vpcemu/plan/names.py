@@ -26,6 +26,10 @@ def nat_gateway_ns(lab: str, nat_gateway: str) -> str:
     return f"{lab}-nat-{nat_gateway}"
 
 
+def vpc_endpoint_ns(lab: str, endpoint: str) -> str:
+    return f"{lab}-vpce-{endpoint}"
+
+
 def internet_ns(lab: str) -> str:
     """The emulated internet's core router: IGWs, internet hosts and the AWS region hang off it."""
     return f"{lab}-inet"

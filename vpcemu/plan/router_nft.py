@@ -16,6 +16,7 @@ from ..model import NetworkInterface, Topology, Vpc
 from . import names
 from .network_acl import nacl_chains
 from .peering import peering_chain
+from .vpc_endpoint import gateway_endpoint_chain
 from .security_group import comment, sg_chains, sg_sets
 
 TABLE = "vpcemu"
@@ -89,6 +90,7 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         *sg_chains(vpc),
         *nacl_chains(vpc),
         *peering_chain(topology, vpc),
+        *gateway_endpoint_chain(topology, vpc),
         "}",
     ]
     return "\n".join(lines) + "\n"

@@ -229,6 +229,8 @@ def forwarding_namespaces(lab: "Lab") -> list[str]:
         if vpc.internet_gateway:
             out.append(names.internet_gateway_ns(lab.name, vpc.name))
         out += [names.nat_gateway_ns(lab.name, n) for n in vpc.nat_gateways]
+        out += [names.vpc_endpoint_ns(lab.name, e.name) for e in vpc.endpoints.values()
+                if e.vpc_endpoint_type == "Interface"]
     if needs_internet(t):
         out.append(names.internet_ns(lab.name))
     return out
@@ -261,4 +263,7 @@ def link_components(lab: "Lab") -> dict[tuple[str, str], str]:
                     f"{eni.attachment.instance} {names.instance_link(eni.attachment.device_index)}"
         for nat in vpc.nat_gateways.values():
             out[(names.nat_gateway_ns(lab.name, nat.name), NAT_LINK)] = f"nat-gateway {nat.name}"
+        for ep in vpc.endpoints.values():
+            for k, _ in enumerate(ep.network_interfaces):
+                out[(names.vpc_endpoint_ns(lab.name, ep.name), names.instance_link(k))] = f"vpc-endpoint {ep.name}"
     return out
