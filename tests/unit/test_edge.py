@@ -207,3 +207,20 @@ def test_interface_endpoint_namespace_holds_one_eni_per_subnet_and_forwards_tcp(
     assert 'iifname "v0" ct state new ct mark set 1' in region and 'iifname "i0x0" ct state new ct mark set 2' in region
     assert {(r.priority, r.fwmark, r.table) for r in plan.rules if r.namespace == "ep-aws"} == {(3001, 1, 3001),
                                                                                               (3002, 2, 3002)}
+
+
+def test_interface_endpoint_dns_private_names_and_vpce_names():
+    from vpcemu.dns.zone import build_zone
+    t = load_text(ENDPOINTS, name="ep")
+    ep = t.vpcs["main"].endpoints["sqs"]
+    ips = tuple(t.network_interface(n).private_ip_address for n in ep.network_interfaces)
+    zone = build_zone(t, "main", t.service_addresses)
+    assert zone.lookup("sqs.us-east-1.amazonaws.com") == ("NOERROR", ips)
+    assert zone.lookup(f"{ep.id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)
+    assert zone.lookup(f"{ep.id}-us-east-1b.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips[1:])
+    assert zone.lookup("s3.us-east-1.amazonaws.com") == ("NOERROR", t.service_addresses["s3"])   # DNS unchanged
+    off = load_text(ENDPOINTS.replace("security_groups: [vpce]}", "security_groups: [vpce], private_dns: false}"),
+                    name="ep")
+    zone = build_zone(off, "main", off.service_addresses)
+    assert zone.lookup("sqs.us-east-1.amazonaws.com") == ("NOERROR", off.service_addresses["sqs"])
+    assert zone.lookup(f"{ep.id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)

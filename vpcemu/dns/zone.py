@@ -32,6 +32,28 @@ def service_names(service: str, region: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def endpoint_names(topology: Topology, vpc_name: str) -> dict[str, tuple[IPv4Address, ...]]:
+    """Interface endpoints' DNS: the `vpce-…` regional and zonal names of every endpoint (public
+    records with private answers, so any VPC resolves them), and, for this VPC's endpoints with
+    private DNS, the service's own names pointing at the endpoint's ENIs."""
+    region, out = topology.region, {}
+    for vpc in topology.vpcs.values():
+        for ep in vpc.endpoints.values():
+            enis = [vpc.network_interfaces[n] for n in ep.network_interfaces]
+            if not enis:
+                continue
+            base = f"{ep.service}.{region}.vpce.amazonaws.com"
+            out[f"{ep.id}.{base}"] = tuple(e.private_ip_address for e in enis)
+            for e in enis:
+                out[f"{ep.id}-{vpc.subnets[e.subnet].availability_zone}.{base}"] = (e.private_ip_address,)
+            if ep.private_dns_enabled and vpc.name == vpc_name:
+                for n in service_names(ep.service, region):
+                    out[n] = tuple(e.private_ip_address for e in enis)
+                    if ep.service == "s3":
+                        out[f"*.{n}"] = out[n]
+    return out
+
+
 def _norm(name: str) -> str:
     return name.rstrip(".").lower()
 
@@ -91,7 +113,7 @@ def build_zone(topology: Topology, vpc_name: str,
             wild["s3.amazonaws.com"] = tuple(addrs)
     for host in topology.internet_hosts.values():
         a[_norm(host.name)] = (host.ip,)
-    for n, addrs in (private_overrides or {}).items():
+    for n, addrs in {**endpoint_names(topology, vpc_name), **(private_overrides or {})}.items():
         if n.startswith("*."):
             wild[_norm(n[2:])] = tuple(addrs)
         else:
