@@ -179,6 +179,10 @@ def render_status(st: dict) -> None:
             console.print(f"  route table {rt['name']}{' (main)' if rt['main'] else ''}: {routes}", highlight=False)
         if vpc["internet_gateway"]:
             console.print(f"  internet gateway {vpc['internet_gateway']['name']}", highlight=False)
+        for e in vpc["endpoints"]:
+            where = ", ".join(e["route_tables"] or e["network_interfaces"])
+            console.print(f"  {e['type'].lower()} endpoint {e['name']} {e['id']} → {e['service']}: {where}"
+                          + (" (private DNS)" if e["private_dns"] and e["type"] == "Interface" else ""), highlight=False)
         for n in vpc["nat_gateways"]:
             console.print(f"  NAT gateway {n['name']} {n['id']} ({n['connectivity_type']}) in {n['subnet']}: "
                           f"{n['private_ip']}" + (f" → {n['eip']}" if n["eip"] else ""), highlight=False)
@@ -252,7 +256,7 @@ def render_probe(r) -> None:
 
 # -- live changes: one sub-command group per AWS resource kind -------------------------------------------
 from .cli_drill import drill_app  # noqa: E402  (they use the helpers above)
-from .cli_edge import eip_app, nat_app, route_app  # noqa: E402
+from .cli_edge import eip_app, endpoint_app, nat_app, route_app  # noqa: E402
 from .cli_eni import eni_app  # noqa: E402
 from .cli_security import nacl_app, sg_app  # noqa: E402
 
@@ -263,6 +267,7 @@ app.add_typer(drill_app, name="drill")
 app.add_typer(eip_app, name="eip")
 app.add_typer(nat_app, name="nat")
 app.add_typer(route_app, name="route")
+app.add_typer(endpoint_app, name="endpoint")
 
 
 def main() -> None:

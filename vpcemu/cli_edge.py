@@ -1,5 +1,6 @@
-"""`vpcemu eip`, `vpcemu nat`, `vpcemu route`: live edge changes on a running lab (AWS's
-AssociateAddress / DisassociateAddress, DeleteNatGateway, CreateRoute / ReplaceRoute / DeleteRoute)."""
+"""`vpcemu eip`, `nat`, `route`, `endpoint`: live edge changes on a running lab (AWS's AssociateAddress /
+DisassociateAddress, DeleteNatGateway, CreateRoute / ReplaceRoute / DeleteRoute, CreateVpcEndpoint /
+DeleteVpcEndpoints)."""
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -12,6 +13,7 @@ from .cli_security import VpcOpt, timed
 eip_app = typer.Typer(no_args_is_help=True, help="Elastic IPs, live: associate (or move) and disassociate.")
 nat_app = typer.Typer(no_args_is_help=True, help="NAT gateways, live: delete (its routes turn blackhole).")
 route_app = typer.Typer(no_args_is_help=True, help="Routes, live: create, replace, delete.")
+endpoint_app = typer.Typer(no_args_is_help=True, help="VPC endpoints, live: create, delete.")
 PublicIpArg = Annotated[str, typer.Argument(help="The Elastic IP, from the lab's public pools.")]
 RouteTableArg = Annotated[str, typer.Argument(help="Route table name.")]
 DestinationArg = Annotated[str, typer.Argument(help="Destination CIDR, e.g. 0.0.0.0/0.")]
@@ -92,3 +94,41 @@ def delete_route(route_table: RouteTableArg, destination: DestinationArg,
     """Remove a route (delete-route)."""
     from .ops.route_table import delete_route as op
     _route_change("deleted", op, route_table, destination, None, vpc, lab, as_json)
+
+
+@endpoint_app.command(name="create")
+def create_endpoint(
+        name: Annotated[str, typer.Argument(help="Name of the new endpoint.")],
+        service: Annotated[str, typer.Option("--service", help="s3, dynamodb, sqs … (from aws.services).")],
+        endpoint_type: Annotated[str, typer.Option("--type", help="interface or gateway.")] = "interface",
+        route_table: Annotated[Optional[list[str]], typer.Option("--route-table", help="Gateway: a route table "
+                                                                 "(repeat).")] = None,
+        subnet: Annotated[Optional[list[str]], typer.Option("--subnet", help="Interface: a subnet, one per AZ "
+                                                            "(repeat).")] = None,
+        group: Annotated[Optional[list[str]], typer.Option("--group", help="Interface: a security group (repeat; "
+                                                           "default: the VPC's default).")] = None,
+        private_dns: Annotated[bool, typer.Option(help="Interface: the service's name resolves to the ENIs.")] = True,
+        vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Create a VPC endpoint (create-vpc-endpoint): routes, ENIs and DNS follow at once."""
+    from .ops.vpc_endpoint import create_vpc_endpoint
+    the_lab = _lab(lab, as_json)
+    ms = timed(as_json, create_vpc_endpoint, the_lab, name, service, endpoint_type, route_table, subnet, group,
+               private_dns, vpc)
+    ep = next(v.endpoints[name] for v in the_lab.topology.vpcs.values() if name in v.endpoints)
+    enis = [the_lab.topology.network_interface(n) for n in ep.network_interfaces]
+    _done(f"created {ep.vpc_endpoint_type.lower()} endpoint {name} ({ep.id}) for {service}"
+          + (f": ENIs {', '.join(str(e.private_ip_address) for e in enis)}" if enis else
+             f": routes in {', '.join(ep.route_tables)}"),
+          {"name": name, "id": ep.id, "service": service, "type": ep.vpc_endpoint_type,
+           "route_tables": list(ep.route_tables), "network_interfaces": {e.name: str(e.private_ip_address) for e in enis}},
+          ms, as_json)
+
+
+@endpoint_app.command(name="delete")
+def delete_endpoint(name: Annotated[str, typer.Argument(help="Endpoint name or vpce- id.")],
+                    vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a VPC endpoint (delete-vpc-endpoints): its routes, ENIs and names go."""
+    from .ops.vpc_endpoint import delete_vpc_endpoint
+    the_lab = _lab(lab, as_json)
+    ms = timed(as_json, delete_vpc_endpoint, the_lab, name, vpc)
+    _done(f"deleted endpoint {name}", {"name": name}, ms, as_json)

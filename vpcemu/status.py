@@ -40,6 +40,9 @@ def lab_status(lab: "Lab") -> dict:
                               "private_ip": str(vpc.network_interfaces[n.network_interface].private_ip_address),
                               "eip": str(n.eip) if n.eip else None,
                               "namespace": names.nat_gateway_ns(lab.name, n.name)} for n in vpc.nat_gateways.values()],
+            "endpoints": [{"name": e.name, "id": e.id, "type": e.vpc_endpoint_type, "service": e.service,
+                           "route_tables": list(e.route_tables), "network_interfaces": list(e.network_interfaces),
+                           "private_dns": e.private_dns_enabled} for e in vpc.endpoints.values()],
             "network_interfaces": [{
                 "name": e.name, "id": e.id, "subnet": e.subnet, "mac": e.mac_address,
                 "private_ips": [str(ip) for ip in e.private_ip_addresses],

@@ -224,3 +224,25 @@ def test_interface_endpoint_dns_private_names_and_vpce_names():
     zone = build_zone(off, "main", off.service_addresses)
     assert zone.lookup("sqs.us-east-1.amazonaws.com") == ("NOERROR", off.service_addresses["sqs"])
     assert zone.lookup(f"{ep.id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)
+
+
+def test_endpoint_create_and_delete_edits_with_aws_refusals():
+    from vpcemu.ops.vpc_endpoint import vpc_endpoint_created, vpc_endpoint_deleted
+    t = load_text(ENDPOINTS, name="ep")
+    refused("DuplicateSubnetsInSameZone", vpc_endpoint_created, t, "x", "dynamodb", "interface",
+            subnets=["private-a", "public-a"], private_dns_enabled=False)
+    refused("InvalidServiceName", vpc_endpoint_created, t, "x", "sqs", "gateway", route_tables=["public"])
+    refused("InvalidServiceName", vpc_endpoint_created, t, "x", "kms", "interface", subnets=["private-a"])
+    refused("InvalidParameter", vpc_endpoint_created, t, "x", "sqs", "interface", subnets=["private-a"])
+    refused("RouteAlreadyExists", vpc_endpoint_created, t, "x", "s3", "gateway", route_tables=["private-a"])
+    refused("InvalidGroup.NotFound", vpc_endpoint_created, t, "x", "dynamodb", "interface", subnets=["private-a"],
+            security_groups=["nope"])
+    refused("InvalidVpcEndpointId.NotFound", vpc_endpoint_deleted, t, "nope")
+    g = vpc_endpoint_created(t, "ddb", "dynamodb", "gateway", route_tables=["public"])
+    assert any(r.target == "ddb" and r.is_prefix_list for r in g.vpcs["main"].route_tables["public"].routes)
+    i = vpc_endpoint_created(g, "ddbi", "dynamodb", "interface", subnets=["public-a"], private_dns_enabled=True)
+    assert i.network_interface("ddbi.public-a").requester_managed
+    back = vpc_endpoint_deleted(vpc_endpoint_deleted(i, "ddbi"), "ddb")
+    assert back.vpcs["main"] == t.vpcs["main"]
+    no_sqs = vpc_endpoint_deleted(t, "sqs")
+    assert "sqs.private-a" not in no_sqs.network_interfaces and plan_lab(no_sqs)

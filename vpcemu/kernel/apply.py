@@ -61,7 +61,7 @@ _F_SET = _NLM_F_REQUEST | _NLM_F_ACK                                       # ...
 _F_REPLACE = _NLM_F_REQUEST | _NLM_F_ACK | _NLM_F_CREATE | _NLM_F_REPLACE
 _NLMSG_ERROR, _NLMSG_DONE = 2, 3
 _RTM_NEWLINK, _RTM_GETLINK, _RTM_NEWADDR, _RTM_NEWROUTE, _RTM_NEWNEIGH, _RTM_NEWRULE = 16, 18, 20, 24, 28, 32
-_RTM_DELROUTE, _RTM_DELNEIGH = 25, 29
+_RTM_DELROUTE, _RTM_DELNEIGH, _RTM_DELRULE = 25, 29, 33
 _IFLA_ADDRESS, _IFLA_IFNAME, _IFLA_LINKINFO, _IFLA_IFALIAS, _IFLA_NET_NS_FD = 1, 3, 18, 20, 28
 _IFLA_INFO_KIND, _IFLA_INFO_DATA, _VETH_INFO_PEER = 1, 2, 1
 _IFA_ADDRESS, _IFA_LOCAL = 1, 2
@@ -547,11 +547,11 @@ def _neighbour_body(n, index: int, with_mac: bool = True) -> bytes:
 
 
 def change_routes(ns: str, replace: Iterable = (), delete: Iterable = (), neighbours: Iterable = (),
-                  forget: Iterable = ()) -> None:
+                  forget: Iterable = (), drop_rules: Iterable = ()) -> None:
     """A live change in one namespace: routes and permanent neighbours replaced (added or changed in
-    place, never a gap) or deleted, in one netlink batch. Deleting what is already gone is no error."""
-    replace, delete, neighbours, forget = list(replace), list(delete), list(neighbours), list(forget)
-    if not (replace or delete or neighbours or forget):
+    place, never a gap) or deleted, and policy rules deleted. Deleting what is already gone is no error."""
+    replace, delete, neighbours, forget, drop_rules = map(list, (replace, delete, neighbours, forget, drop_rules))
+    if not (replace or delete or neighbours or forget or drop_rules):
         return
 
     def body() -> None:
@@ -571,13 +571,15 @@ def change_routes(ns: str, replace: Iterable = (), delete: Iterable = (), neighb
                 rtnl.request(_RTM_NEWROUTE, _F_REPLACE, _route_body(r, oif), "route replace",
                              f"{r.destination} table {r.table}")
             rtnl.flush()
-            for r in delete:
+            gone = [(_RTM_DELROUTE, _route_body(r, None), "route delete", f"{r.destination} table {r.table}")
+                    for r in delete]
+            gone += [(_RTM_DELRULE, _rule_body(r), "rule delete", f"pref {r.priority}") for r in drop_rules]
+            for kind, msg, operation, obj in gone:
                 try:
-                    rtnl.request(_RTM_DELROUTE, _F_SET, _route_body(r, None), "route delete",
-                                 f"{r.destination} table {r.table}")
+                    rtnl.request(kind, _F_SET, msg, operation, obj)
                     rtnl.flush()
                 except KernelError as exc:
-                    if exc.errno != errno_mod.ESRCH:
+                    if exc.errno not in (errno_mod.ESRCH, errno_mod.ENOENT):
                         raise
             for n in forget:
                 if n.ifname in links:

@@ -58,8 +58,13 @@ class Journal:
 
     def live_namespaces(self) -> list[str]:
         """Namespaces created and not deleted since by a live change (a deleted NAT gateway's)."""
-        gone = {e["name"] for e in self.entries("netns_deleted")}
-        return [e["name"] for e in self.entries("netns") if e["name"] not in gone]
+        alive: dict[str, None] = {}
+        for e in self.entries():
+            if e["kind"] == "netns":
+                alive[e["name"]] = None
+            elif e["kind"] == "netns_deleted":
+                alive.pop(e["name"], None)
+        return list(alive)
 
     # -- state -------------------------------------------------------------------------------
     def state(self) -> dict:
