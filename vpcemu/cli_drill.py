@@ -9,6 +9,8 @@ from rich.table import Table
 from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
 
 drill_app = typer.Typer(no_args_is_help=True, help="Failover drills: the outage a stream of real packets sees.")
+TcpPortOpt = Annotated[Optional[int], typer.Option("--tcp-port", help="Also hold a TCP connection to an echo service "
+                                                   "at TARGET:PORT and report whether it survived.")]
 
 
 @drill_app.command("eni-move")
@@ -20,11 +22,14 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
              interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
              command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on the standby at takeover "
                                                                    "(repeat for each argument word).")] = None,
+             tcp_port: TcpPortOpt = None,
+             delay_ms: Annotated[float, typer.Option("--delay-ms", help="AWS-like attachment time to emulate.")] = 0.0,
              lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Move a secondary ENI from the active to the standby instance while CLIENT probes it."""
     from . import drill
     the_lab = _lab(lab, as_json)
-    finish(_call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command), as_json)
+    finish(_call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command,
+                       tcp_port, delay_ms), as_json)
 
 
 @drill_app.command("ip-move")
@@ -34,11 +39,11 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
             interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
             command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on the new owner at takeover "
                                                                   "(repeat for each argument word).")] = None,
-            lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+            tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Reassign a secondary private IP to another ENI while CLIENT probes it."""
     from . import drill
     the_lab = _lab(lab, as_json)
-    finish(_call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command), as_json)
+    finish(_call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command, tcp_port), as_json)
 
 
 @drill_app.command("nat-gateway-failure")
@@ -50,13 +55,13 @@ def nat_gateway_failure(
         target: Annotated[str, typer.Option("--target", help="Internet host (name or address) to probe.")],
         destination: Annotated[str, typer.Option(help="The route to re-point.")] = "0.0.0.0/0",
         interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
-        lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+        tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Delete a NAT gateway, then re-point the private route table to another AZ's, while CLIENT probes."""
     from . import drill
     the_lab = _lab(lab, as_json)
     address = str(_call(as_json, the_lab.resolve, target).address)
     finish(_call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, address,
-                 destination, interval_ms), as_json)
+                 destination, interval_ms, tcp_port), as_json)
 
 
 @drill_app.command("az-outage")
@@ -68,12 +73,13 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
               standby: Annotated[Optional[str], typer.Option(help="Instance that runs --command at the outage.")] = None,
               command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on --standby as the zone "
                                                                   "goes down (repeat for each word).")] = None,
-              lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+              tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Take every ENI (instances, NAT gateways, endpoints) in one AZ down for --hold-ms, then restore it."""
     from . import drill
     the_lab = _lab(lab, as_json)
     address = str(_call(as_json, the_lab.resolve, target).address)
-    finish(_call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby),
+    finish(_call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby,
+                 tcp_port),
            as_json)
 
 
@@ -94,4 +100,6 @@ def render(report, as_json: bool) -> None:
     verdict = "[green]recovered[/]" if report.recovered else "[red]NOT recovered[/]"
     console.print(f"{report.drill}: {report.client} → {report.target}, one probe every {report.interval_ms} ms: "
                   f"outage [bold]{report.outage_ms:.1f} ms[/], {report.probes_lost}/{report.probes_sent} probes lost, "
-                  f"{verdict}", highlight=False)
+                  f"{verdict}" + ("" if report.tcp_survived is None else
+                                  f", TCP connection {'survived' if report.tcp_survived else '[red]broken[/]'}"),
+                  highlight=False)

@@ -11,6 +11,8 @@ from .errors import UsageError
 
 eni_app = typer.Typer(no_args_is_help=True, help="Network interfaces (ENIs), live: attach, detach, move, modify.")
 EniArg = Annotated[str, typer.Argument(help="ENI name or eni- id.")]
+DelayOpt = Annotated[float, typer.Option("--delay-ms", help="AWS-like attachment time to emulate (AWS takes "
+                                         "seconds; default: as fast as the kernel).")]
 
 
 def render_eni(lab, network_interface: str, verb: str, elapsed_ms: float, as_json: bool) -> None:
@@ -30,20 +32,21 @@ def render_eni(lab, network_interface: str, verb: str, elapsed_ms: float, as_jso
 def attach(network_interface: EniArg,
            instance: Annotated[str, typer.Option("--instance", "-i", help="Instance to attach to.")],
            device_index: Annotated[int, typer.Option("--device-index", "-d", help="1-31; it appears as eth<N>.")],
-           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+           delay_ms: DelayOpt = 0.0, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Attach a detached ENI to an instance (attach-network-interface)."""
     from .ops import network_interface as ops
     the_lab = _lab(lab, as_json)
-    elapsed = timed(as_json, ops.attach_network_interface, the_lab, network_interface, instance, device_index)
+    elapsed = timed(as_json, ops.attach_network_interface, the_lab, network_interface, instance, device_index,
+                    delay_ms)
     render_eni(the_lab, network_interface, "attached", elapsed, as_json)
 
 
 @eni_app.command()
-def detach(network_interface: EniArg, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+def detach(network_interface: EniArg, delay_ms: DelayOpt = 0.0, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Detach an ENI; it waits, down, in the lab's parking namespace with its MAC, IPs and groups (detach-network-interface)."""
     from .ops import network_interface as ops
     the_lab = _lab(lab, as_json)
-    elapsed = timed(as_json, ops.detach_network_interface, the_lab, network_interface)
+    elapsed = timed(as_json, ops.detach_network_interface, the_lab, network_interface, delay_ms)
     render_eni(the_lab, network_interface, "detached", elapsed, as_json)
 
 
@@ -52,11 +55,11 @@ def move(network_interface: EniArg,
          to: Annotated[str, typer.Option("--to", help="Instance to move it to.")],
          device_index: Annotated[Optional[int], typer.Option("--device-index", "-d",
                                                              help="Default: its current index if free there.")] = None,
-         lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+         delay_ms: DelayOpt = 0.0, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Move an attached ENI to another instance in one step (detach + attach)."""
     from .ops import network_interface as ops
     the_lab = _lab(lab, as_json)
-    elapsed = timed(as_json, ops.move_network_interface, the_lab, network_interface, to, device_index)
+    elapsed = timed(as_json, ops.move_network_interface, the_lab, network_interface, to, device_index, delay_ms)
     render_eni(the_lab, network_interface, "moved", elapsed, as_json)
 
 

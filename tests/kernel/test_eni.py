@@ -150,6 +150,10 @@ def test_eni_move_drill_measures_the_outage_with_real_probes():
         assert [e["event"].split()[0] for e in report.timeline][:2] == ["probe", "eni-move"]
         assert lab.topology.network_interface("vip").attachment.instance == "standby"
         print(f"eni-move drill: outage {report.outage_ms} ms, {report.probes_lost}/{report.probes_sent} lost")
+        # AWS-like attachment time: the ENI waits detached that long, and the drill sees it
+        slow = drill.eni_move(lab, "vip", "active", "client", delay_ms=300)
+        assert slow.recovered and 300 <= slow.outage_ms < 1300
+        assert lab.topology.network_interface("vip").attachment.instance == "active"
 
 
 MULTI_HOMED = """

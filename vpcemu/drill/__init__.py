@@ -113,16 +113,70 @@ class DrillReport:
     probes_lost: int
     recovered: bool
     timeline: list[dict] = field(default_factory=list)     # {t_ms, event}
+    tcp_survived: bool | None = None       # did an established TCP connection (to an echo port) live on?
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+class TcpSession:
+    """One established TCP connection from inside namespace `ns` to an echo service at target:port."""
+
+    def __init__(self, ns: str, target: str, port: int, timeout: float = 1.0):
+        self.timeout = timeout
+        self.sock = run_in_netns(ns, socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect((target, port))
+        except OSError as exc:
+            self.sock.close()
+            raise UsageError(f"no TCP connection to {target}:{port} before the drill: {exc}", "DrillPreconditionFailed",
+                             hint="--tcp-port needs an echo service there (internet hosts echo on their tcp "
+                                  "listeners other than 80, 443 and 8080)") from None
+        if not self.echoes():
+            self.close()
+            raise UsageError(f"{target}:{port} does not echo", "DrillPreconditionFailed")
+
+    def echoes(self) -> bool:
+        token = os.urandom(8).hex().encode()
+        try:
+            self.sock.sendall(token)
+            got = b""
+            while len(got) < len(token):
+                chunk = self.sock.recv(len(token) - len(got))
+                if not chunk:
+                    return False
+                got += chunk
+            return got == token
+        except OSError:                     # reset, or no answer within the timeout
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def run_drill(lab: Lab, name: str, client: str, target: str, action: Callable[[], object],
-              interval_ms: float = 1.0, timeout: float = 10.0, settle_ms: float = SETTLE_MS) -> DrillReport:
-    """Stream probes, wait until they are answered, run `action` (the failover), wait for recovery."""
+              interval_ms: float = 1.0, timeout: float = 10.0, settle_ms: float = SETTLE_MS,
+              tcp_port: int | None = None) -> DrillReport:
+    """Stream probes, wait until they are answered, run `action` (the failover), wait for recovery.
+
+    With `tcp_port`, a TCP connection to an echo service at target:port is opened before and must
+    still echo after recovery (within a second, so TCP can retransmit) for `tcp_survived`."""
     ns = lab.namespace_of(client)
     settle = max(1, int(settle_ms / interval_ms))
+    session = TcpSession(ns, target, tcp_port) if tcp_port else None
+    try:
+        report = _stream(ns, name, client, target, action, interval_ms, timeout, settle)
+        if session is not None:
+            report.tcp_survived = session.echoes()
+    finally:
+        if session is not None:
+            session.close()
+    return report
+
+
+def _stream(ns: str, name: str, client: str, target: str, action: Callable[[], object], interval_ms: float,
+            timeout: float, settle: int) -> DrillReport:
     with ProbeStream(ns, target, interval_ms) as stream:
         t0 = time.perf_counter()
         if not stream.wait(lambda: stream.answered_since(0) >= settle, timeout):
@@ -159,7 +213,8 @@ def _ms(seconds: float) -> float:
 
 
 def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str | None = None,
-             device_index: int | None = None, interval_ms: float = 1.0, command: list[str] | None = None) -> DrillReport:
+             device_index: int | None = None, interval_ms: float = 1.0, command: list[str] | None = None,
+             tcp_port: int | None = None, delay_ms: float = 0.0) -> DrillReport:
     """Move a secondary ENI from its instance to `to` while `client` probes the ENI's primary private IP.
 
     `command` runs on the new instance right after the move (a failover script's takeover step).
@@ -169,15 +224,15 @@ def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str
     target = target or str(eni.private_ip_address)
 
     def action() -> None:
-        move_network_interface(lab, network_interface, to, device_index)
+        move_network_interface(lab, network_interface, to, device_index, delay_ms)
         if command:
             lab.exec(to, command, check=True)
 
-    return run_drill(lab, "eni-move", client, target, action, interval_ms)
+    return run_drill(lab, "eni-move", client, target, action, interval_ms, tcp_port=tcp_port)
 
 
 def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1.0,
-            command: list[str] | None = None) -> DrillReport:
+            command: list[str] | None = None, tcp_port: int | None = None) -> DrillReport:
     """Reassign a secondary private IP to the ENI `to` while `client` probes that IP."""
     from ..ops.network_interface import assign_private_ip_addresses
     eni = lab.topology.network_interface(to)
@@ -187,11 +242,12 @@ def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1
         if command and eni.attachment is not None:
             lab.exec(eni.attachment.instance, command, check=True)
 
-    return run_drill(lab, "ip-move", client, address, action, interval_ms)
+    return run_drill(lab, "ip-move", client, address, action, interval_ms, tcp_port=tcp_port)
 
 
 def nat_gateway_failure(lab: Lab, nat_gateway: str, route_table: str, to: str, client: str, target: str,
-                        destination: str = "0.0.0.0/0", interval_ms: float = 1.0) -> DrillReport:
+                        destination: str = "0.0.0.0/0", interval_ms: float = 1.0,
+                        tcp_port: int | None = None) -> DrillReport:
     """Delete NAT gateway `nat_gateway` (its routes turn blackhole), then re-point `destination` of
     `route_table` to NAT gateway `to`, while `client` probes `target` out on the internet."""
     from ..ops.nat_gateway import delete_nat_gateway
@@ -201,11 +257,12 @@ def nat_gateway_failure(lab: Lab, nat_gateway: str, route_table: str, to: str, c
         delete_nat_gateway(lab, nat_gateway)
         replace_route(lab, route_table, destination, to)
 
-    return run_drill(lab, "nat-gateway-failure", client, target, action, interval_ms)
+    return run_drill(lab, "nat-gateway-failure", client, target, action, interval_ms, tcp_port=tcp_port)
 
 
 def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_ms: float = 500.0,
-              interval_ms: float = 1.0, command: list[str] | None = None, standby: str | None = None) -> DrillReport:
+              interval_ms: float = 1.0, command: list[str] | None = None, standby: str | None = None,
+              tcp_port: int | None = None) -> DrillReport:
     """Every ENI in `availability_zone` (instances', NAT gateways', endpoints') loses its link at the
     VPC router for `hold_ms`, then comes back. `command` runs on `standby` as the outage starts."""
     from ..kernel.interface import set_links
@@ -231,7 +288,7 @@ def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_m
         finally:
             restore_links(lab, by_router)
 
-    return run_drill(lab, "az-outage", client, target, action, interval_ms)
+    return run_drill(lab, "az-outage", client, target, action, interval_ms, tcp_port=tcp_port)
 
 
 def restore_links(lab: Lab, by_router: dict[str, list[str]]) -> None:

@@ -9,6 +9,7 @@ the ENI never change), its instance-side state is re-applied from the plan, and 
 from __future__ import annotations
 
 import pickle
+import time
 from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
@@ -25,17 +26,36 @@ if TYPE_CHECKING:
 
 
 # -- the API: one function per AWS call ---------------------------------------------------------
-def attach_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int) -> Topology:
-    return _relocate(lab, attached(lab.topology, network_interface, instance, device_index), network_interface)
+def attach_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int,
+                             delay_ms: float = 0.0) -> Topology:
+    """`delay_ms`: AWS-like attachment time; the interface appears only after it (default: at once)."""
+    topology = attached(lab.topology, network_interface, instance, device_index)
+    _aws_time(delay_ms)
+    return _relocate(lab, topology, network_interface)
 
 
-def detach_network_interface(lab: Lab, network_interface: str) -> Topology:
-    return _relocate(lab, detached(lab.topology, network_interface), network_interface)
+def detach_network_interface(lab: Lab, network_interface: str, delay_ms: float = 0.0) -> Topology:
+    topology = detached(lab.topology, network_interface)
+    _aws_time(delay_ms)
+    return _relocate(lab, topology, network_interface)
 
 
-def move_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int | None = None) -> Topology:
-    """Detach and attach in one step: the interface goes straight from one instance to the other."""
-    return _relocate(lab, moved(lab.topology, network_interface, instance, device_index), network_interface)
+def move_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int | None = None,
+                           delay_ms: float = 0.0) -> Topology:
+    """Detach and attach in one step: the interface goes straight from one instance to the other, or,
+    with `delay_ms`, waits detached that long first, as an AWS attachment takes seconds."""
+    topology = moved(lab.topology, network_interface, instance, device_index)     # refusals change nothing
+    if delay_ms > 0:
+        _relocate(lab, detached(lab.topology, network_interface), network_interface)
+        _aws_time(delay_ms)
+    return _relocate(lab, topology, network_interface)
+
+
+def _aws_time(delay_ms: float) -> None:
+    if delay_ms < 0:
+        raise UsageError("a delay cannot be negative", "InvalidParameterValue")
+    if delay_ms:
+        time.sleep(delay_ms / 1000)     # emulated AWS latency, by request: not a synchronisation
 
 
 def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
