@@ -46,11 +46,11 @@ def internet_gateway(builder: "_PlanBuilder", vpc: Vpc, index: int) -> None:
     builder.namespaces.append(ns)
     builder.sysctl(ns, "net/ipv4/ip_forward", 1)
     builder.addresses.append(Address(ns, "lo", IGW_HOP, 32))
-    router_mac, igw_vpc_mac = edge_link(builder, rtr, ROUTER_LINK, ns, VPC_LINK, f"{vpc.internet_gateway} (VPC side)")
+    router_mac, igw_vpc_mac = edge_link(builder, rtr, ROUTER_LINK, ns, VPC_LINK, f"igw {vpc.internet_gateway}")
     hop(builder, ns, VPC_LINK, ROUTER_HOP, router_mac, MAIN_TABLE, [str(c) for c in vpc.cidr_blocks], f"VPC {vpc.name}")
     builder.neighbours.append(Neighbour(rtr, ROUTER_LINK, IGW_HOP, igw_vpc_mac))
     core_link = core_link_to_igw(index)
-    core_mac, igw_inet_mac = edge_link(builder, core, core_link, ns, INET_LINK, f"{vpc.internet_gateway} (internet side)")
+    core_mac, igw_inet_mac = edge_link(builder, core, core_link, ns, INET_LINK, f"igw {vpc.internet_gateway}")
     hop(builder, ns, INET_LINK, CORE_HOP, core_mac, MAIN_TABLE, ["0.0.0.0/0"], "the internet")
     hop(builder, core, core_link, IGW_HOP, igw_inet_mac, MAIN_TABLE,
         [f"{p}/32" for p in public_mappings(vpc).values()], f"{vpc.internet_gateway} of {vpc.name}")
