@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from . import bind_in
+from . import Servers, bind_in
 from .ca import CertificateAuthority
 
 CLIENT_HEADER = "x-vpcemu-client-address"
@@ -55,22 +53,6 @@ class _Middleware:
         return self.app(environ, stamped)
 
 
-@dataclass
-class AwsRegionHandle:
-    servers: list = field(default_factory=list)
-    threads: list = field(default_factory=list)
-    listening: list = field(default_factory=list)     # (address, port)
-
-    def stop(self) -> None:
-        for s in self.servers:
-            s.shutdown()
-        for t in self.threads:
-            t.join(5)
-        for s in self.servers:
-            s.server_close()
-        self.servers.clear()
-
-
 class AwsRegion:
     def __init__(self, region: str, ca: CertificateAuthority,
                  services: dict[str, list[IPv4Address | str]], ports: tuple[int, int] = (80, 443)):
@@ -97,7 +79,7 @@ class AwsRegion:
         ctx.load_cert_chain(cert.cert_path, cert.key_path)
         return ctx
 
-    def start(self, netns: str | None) -> AwsRegionHandle:
+    def start(self, netns: str | None) -> Servers:
         """Bind every address on 80 and 443 inside `netns` (None: the caller's namespace) and serve.
 
         Returns once every socket listens; raises (closing what it opened) if any bind fails."""
@@ -106,7 +88,7 @@ class AwsRegion:
 
         app = self.wsgi_app()
         ctx = self._tls_context()
-        handle = AwsRegionHandle()
+        handle = Servers()
         addresses = sorted({a for addrs in self.services.values() for a in addrs})
 
         def bind_all():
@@ -115,12 +97,8 @@ class AwsRegion:
                     srv = make_server(addr, port, app, threaded=True, ssl_context=tls,
                                       request_handler=MotoRequestHandler)
                     handle.servers.append(srv)
-                    handle.listening.append((addr, port))
+                    handle.listening.append(("tcp", addr, port))
 
-        bind_in(netns, bind_all, lambda: [s.server_close() for s in handle.servers])
-        for srv in handle.servers:
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
-                                 name=f"aws-{srv.host}:{srv.port}", daemon=True)
-            t.start()
-            handle.threads.append(t)
+        bind_in(netns, bind_all, handle.close)
+        handle.serve("aws")
         return handle

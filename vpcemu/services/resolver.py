@@ -10,10 +10,8 @@ as the VPC's +2 does not answer then.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..dns.zone import NXDOMAIN, REFUSED, Zone
-from . import bind_in
+from . import Servers, bind_in
 
 TTL = 60
 
@@ -62,36 +60,26 @@ class _QuietLogger:
         return lambda *a, **k: None
 
 
-@dataclass
-class ResolverHandle:
-    servers: list = field(default_factory=list)
-
-    def stop(self) -> None:
-        for s in self.servers:
-            s.server.shutdown()
-            s.server.server_close()
-        self.servers.clear()
-
-
 class VpcResolver:
     def __init__(self, zone: Zone, port: int = 53):
         self.zone = zone
         self.port = port
 
-    def start(self, netns: str | None, addresses: list) -> ResolverHandle:
+    def start(self, netns: str | None, addresses: list) -> Servers:
         from dnslib.server import DNSServer
 
-        handle = ResolverHandle()
+        handle = Servers()
         resolver = _Resolver(self)
         handler = _handler_class()
 
         def bind_all():
             for addr in addresses:
                 for tcp in (False, True):
-                    handle.servers.append(DNSServer(resolver, address=str(addr), port=self.port, tcp=tcp, handler=handler,
-                                                    logger=_QuietLogger()))
+                    dns = DNSServer(resolver, address=str(addr), port=self.port, tcp=tcp, handler=handler,
+                                    logger=_QuietLogger())
+                    handle.servers.append(dns.server)
+                    handle.listening.append(("tcp" if tcp else "udp", str(addr), self.port))
 
-        bind_in(netns, bind_all, lambda: [s.server.server_close() for s in handle.servers])
-        for s in handle.servers:
-            s.start_thread()
+        bind_in(netns, bind_all, handle.close)
+        handle.serve("dns")
         return handle
