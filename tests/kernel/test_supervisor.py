@@ -86,6 +86,14 @@ def test_programs_in_an_instance_resolve_through_the_vpc_resolver(lab):
     assert _query(ns, "169.254.169.253", A2_NAME) == ("NOERROR", ["10.0.1.5"])
     assert _query(ns, "10.0.0.2", "5.1.0.10.in-addr.arpa", "PTR") == ("NOERROR", [A2_NAME + "."])
 
+    def not_dns():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(3)
+            s.sendto(b"\x12\x34 is not a DNS query", ("10.0.0.2", 53))
+            return s.recv(512)
+    reply = netns.run_in_netns(ns, not_dns)                     # a real resolver answers FORMERR
+    assert reply[:2] == b"\x12\x34" and reply[2] & 0x80 and reply[3] & 0x0F == 1
+
 
 def test_exec_gives_the_lab_environment(lab):
     out = lab.exec("a1", ["printenv", "SSL_CERT_FILE", "AWS_REGION"]).stdout.split()

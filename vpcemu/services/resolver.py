@@ -42,12 +42,22 @@ class _Resolver:
 
 
 def _handler_class():
-    from dnslib.dns import DNSError, DNSRecord
+    from dnslib import RCODE
+    from dnslib.dns import DNSError, DNSHeader, DNSRecord
     from dnslib.server import DNSHandler
 
     class _Handler(DNSHandler):
         def get_reply(self, data):
-            reply = self.server.resolver.resolve(DNSRecord.parse(data), self)
+            resolver = self.server.resolver
+            try:
+                request = DNSRecord.parse(data)
+            except DNSError:
+                # as a real resolver does: a query it cannot parse gets FORMERR (anything that is not a
+                # query at all, too short for a header or with QR set, gets nothing)
+                if not resolver.owner.zone.answers or len(data) < 12 or data[2] & 0x80:
+                    raise
+                return DNSRecord(DNSHeader(id=int.from_bytes(data[:2], "big"), qr=1, ra=1, rcode=RCODE.FORMERR)).pack()
+            reply = resolver.resolve(request, self)
             if reply is None:
                 raise DNSError("enable_dns_support is false: no answer")
             return reply.pack()
