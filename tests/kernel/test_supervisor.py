@@ -231,6 +231,8 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
         bundle = str(journal.dir / "ca-bundle.pem")
 
         def at_the_host():
+            # a client that connects to 443 and never starts a handshake holds up no one else
+            idle = socket.create_connection(("198.18.0.50", 443), timeout=5)
             out = {"http": _get(http.client.HTTPConnection("198.18.0.50", 80, timeout=5), "/")}
             tls = ssl.create_default_context(cafile=bundle)
             out["https"] = _get(http.client.HTTPSConnection("198.18.0.50", 443, timeout=5, context=tls), "/x")
@@ -245,6 +247,7 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
                 u.settimeout(5)
                 u.sendto(b"datagram", ("198.18.0.50", 7))
                 out["udp"] = u.recv(100)
+            idle.close()
             return out
 
         out = netns.run_in_netns(host_ns, at_the_host)
@@ -254,9 +257,15 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
         assert out["tcp"] == b"echo me" and out["udp"] == b"datagram"
 
         s3 = str(topology.service_addresses["s3"][1])
-        status, body = netns.run_in_netns(region_ns, lambda: _get(http.client.HTTPConnection(s3, 80, timeout=10),
-                                                                  "/vpcemu/whoami"))
-        assert status == 200 and body["client"] == s3
+
+        def at_the_region():
+            with socket.create_connection((s3, 443), timeout=5):            # idle, as above
+                tls = ssl.create_default_context(cafile=bundle)
+                return [_get(http.client.HTTPConnection(s3, 80, timeout=5), "/vpcemu/whoami"),
+                        _get(http.client.HTTPSConnection(s3, 443, timeout=5, context=tls), "/vpcemu/whoami")]
+
+        for status, body in netns.run_in_netns(region_ns, at_the_region):
+            assert status == 200 and body["client"] == s3
         assert _query(router, "10.0.0.2", "ext") == ("NOERROR", ["198.18.0.50"])
 
         apply.teardown(journal)

@@ -2,11 +2,10 @@
 hosts' listeners, and the per-lab supervisor process that runs them all."""
 from __future__ import annotations
 
+import os
+import selectors
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-POLL_INTERVAL_S = 0.1       # how long a server's stop() may wait for its serve loop to notice
 
 
 def bind_in(netns: str | None, bind_all, close_all) -> None:
@@ -27,42 +26,45 @@ def bind_in(netns: str | None, bind_all, close_all) -> None:
 
 @dataclass
 class Servers:
-    """socketserver servers (werkzeug's and dnslib's are too), each served by a thread of its own.
+    """socketserver servers (werkzeug's and dnslib's are too), bound together and served by one thread.
 
-    The handle every service's start() returns: bind the servers, then serve(), later stop()."""
+    The handle every service's start() returns: bind the servers, then serve(), later stop().
+    The thread waits on every server socket and on a wake-up pipe at once, so stop() takes effect at
+    once, where serve_forever() would notice it only at its next poll."""
 
     servers: list = field(default_factory=list)
-    threads: list = field(default_factory=list)
     listening: list = field(default_factory=list)     # (protocol, address, port) of each server
+    thread: threading.Thread | None = None
+    _wake: tuple[int, int] | None = None
+
+    def serve(self, name: str) -> None:
+        self._wake = os.pipe()
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            for srv in self.servers:
+                srv.timeout = 0             # handle_request() below: the socket is known to be readable
+                selector.register(srv, selectors.EVENT_READ)
+            selector.register(self._wake[0], selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj == self._wake[0]:
+                        return
+                    key.fileobj.handle_request()
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            os.write(self._wake[1], b"x")
+            self.thread.join(5)
+            for fd in self._wake:
+                os.close(fd)
+            self.thread = self._wake = None
+        self.close()
 
     def close(self) -> None:
-        """Close servers that were bound but never served (a failed start)."""
+        """Close the servers (after stop(), or when a start failed before serve())."""
         for s in self.servers:
             s.server_close()
         self.servers.clear()
-
-    def serve(self, name: str) -> None:
-        for srv in self.servers:
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": POLL_INTERVAL_S},
-                                 name=f"{name}-{srv.server_address[0]}:{srv.server_address[1]}", daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def stop(self) -> None:
-        stop_all([self])
-
-
-def stop_all(groups: Iterable[Servers]) -> None:
-    """Stop every server of every group at once: each shutdown() waits for its serve loop's next poll,
-    so one after the other would add those waits up."""
-    groups = list(groups)
-    waiters = [threading.Thread(target=s.shutdown, daemon=True) for g in groups for s in g.servers]
-    for w in waiters:
-        w.start()
-    for w in waiters:
-        w.join()
-    for g in groups:
-        for t in g.threads:
-            t.join(5)
-        g.threads.clear()
-        g.close()

@@ -74,10 +74,7 @@ class AwsRegion:
         for s in self.services:
             names += service_dns_names(s, self.region)
         ips = sorted({a for addrs in self.services.values() for a in addrs})
-        cert = self.ca.issue(f"aws-{self.region}", names, ips)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert.cert_path, cert.key_path)
-        return ctx
+        return self.ca.issue(f"aws-{self.region}", names, ips).server_context()
 
     def start(self, netns: str | None) -> Servers:
         """Bind every address on 80 and 443 inside `netns` (None: the caller's namespace) and serve.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socketserver
-import ssl
 import sys
 from http.server import BaseHTTPRequestHandler
 
@@ -91,9 +90,7 @@ def start_host_listeners(netns: str | None, ip: str, listeners: tuple[Listener, 
     if any(l.protocol == "tcp" and l.port in HTTPS_PORTS for l in listeners):
         if ca is None:
             raise ValueError(f"internet host {name}: tcp/443 needs the lab CA")
-        cert = ca.issue(f"host-{name}", [name], [ip])
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(cert.cert_path, cert.key_path)
+        tls = ca.issue(f"host-{name}", [name], [ip]).server_context()
     whoami = _whoami(name)
     handle = Servers()
 
@@ -104,9 +101,7 @@ def start_host_listeners(netns: str | None, ip: str, listeners: tuple[Listener, 
             elif listener.port in HTTP_PORTS or listener.port in HTTPS_PORTS:
                 srv = _TcpServer((ip, listener.port), whoami)
                 if listener.port in HTTPS_PORTS:
-                    # the handshake happens in the connection's thread, on its first read, so a
-                    # client that never completes one does not hold up accept()
-                    srv.socket = tls.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+                    srv.socket = tls.wrap_socket(srv.socket, server_side=True)
             else:
                 srv = _TcpServer((ip, listener.port), _Echo)
             handle.servers.append(srv)

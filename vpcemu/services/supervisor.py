@@ -144,9 +144,8 @@ class Supervisor:
                 resolver.zone = build_zone(topology, vpc, topology.service_addresses)
 
     def stop(self) -> None:
-        from . import stop_all
-
-        stop_all(self.handles)
+        for handle in reversed(self.handles):
+            handle.stop()
         self.handles.clear()
 
 
