@@ -2,7 +2,13 @@
 
 The product's core is `Lab`; the CLI (`vpcemu`) and the pytest plugin (`vpc_lab`) are thin users of it.
 """
+from typing import TYPE_CHECKING
+
 from .errors import KernelError, TopologyError, UsageError, VpcemuError
+
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .load import load_text, load_topology
 
 __all__ = ["KernelError", "Lab", "TopologyError", "UsageError", "VpcemuError", "load_text", "load_topology"]
 

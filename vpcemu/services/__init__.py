@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import selectors
 import threading
+import traceback
 from dataclasses import dataclass, field
 
 
@@ -52,7 +53,10 @@ class Servers:
                 for key, _ in selector.select():
                     if key.fileobj == self._wake[0]:
                         return
-                    key.fileobj.handle_request()
+                    try:
+                        key.fileobj.handle_request()
+                    except Exception:       # one bad request must not end the service
+                        traceback.print_exc()
 
     def stop(self) -> None:
         if self.thread is not None:
