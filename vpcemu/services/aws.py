@@ -11,6 +11,7 @@ Every response carries `x-vpcemu-client-address`; GET /vpcemu/whoami answers {"c
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from ipaddress import IPv4Address
 
@@ -81,7 +82,7 @@ class AwsRegion:
 
         Returns once every socket listens; raises (closing what it opened) if any bind fails."""
         from moto.moto_server.werkzeug_app import MotoRequestHandler
-        from werkzeug.serving import make_server
+        from werkzeug.serving import ThreadedWSGIServer
 
         app = self.wsgi_app()
         ctx = self._tls_context()
@@ -91,11 +92,27 @@ class AwsRegion:
         def bind_all():
             for addr in addresses:
                 for port, tls in ((self.http_port, None), (self.https_port, ctx)):
-                    srv = make_server(addr, port, app, threaded=True, ssl_context=tls,
-                                      request_handler=MotoRequestHandler)
+                    # werkzeug is handed a socket already listening: binding itself, it would ask DNS
+                    # for the address's name (a lookup that times out inside a routed lab namespace)
+                    # and answer a refused bind with sys.exit()
+                    with _listening(addr, port) as sock:
+                        srv = ThreadedWSGIServer(addr, port, app, MotoRequestHandler, ssl_context=tls,
+                                                 fd=sock.fileno())
                     handle.servers.append(srv)
                     handle.listening.append(("tcp", addr, port))
 
         bind_in(netns, bind_all, handle.close)
         handle.serve("aws")
         return handle
+
+
+def _listening(address: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
