@@ -206,10 +206,10 @@ def render_status(st: dict) -> None:
 
 # -- using a lab ----------------------------------------------------------------------------------------
 @app.command(name="exec", context_settings={"allow_interspersed_args": False})
-def exec_(target: Annotated[str, typer.Argument(help="Instance (or attached ENI) to run in.")],
+def exec_(target: Annotated[str, typer.Argument(help="Instance, attached ENI or internet host to run in.")],
           command: Annotated[list[str], typer.Argument(help="The program and its arguments (after --).")],
           lab: LabOpt = None) -> None:
-    """Run a program inside an instance: `vpcemu exec web-1 -- curl -s http://10.0.1.10:8080/`."""
+    """Run a program inside an instance or internet host: `vpcemu exec web-1 -- curl -s http://10.0.1.10:8080/`."""
     the_lab = _lab(lab, False)
     if command[:1] == ["--"]:
         command = command[1:]

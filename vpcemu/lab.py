@@ -11,19 +11,21 @@ import pickle
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .kernel import apply
+from .kernel import apply, process
 from .kernel.journal import Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
+from .services.environment import exec_environment, instance_resolv_files
+from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Endpoint:
     """Where a name lives in the lab: its namespace, its interface and address there."""
 
     name: str
-    kind: str                     # instance | network-interface | address
+    kind: str                     # instance | network-interface | internet-host | address
     namespace: str | None
     address: IPv4Address
     ifname: str | None = None
@@ -54,7 +56,8 @@ class Lab:
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
     def up(cls, topology: str | Path | Topology, name: str | None = None) -> "Lab":
-        """Build a lab; all-or-nothing. Raises TopologyError (nothing created) or KernelError (rolled back)."""
+        """Build a lab and start its supervisor (resolvers, internet hosts, AWS services); all-or-nothing.
+        Raises TopologyError (nothing created) or KernelError (rolled back)."""
         if not isinstance(topology, Topology):
             source = str(topology)
             topology = load_topology(topology, name=name)
@@ -62,6 +65,7 @@ class Lab:
             source = "<python>"
         lab_name = name or topology.name
         plan = plan_lab(topology, lab_name)
+        plan = replace(plan, files={**plan.files, **instance_resolv_files(topology, lab_name)})
         require_root()
         journal = Journal(lab_name)
         lab_uuid = uuid.uuid4().hex
@@ -78,7 +82,11 @@ class Lab:
             (journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
             started = time.monotonic()
             apply.build(plan, journal, lab_uuid)
-            journal.write_state(status="up", build_seconds=round(time.monotonic() - started, 4))
+            built = time.monotonic()
+            if supervisor_spec(topology, lab_name).needed:
+                process.start_supervisor(journal, lab_name)
+            journal.write_state(status="up", build_seconds=round(built - started, 4),
+                                supervisor_seconds=round(time.monotonic() - built, 4))
         except BaseException:
             apply.teardown(journal, expect_mark=ownership_mark(lab_name, lab_uuid))
             journal.remove()
@@ -109,7 +117,7 @@ class Lab:
         return all_labs()
 
     def down(self) -> None:
-        """Tear down from the journal, newest first; nothing else is touched."""
+        """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched."""
         state = self.journal.state()
         mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
         apply.teardown(self.journal, expect_mark=mark)
@@ -123,7 +131,7 @@ class Lab:
 
     # -- names -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Endpoint:
-        """An instance, an ENI (name or eni- id) or an IPv4 address."""
+        """An instance, an ENI (name or eni- id), an internet host or an IPv4 address."""
         t = self.topology
         if target in t.instances:
             inst = t.instances[target]
@@ -139,30 +147,44 @@ class Lab:
                 return Endpoint(target, "network-interface", None, eni.private_ip_address, None, eni.vpc)
             return Endpoint(target, "network-interface", names.instance_ns(self.name, eni.attachment.instance),
                             eni.private_ip_address, names.instance_link(eni.attachment.device_index), eni.vpc)
+        if target in t.internet_hosts:
+            return Endpoint(target, "internet-host", names.internet_host_ns(self.name, target),
+                            t.internet_hosts[target].ip)
         try:
             return Endpoint(target, "address", None, IPv4Address(target))
         except ValueError:
             pass
-        known = sorted(t.instances) + sorted(t.network_interfaces)
-        raise UsageError(f"{target!r} is not an instance, ENI or IPv4 address of lab {self.name}",
+        known = sorted(t.instances) + sorted(t.network_interfaces) + sorted(t.internet_hosts)
+        raise UsageError(f"{target!r} is not an instance, ENI, internet host or IPv4 address of lab {self.name}",
                          hint=f"known: {', '.join(known[:20])}")
 
     def namespace_of(self, target: str) -> str:
         ep = self.resolve(target)
         if ep.namespace is None:
             raise UsageError(f"{target!r} has no namespace to run programs in",
-                             hint="name an instance, or an ENI attached to one")
+                             hint="name an instance, an ENI attached to one, or an internet host")
         return ep.namespace
 
     # -- using it ----------------------------------------------------------------------------
+    def exec_environment(self) -> dict[str, str]:
+        """What a program run in the lab gets in its environment: the region, dummy credentials and,
+        once the supervisor has written it, the CA bundle that trusts the lab's services."""
+        bundle = self.journal.dir / CA_BUNDLE_FILE
+        # no bundle without a supervisor, and then nothing in the lab speaks TLS
+        return exec_environment(self.topology.region, bundle if bundle.exists() else None)
+
     def exec_argv(self, target: str, argv: list[str]) -> list[str]:
+        """The argv that runs `argv` inside `target`'s namespace with exec_environment() added (by
+        `env`, so it holds for whoever runs the argv). `ip netns exec` puts the namespace's
+        /etc/netns/<ns>/resolv.conf (the VPC resolver) in place of /etc/resolv.conf."""
         if not argv:
             raise UsageError("no command given", hint="vpcemu exec web-1 -- ip -4 addr")
-        return ["ip", "netns", "exec", self.namespace_of(target), *argv]
+        env = [f"{k}={v}" for k, v in self.exec_environment().items()]
+        return ["ip", "netns", "exec", self.namespace_of(target), "env", *env, *argv]
 
     def exec(self, target: str, argv: list[str], check: bool = False, timeout: float | None = None,
              **kwargs: Any) -> subprocess.CompletedProcess:
-        """Run a program inside an instance (argv list: user words never reach a shell)."""
+        """Run a program inside an instance or internet host (argv list: user words never reach a shell)."""
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
         return subprocess.run(self.exec_argv(target, argv), check=check, timeout=timeout, **kwargs)

@@ -45,6 +45,7 @@ from .netns import (  # the worker threads use the same bindings as the one-shot
 from .netns import _path as _ns_path
 from .journal import Journal
 from .nft import nft_run
+from .process import stop_process
 
 T = TypeVar("T")
 
@@ -609,7 +610,12 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
     problems: list[str] = []
     entries = journal.entries()
     for entry in reversed(entries):
-        if entry["kind"] == "file":
+        if entry["kind"] == "process":  # the supervisor: SIGTERM, so it stops its services cleanly
+            try:
+                stop_process(entry)
+            except KernelError as exc:  # still alive after SIGKILL; killed with its namespace below
+                problems.append(str(exc))
+        elif entry["kind"] == "file":
             remove_file(entry["path"])
     namespaces = list(dict.fromkeys(e["name"] for e in reversed(entries) if e["kind"] == "netns"))
     existing = [ns for ns in namespaces if netns.netns_inode(ns) is not None]

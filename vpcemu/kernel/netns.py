@@ -19,11 +19,12 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from pyroute2 import IPRoute
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vpcemu.errors import KernelError
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 T = TypeVar("T")
 
@@ -179,28 +180,38 @@ def netns_inode(name: str) -> int | None:
     return st.st_ino if st.st_dev == _nsfs_dev() else None
 
 
-def run_in_netns(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run fn(*args, **kwargs) in a fresh thread inside namespace `name`; return or re-raise."""
+def enter_netns(name: str) -> None:
+    """Move the calling thread into namespace `name` (threads it starts later begin there too).
+
+    Only for a thread that is meant to stay there, such as a lab supervisor's main thread; anything
+    else uses run_in_netns."""
     path = _path(name)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise KernelError("setns", name, path, exc.errno, exc.strerror or str(exc)) from None
-
-    def body() -> T:
-        _check(_libc.setns(fd, _CLONE_NEWNET), "setns", name, path)
-        return fn(*args, **kwargs)
-
     try:
-        return _in_thread(body)
+        _check(_libc.setns(fd, _CLONE_NEWNET), "setns", name, path)
     finally:
         os.close(fd)
+
+
+def run_in_netns(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run fn(*args, **kwargs) in a fresh thread inside namespace `name`; return or re-raise."""
+
+    def body() -> T:
+        enter_netns(name)
+        return fn(*args, **kwargs)
+
+    return _in_thread(body)
 
 
 def open_iproute(name: str) -> IPRoute:
     """An IPRoute whose netlink socket lives in namespace `name` (use it from the calling thread)."""
     # IPRoute() built inside a setns thread still opens its socket in the root namespace, so the
     # socket is made here and handed over.
+    from pyroute2 import IPRoute     # imported here: most users of this module never need it
+
     sock = run_in_netns(name, socket.socket, socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
     return IPRoute(use_socket=sock)
 

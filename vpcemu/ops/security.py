@@ -101,10 +101,22 @@ def apply(lab: Lab, topology: Topology) -> Topology:
             nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
         lab.rulesets.clear()
         raise
+    before = lab.topology
     (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
     lab.topology = topology
     lab.rulesets.update(loaded)
+    if _dns_changed(before, topology):
+        from ..kernel.process import reload_supervisor
+        reload_supervisor(lab.journal)          # the resolvers answer the new names once this returns
     return topology
+
+
+def _dns_changed(a: Topology, b: Topology) -> bool:
+    """Does the VPC resolvers' zone depend on anything that differs (ENI IPs, endpoints)?"""
+    def key(t: Topology):
+        return ({n: e.private_ip_addresses for n, e in t.network_interfaces.items()},
+                {v.name: v.endpoints for v in t.vpcs.values()})
+    return key(a) != key(b)
 
 
 def traced_addresses(ns: str) -> list[str]:

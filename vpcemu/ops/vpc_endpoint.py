@@ -1,6 +1,7 @@
 """VPC endpoints, live: CreateVpcEndpoint and DeleteVpcEndpoints. Routes (gateway), ENIs and the
 endpoint's namespace (interface) and DNS follow: the prefix-list routes appear in the chosen route
-tables, the ENIs in their subnets, and the lab's resolvers answer the new names at once."""
+tables, the ENIs in their subnets, and the lab's resolvers answer the new names once the call returns
+(ops/security.py reloads them when the model's names change)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,18 +22,11 @@ def create_vpc_endpoint(lab: Lab, name: str, service: str, vpc_endpoint_type: st
                         vpc: str | None = None) -> Topology:
     topology = vpc_endpoint_created(lab.topology, name, service, vpc_endpoint_type, route_tables, subnets,
                                     security_groups, private_dns_enabled, vpc)
-    return _reload_dns(lab, apply_topology(lab, topology))
+    return apply_topology(lab, topology)
 
 
 def delete_vpc_endpoint(lab: Lab, name: str, vpc: str | None = None) -> Topology:
-    return _reload_dns(lab, apply_topology(lab, vpc_endpoint_deleted(lab.topology, name, vpc)))
-
-
-def _reload_dns(lab: Lab, topology: Topology) -> Topology:
-    """The lab's resolvers re-read the model (new names answer once this returns)."""
-    from ..kernel.process import reload_supervisor
-    reload_supervisor(lab.journal)
-    return topology
+    return apply_topology(lab, vpc_endpoint_deleted(lab.topology, name, vpc))
 
 
 # -- pure edits ---------------------------------------------------------------------------------

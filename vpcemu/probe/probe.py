@@ -237,11 +237,13 @@ def forwarding_namespaces(lab: "Lab") -> list[str]:
 
 
 def translations(lab: "Lab") -> list[str]:
-    """Addresses a probe's packets may carry after NAT: NAT gateways' private IPs and every public address."""
+    """Addresses a probe's packets may carry after NAT: NAT gateways' private IPs, every public address
+    and the private IP behind it."""
     out = set()
     for vpc in lab.topology.vpcs.values():
         for eni in vpc.network_interfaces.values():
-            out.update(str(a) for a in eni.public_addresses.values())
+            for private, public in eni.public_addresses.items():
+                out.update((str(private), str(public)))
         out.update(str(vpc.network_interfaces[n.network_interface].private_ip_address) for n in vpc.nat_gateways.values())
     return sorted(out)
 

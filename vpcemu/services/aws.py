@@ -11,12 +11,11 @@ Every response carries `x-vpcemu-client-address`; GET /vpcemu/whoami answers {"c
 from __future__ import annotations
 
 import json
+import socket
 import ssl
-import threading
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from . import bind_in
+from . import Servers, bind_in
 from .ca import CertificateAuthority
 
 CLIENT_HEADER = "x-vpcemu-client-address"
@@ -55,22 +54,6 @@ class _Middleware:
         return self.app(environ, stamped)
 
 
-@dataclass
-class AwsRegionHandle:
-    servers: list = field(default_factory=list)
-    threads: list = field(default_factory=list)
-    listening: list = field(default_factory=list)     # (address, port)
-
-    def stop(self) -> None:
-        for s in self.servers:
-            s.shutdown()
-        for t in self.threads:
-            t.join(5)
-        for s in self.servers:
-            s.server_close()
-        self.servers.clear()
-
-
 class AwsRegion:
     def __init__(self, region: str, ca: CertificateAuthority,
                  services: dict[str, list[IPv4Address | str]], ports: tuple[int, int] = (80, 443)):
@@ -92,35 +75,44 @@ class AwsRegion:
         for s in self.services:
             names += service_dns_names(s, self.region)
         ips = sorted({a for addrs in self.services.values() for a in addrs})
-        cert = self.ca.issue(f"aws-{self.region}", names, ips)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert.cert_path, cert.key_path)
-        return ctx
+        return self.ca.issue(f"aws-{self.region}", names, ips).server_context()
 
-    def start(self, netns: str | None) -> AwsRegionHandle:
+    def start(self, netns: str | None) -> Servers:
         """Bind every address on 80 and 443 inside `netns` (None: the caller's namespace) and serve.
 
         Returns once every socket listens; raises (closing what it opened) if any bind fails."""
         from moto.moto_server.werkzeug_app import MotoRequestHandler
-        from werkzeug.serving import make_server
+        from werkzeug.serving import ThreadedWSGIServer
 
         app = self.wsgi_app()
         ctx = self._tls_context()
-        handle = AwsRegionHandle()
+        handle = Servers()
         addresses = sorted({a for addrs in self.services.values() for a in addrs})
 
         def bind_all():
             for addr in addresses:
                 for port, tls in ((self.http_port, None), (self.https_port, ctx)):
-                    srv = make_server(addr, port, app, threaded=True, ssl_context=tls,
-                                      request_handler=MotoRequestHandler)
+                    # werkzeug is handed a socket already listening: binding itself, it would ask DNS
+                    # for the address's name (a lookup that times out inside a routed lab namespace)
+                    # and answer a refused bind with sys.exit()
+                    with _listening(addr, port) as sock:
+                        srv = ThreadedWSGIServer(addr, port, app, MotoRequestHandler, ssl_context=tls,
+                                                 fd=sock.fileno())
                     handle.servers.append(srv)
-                    handle.listening.append((addr, port))
+                    handle.listening.append(("tcp", addr, port))
 
-        bind_in(netns, bind_all, lambda: [s.server_close() for s in handle.servers])
-        for srv in handle.servers:
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
-                                 name=f"aws-{srv.host}:{srv.port}", daemon=True)
-            t.start()
-            handle.threads.append(t)
+        bind_in(netns, bind_all, handle.close)
+        handle.serve("aws")
         return handle
+
+
+def _listening(address: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

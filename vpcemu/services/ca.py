@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,20 @@ from pathlib import Path
 class ServerCert:
     cert_path: Path
     key_path: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        """A TLS server context with this certificate, whose connections handshake lazily."""
+        ctx = _LazyHandshake(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert_path, self.key_path)
+        return ctx
+
+
+class _LazyHandshake(ssl.SSLContext):
+    """Connections accepted on a socket it wraps handshake on their first read, in the thread that
+    serves them, not inside accept(): a client that never completes a handshake holds up no one else."""
+
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True, *args, **kwargs):
+        return super().wrap_socket(sock, server_side, False, *args, **kwargs)
 
 
 class CertificateAuthority:

@@ -9,20 +9,21 @@ from ..model.topology import Topology
 from ..plan.names import instance_ns
 
 
-def exec_environment(region: str, ca_bundle: Path | str) -> dict[str, str]:
-    """Variables to add to the program's environment (ca_bundle: system roots plus the lab CA)."""
-    bundle = str(ca_bundle)
-    return {
-        "AWS_CA_BUNDLE": bundle,
-        "REQUESTS_CA_BUNDLE": bundle,
-        "SSL_CERT_FILE": bundle,
-        "CURL_CA_BUNDLE": bundle,
+def exec_environment(region: str, ca_bundle: Path | str | None) -> dict[str, str]:
+    """Variables to add to the program's environment (ca_bundle: system roots plus the lab CA; None
+    leaves the program its system trust store)."""
+    env = {
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_ACCESS_KEY_ID": "AKIAVPCEMUEXAMPLE000",
         "AWS_SECRET_ACCESS_KEY": "vpcemu-dummy-secret-access-key",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+    if ca_bundle is not None:
+        bundle = str(ca_bundle)
+        env |= {"AWS_CA_BUNDLE": bundle, "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
+                "CURL_CA_BUNDLE": bundle}
+    return env
 
 
 def resolv_conf(nameserver: IPv4Address | str, region: str) -> str:
@@ -34,13 +35,13 @@ def resolv_conf_path(namespace: str) -> str:
     return f"/etc/netns/{namespace}/resolv.conf"
 
 
-def instance_resolv_files(topology: Topology) -> dict[str, str]:
+def instance_resolv_files(topology: Topology, lab: str | None = None) -> dict[str, str]:
     """Plan.files entries: each instance namespace's resolv.conf pointing at its VPC's +2.
 
     kernel/apply.py already writes Plan.files, journals each, and removes them on teardown."""
+    lab = lab or topology.name
     files: dict[str, str] = {}
     for vpc in topology.vpcs.values():
         for name in vpc.instances:
-            files[resolv_conf_path(instance_ns(topology.name, name))] = resolv_conf(vpc.dns_server,
-                                                                                   topology.region)
+            files[resolv_conf_path(instance_ns(lab, name))] = resolv_conf(vpc.dns_server, topology.region)
     return files

@@ -10,10 +10,8 @@ as the VPC's +2 does not answer then.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..dns.zone import NXDOMAIN, REFUSED, Zone
-from . import bind_in
+from . import Servers, bind_in
 
 TTL = 60
 
@@ -44,12 +42,22 @@ class _Resolver:
 
 
 def _handler_class():
-    from dnslib.dns import DNSError, DNSRecord
+    from dnslib import RCODE
+    from dnslib.dns import DNSError, DNSHeader, DNSRecord
     from dnslib.server import DNSHandler
 
     class _Handler(DNSHandler):
         def get_reply(self, data):
-            reply = self.server.resolver.resolve(DNSRecord.parse(data), self)
+            resolver = self.server.resolver
+            try:
+                request = DNSRecord.parse(data)
+            except DNSError:
+                # as a real resolver does: a query it cannot parse gets FORMERR (anything that is not a
+                # query at all, too short for a header or with QR set, gets nothing)
+                if not resolver.owner.zone.answers or len(data) < 12 or data[2] & 0x80:
+                    raise
+                return DNSRecord(DNSHeader(id=int.from_bytes(data[:2], "big"), qr=1, ra=1, rcode=RCODE.FORMERR)).pack()
+            reply = resolver.resolve(request, self)
             if reply is None:
                 raise DNSError("enable_dns_support is false: no answer")
             return reply.pack()
@@ -62,36 +70,26 @@ class _QuietLogger:
         return lambda *a, **k: None
 
 
-@dataclass
-class ResolverHandle:
-    servers: list = field(default_factory=list)
-
-    def stop(self) -> None:
-        for s in self.servers:
-            s.server.shutdown()
-            s.server.server_close()
-        self.servers.clear()
-
-
 class VpcResolver:
     def __init__(self, zone: Zone, port: int = 53):
         self.zone = zone
         self.port = port
 
-    def start(self, netns: str | None, addresses: list) -> ResolverHandle:
+    def start(self, netns: str | None, addresses: list) -> Servers:
         from dnslib.server import DNSServer
 
-        handle = ResolverHandle()
+        handle = Servers()
         resolver = _Resolver(self)
         handler = _handler_class()
 
         def bind_all():
             for addr in addresses:
                 for tcp in (False, True):
-                    handle.servers.append(DNSServer(resolver, address=str(addr), port=self.port, tcp=tcp, handler=handler,
-                                                    logger=_QuietLogger()))
+                    dns = DNSServer(resolver, address=str(addr), port=self.port, tcp=tcp, handler=handler,
+                                    logger=_QuietLogger())
+                    handle.servers.append(dns.server)
+                    handle.listening.append(("tcp" if tcp else "udp", str(addr), self.port))
 
-        bind_in(netns, bind_all, lambda: [s.server.server_close() for s in handle.servers])
-        for s in handle.servers:
-            s.start_thread()
+        bind_in(netns, bind_all, handle.close)
+        handle.serve("dns")
         return handle

@@ -1,0 +1,179 @@
+"""Processes a lab runs (its supervisor): started, journalled, signalled and stopped by pid and start time.
+
+A `process` journal entry {pid, starttime, role} is written before waiting for the process to be
+ready, so a crash at any point leaves an entry that names it. A process is only ever signalled
+through a pidfd, after checking that the pid still has the start time recorded (field 22 of
+/proc/PID/stat): a pid reused by an unrelated process is left alone.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from ..errors import KernelError
+from ..plan.names import parking_ns
+from .journal import Journal
+
+SUPERVISOR = "supervisor"
+SUPERVISOR_LOG = "supervisor.log"
+STOP_TIMEOUT_S = 5.0
+
+# The Popen of each process started here, to reap it once stopped (else it stays a zombie while
+# the starting process, a test run or a notebook, lives on).
+_children: dict[int, subprocess.Popen] = {}
+
+
+def starttime(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # the command name (field 2) may hold spaces and parentheses: fields 3.. follow its last ')'
+    return int(stat[stat.rindex(b")") + 2:].split()[19])
+
+
+def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
+    """Start the lab's supervisor and wait until it says `ready`; its pid. Raises KernelError (with the
+    tail of its log) if it says `error: ...`, dies or is not ready within `timeout` seconds; it is
+    then stopped, and the lab's teardown finds nothing of it."""
+    log_path = journal.dir / SUPERVISOR_LOG
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "vpcemu.services.supervisor", str(journal.dir), lab],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                start_new_session=True, close_fds=True)
+    _children[proc.pid] = proc
+    entry = {"kind": "process", "role": SUPERVISOR, "pid": proc.pid, "starttime": starttime(proc.pid)}
+    journal.record(**entry)
+    try:
+        line = _first_line(proc, timeout)
+    finally:
+        proc.stdout.close()
+    if line == "ready":
+        return proc.pid
+    stop_process(entry)
+    if line is None:
+        why = f"not ready after {timeout:g} s"
+    elif line.startswith("error: "):
+        why = line[len("error: "):]
+    else:
+        why = f"exited with status {proc.returncode}" if proc.returncode is not None else f"said {line!r}"
+    raise KernelError("start supervisor", parking_ns(lab), f"pid {proc.pid}", None,
+                      f"{why}\n--- {log_path} (last lines) ---\n{_tail(log_path)}")
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str | None:
+    """The first line the process writes ('' if it closes stdout, or dies, first); None on timeout."""
+    fd = proc.stdout.fileno()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left_ms = (deadline - time.monotonic()) * 1000
+        if left_ms <= 0 or not poller.poll(left_ms):
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0].decode(errors="replace").strip()
+
+
+def _tail(path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(unreadable: {exc})"
+
+
+def _open(entry: dict) -> int | None:
+    """A pidfd for the journalled process, or None if it is gone or the pid now names another process."""
+    try:
+        pidfd = os.pidfd_open(entry["pid"])
+    except ProcessLookupError:
+        return None
+    # pidfd_open pins the pid: if the start time matches now, every signal through the pidfd reaches
+    # the process that was journalled
+    if starttime(entry["pid"]) != entry["starttime"]:
+        os.close(pidfd)
+        return None
+    return pidfd
+
+
+def _exited(pidfd: int, timeout: float) -> bool:
+    # a pidfd turns readable once its process has exited (a zombie counts)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+def stop_process(entry: dict) -> bool:
+    """SIGTERM the journalled process, SIGKILL it if it has not exited within 5 s; wait until it is
+    gone. False if it was gone already (or its pid now names another process)."""
+    pidfd = _open(entry)
+    if pidfd is None:
+        _reap(entry["pid"])
+        return False
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        if not _exited(pidfd, STOP_TIMEOUT_S):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            if not _exited(pidfd, STOP_TIMEOUT_S):
+                raise KernelError("stop process", None, f"pid {entry['pid']}", errno.ETIMEDOUT,
+                                  "still alive after SIGKILL")
+    finally:
+        os.close(pidfd)
+    _reap(entry["pid"])
+    return True
+
+
+def _reap(pid: int) -> None:
+    child = _children.pop(pid, None)
+    if child is not None:
+        child.wait()
+
+
+def supervisor_entry(journal: Journal) -> dict | None:
+    entries = journal.entries("process")
+    return next((e for e in reversed(entries) if e.get("role") == SUPERVISOR), None)
+
+
+def signal_supervisor(journal: Journal, sig: int) -> bool:
+    """Send `sig` (SIGHUP: re-read the model) to the lab's supervisor; False if it is not running."""
+    entry = supervisor_entry(journal)
+    pidfd = _open(entry) if entry is not None else None
+    if pidfd is None:
+        return False
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(pidfd)
+    return True
+
+
+def reload_supervisor(journal: Journal, timeout: float = 5.0) -> bool:
+    """SIGHUP the supervisor and wait until it has re-read the model as it is now (False: none runs)."""
+    from ..services.supervisor import MODEL_FILE, RELOADED_FILE
+    version = str((journal.dir / MODEL_FILE).stat().st_mtime_ns)
+    if not signal_supervisor(journal, signal.SIGHUP):
+        return False
+    done = journal.dir / RELOADED_FILE
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if done.read_text() == version:
+                return True
+        except FileNotFoundError:
+            pass
+        time.sleep(0.002)           # polling the supervisor's answer, not guessing a duration
+    raise KernelError("supervisor reload", None, str(journal.dir), None, f"no reload within {timeout} s; see "
+                      f"{journal.dir / 'supervisor.log'}")
