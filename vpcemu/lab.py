@@ -33,7 +33,7 @@ class Endpoint:
     """Where a name lives in the lab: its namespace, its interface and address there."""
 
     name: str
-    kind: str                     # instance | network-interface | internet-host | address
+    kind: str                     # instance | network-interface | internet-host | aws-service | address
     namespace: str | None
     address: IPv4Address
     ifname: str | None = None
@@ -150,12 +150,15 @@ class Lab:
         if target in t.internet_hosts:
             return Endpoint(target, "internet-host", names.internet_host_ns(self.name, target),
                             t.internet_hosts[target].ip)
+        if target in t.services:
+            return Endpoint(target, "aws-service", names.region_ns(self.name), t.service_addresses[target][0])
         try:
             return Endpoint(target, "address", None, IPv4Address(target))
         except ValueError:
             pass
-        known = sorted(t.instances) + sorted(t.network_interfaces) + sorted(t.internet_hosts)
-        raise UsageError(f"{target!r} is not an instance, ENI, internet host or IPv4 address of lab {self.name}",
+        known = sorted(t.instances) + sorted(t.network_interfaces) + sorted(t.internet_hosts) + list(t.services)
+        raise UsageError(f"{target!r} is not an instance, ENI, internet host, AWS service or IPv4 address of lab "
+                         f"{self.name}",
                          hint=f"known: {', '.join(known[:20])}")
 
     def namespace_of(self, target: str) -> str:

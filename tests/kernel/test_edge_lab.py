@@ -14,6 +14,8 @@ from vpcemu.lab import Lab
 from vpcemu.load import load_text
 from vpcemu.ops import elastic_ip, nat_gateway, route_table
 
+from kernel_clients import BOTO, WHOAMI, http_server, run
+
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root")]
 
 EDGE = """
@@ -44,7 +46,9 @@ vpcs:
       app-b: {subnet: private-b, private_ip: 10.0.3.10, security_groups: [web]}
 internet:
   hosts:
-    ext: {ip: 198.18.0.50, listen: [tcp/80, tcp/7, udp/7]}
+    ext: {ip: 198.18.0.50, listen: [tcp/80, tcp/443, tcp/7, udp/7]}
+aws:
+  services: [s3, sqs]
 """
 
 PEERED = """
@@ -126,6 +130,25 @@ def test_eip_instance_is_seen_as_its_eip_and_sees_only_its_private_ip(edge):
     assert "10.0.0.10/24" in addrs and "198.51.100" not in addrs
     igw = [h for h in r.hops if h.namespace.endswith("-igw-main") and h.leg == "forward"]
     assert [(h.ifname, h.source) for h in igw] == [("vpc", "10.0.0.10"), ("inet", "198.51.100.10")]
+
+
+def test_real_clients_are_seen_by_their_public_address(edge):
+    seen = run(edge, "web", WHOAMI, "http://ext/")
+    assert seen["client"] == "198.51.100.10"
+    seen = run(edge, "app-a", WHOAMI, "https://ext/")          # TLS from the lab CA, name from the resolver
+    assert seen["client"] == "198.51.100.20" and 1024 <= seen["port"] <= 65535
+    # and the way in: the internet fetches from a server on web's EIP (web's SG allows tcp/80)
+    with http_server(edge, "web", "10.0.0.10", 80):
+        r = edge.exec("ext", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://198.51.100.10/"])
+        assert r.stdout == "200", r.stderr
+
+
+def test_boto3_in_an_instance_with_internet_access_uses_the_region(edge):
+    out = run(edge, "web", BOTO, "bkt-web", "q-web")            # EIP: straight out through the IGW
+    assert out["s3"] == {"body": "hello", "client": "198.51.100.10"}
+    assert out["sqs"] == {"body": "m1", "client": "198.51.100.10"}
+    out = run(edge, "app-b", BOTO, "bkt-app-b", "q-app-b")      # private: through nat-b
+    assert out["s3"]["client"] == out["sqs"]["client"] == "198.51.100.21"
 
 
 def test_auto_assigned_public_ip_comes_from_the_pool(edge):
