@@ -285,6 +285,7 @@ class _Leg:
         request = how[4]                          # the interface endpoint undoes its translation
         pkt = pkt.with_(src=request.dst, dst=request.src)
         self.hop(f"vpc-endpoint {how[2]}", "vpc-endpoint", pkt)
+        self.hop(f"eni {how[3]}", "eni", pkt)
         return self.router(vpc, Link("eni", how[3]), pkt)
 
     def expect(self, answered: Delivered, sender: NetworkInterface | str, wanted: Packet) -> None:
