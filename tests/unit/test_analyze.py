@@ -11,6 +11,7 @@ from vpcemu import load_text
 from vpcemu.analyze import Analyzer, analyze_flow
 from vpcemu.errors import UsageError
 from vpcemu.ops.nat_gateway import nat_gateway_deleted
+from vpcemu.ops.route_table import route_created
 
 ONE_VPC = """
 format: 1
@@ -175,6 +176,30 @@ internet:
 """
 
 
+DUAL = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+      b: {cidr: 10.0.2.0/24, az: us-east-1a}
+    security_groups:
+      echo: {ingress: [{protocol: icmp, icmp_type: 8, icmp_code: 0, source: 10.0.0.0/16}]}
+      unreachable: {ingress: [{protocol: icmp, icmp_type: 3, source: 10.0.0.0/16}]}
+    instances:
+      dual: {subnet: a, private_ip: 10.0.1.10, security_groups: [echo]}
+      ca:   {subnet: a, private_ip: 10.0.1.20, security_groups: [echo]}
+      cb:   {subnet: b, private_ip: 10.0.2.20, security_groups: [unreachable]}
+    network_interfaces:
+      dual-b:
+        subnet: b
+        private_ips: [10.0.2.10]
+        security_groups: [echo]
+        attachment: {instance: dual, device_index: 1}
+"""
+
+
 @pytest.fixture(scope="module")
 def one():
     return Analyzer(load_text(ONE_VPC, name="x"))
@@ -275,6 +300,22 @@ def test_resolver_is_never_filtered(one):
         assert a.components("return") == ["resolver main", "eni c3.eth0"]
 
 
+def test_icmp_rules_match_type_and_code():
+    t = load_text(DUAL, name="x")
+    assert analyze_flow(t, "dual", "ca", "icmp").reachable                     # echo: type 8 code 0
+    blocked(analyze_flow(t, "ca", "cb", "icmp"), code="ENI_SG_RULES_MISMATCH", direction="ingress", eni="cb.eth0")
+
+
+def test_a_multi_homed_instance_sends_by_the_interface_its_os_routes_by():
+    t = load_text(DUAL, name="x")
+    assert analyze_flow(t, "dual", "cb", "icmp").source_address == "10.0.2.10"    # subnet b: by eth1
+    a = analyze_flow(t, "ca", "dual-b", "icmp")            # answers from eth1's address leave by eth1
+    assert a.reachable and a.components("return") == ["eni dual-b", "eni ca.eth0"]
+    # eth0's address answering subnet b leaves by eth1 (connected route), where it is not eth1's own source
+    blocked(analyze_flow(t, "cb", "dual", "icmp"), code="ENI_SOURCE_DEST_CHECK_RESTRICTION", direction="egress",
+            eni="dual-b", leg="return")
+
+
 # -- routes ---------------------------------------------------------------------------------------------
 def test_no_route(one):
     blocked(one.flow("iso", "ext", "icmp"), code="NO_ROUTE_TO_DESTINATION", route_table="main",
@@ -307,6 +348,13 @@ def test_middlebox_with_source_dest_check_on_drops():
                                     "fw:  {subnet: inspect, private_ip: 10.0.2.10,"), name="x")
     blocked(analyze_flow(t, "web", "db", "tcp", 5432), code="ENI_SOURCE_DEST_CHECK_RESTRICTION",
             direction="ingress", eni="fw.eth0")
+
+
+def test_middlebox_that_does_not_forward_drops():
+    t = load_text(MIDDLEBOX.replace("source_dest_check: false, forwarding: true, security_groups: [open]}\n      fw2",
+                                    "source_dest_check: false, security_groups: [open]}\n      fw2"), name="x")
+    blocked(analyze_flow(t, "web", "db", "icmp"), code="NO_POSSIBLE_DESTINATION", eni="fw.eth0",
+            detail="the-instance-does-not-forward-packets")
 
 
 def test_routing_loop_between_middleboxes_ends():
@@ -413,6 +461,10 @@ def test_static_route_beats_the_prefix_list_on_an_exact_tie(endpoints):
     assert hop(tie, "aws service s3").src == "198.51.100.20"
     other = endpoints.flow("app-b", "198.19.1.10", "tcp", 443)            # the prefix list's other CIDR
     assert other.components() == ["eni app-b.eth0", "vpc-endpoint s3gw", "aws service s3"]
+    # a static route created after the endpoint's route wins the tie as well
+    later = Analyzer(route_created(endpoints.topology, "private-a", "198.19.1.0/24", "nat"))
+    assert "nat-gateway nat" in later.flow("app-a", "198.19.1.10", "tcp", 443).components()
+    assert "vpc-endpoint s3gw" in later.flow("app-a", "198.19.0.10", "tcp", 443).components()
 
 
 def test_interface_endpoint_forwards_tcp_from_its_own_address(endpoints):
@@ -454,7 +506,9 @@ def test_no_transit_through_a_peer(peered):
 def test_peer_cannot_use_this_vpcs_igw_nat_or_resolver(peered):
     assert peered.flow("a1", "ext", "tcp", 80).reachable                  # a's own NAT gateway works for a
     blocked(peered.flow("b1", "ext", "tcp", 80), code="PCX_REQUIRES_ADDRESS_IN_VPC_CIDR", peering="ab", vpc="a")
-    blocked(peered.flow("b1", "10.1.0.2", "udp", 53), code="NO_POSSIBLE_DESTINATION", component="resolver a")
+    # the peer's router gets the query, but answers only its own VPC's ENIs
+    blocked(peered.flow("b1", "10.1.0.2", "udp", 53), code="NO_POSSIBLE_DESTINATION", component="resolver a",
+            leg="return")
 
 
 # -- API -------------------------------------------------------------------------------------------------

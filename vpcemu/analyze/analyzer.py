@@ -15,7 +15,8 @@ The walk follows the kernel's order, so its verdict and its explanation agree wi
   instances (middleboxes), the internet (hosts, the region's service addresses, mapped public IPs).
 The return leg is the answer walked back from where the request arrived. Security groups let it
 through by state; NACLs, routes and source/destination checks judge it like any packet; NAT gateways
-and interface endpoints undo their translation only for a flow they translated.
+and interface endpoints undo their translation only for a flow they translated, and an answer routed
+through a NAT gateway its request did not cross is lost, so an answer that arrives is the answer.
 """
 from __future__ import annotations
 
@@ -199,8 +200,7 @@ class Analyzer:
         back = _Leg(self, "return", translations)
         result.return_path = back.hops
         try:
-            answered = back.answer(arrived)
-            back.expect(answered, sender, pkt.reply())
+            back.answer(arrived)
         except Blocked as b:
             result.explanations.append(b.explanation)
             return result
@@ -288,18 +288,6 @@ class _Leg:
         self.hop(f"eni {how[3]}", "eni", pkt)
         return self.router(vpc, Link("eni", how[3]), pkt)
 
-    def expect(self, answered: Delivered, sender: NetworkInterface | str, wanted: Packet) -> None:
-        """The answer counts only if it reaches the sender as the answer to its own request."""
-        a = self.a
-        if isinstance(sender, str):
-            here = answered.kind == "host" and answered.name == sender
-        else:
-            here = answered.kind == "eni" and a.homes.get(answered.name) is a.homes.get(sender.name)
-        got = answered.pkt
-        if not (here and (got.src, got.dst, got.sport, got.dport) == (wanted.src, wanted.dst, wanted.sport, wanted.dport)):
-            self.block(self.hops[-1].component, "NO_PATH", detail="the-answer-does-not-come-back-as-an-answer",
-                       address=got.src)
-
     # -- the VPC router ----------------------------------------------------------------------------
     def router(self, vpc: Vpc, link: Link, pkt: Packet) -> Delivered:
         self.passes += 1
@@ -310,9 +298,6 @@ class _Leg:
                        peering=link.name, vpc=vpc.name)
         local = self.a.router_local[vpc.name].get(pkt.dst)
         if local is not None:
-            if link.kind != "eni":
-                self.block(local[0], "NO_POSSIBLE_DESTINATION", vpc=vpc.name,
-                           detail="the-VPC-router-answers-only-its-own-network-interfaces")
             self.hop(*local, pkt)
             return Delivered("router", vpc.name, pkt, local)
         out = self.route(vpc, link, pkt)
