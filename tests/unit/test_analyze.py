@@ -361,7 +361,8 @@ def test_routing_loop_between_middleboxes_ends():
     looped = MIDDLEBOX.replace("      main: {main: true}", """      main: {main: true}
       to-fw2: {routes: [{destination: 10.0.1.0/24, target: fw2}]}
       to-fw: {routes: [{destination: 10.0.1.0/24, target: fw}]}""").replace(
-        "inspect:  {cidr: 10.0.2.0/24, az: us-east-1a}", "inspect:  {cidr: 10.0.2.0/24, az: us-east-1a, route_table: to-fw2}"
+        "inspect:  {cidr: 10.0.2.0/24, az: us-east-1a}",
+        "inspect:  {cidr: 10.0.2.0/24, az: us-east-1a, route_table: to-fw2}"
     ).replace("inspect2: {cidr: 10.0.3.0/24, az: us-east-1a}",
               "inspect2: {cidr: 10.0.3.0/24, az: us-east-1a, route_table: to-fw}")
     blocked(analyze_flow(load_text(looped, name="x"), "web", "db", "icmp"), code="NO_PATH", detail="routing-loop")
@@ -527,8 +528,8 @@ def test_names_ids_and_serialisation(one):
 
 
 def test_a_matrix_of_500_flows_takes_well_under_half_a_second():
-    subnets = "\n".join(f"      s{i}: {{cidr: 10.0.{i}.0/24, az: us-east-1a, route_table: {'public' if i < 2 else 'private'}}}"
-                        for i in range(6))
+    subnets = "\n".join(f"      s{i}: {{cidr: 10.0.{i}.0/24, az: us-east-1a, "
+                        f"route_table: {'public' if i < 2 else 'private'}}}" for i in range(6))
     instances = "\n".join(f"      i{n}: {{subnet: s{n % 6}, security_groups: [{'web' if n % 2 else 'app'}]}}"
                           for n in range(48))
     t = load_text(f"""

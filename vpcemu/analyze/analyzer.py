@@ -180,9 +180,8 @@ class Analyzer:
             raise UsageError(f"a {protocol} flow needs a port between 1 and 65535")
         if protocol == "icmp" and port is not None:
             raise UsageError("an icmp flow has no port")
-        from_internet = source in self.topology.internet_hosts and source not in self.instances \
-            and self.network_interface(source) is None
-        dst = self.address_of(destination, public=from_internet)
+        # names are unique across instances, ENIs and internet hosts (the loader claims each one)
+        dst = self.address_of(destination, public=source in self.topology.internet_hosts)
         sender, src = self._sender(source, dst)
         if protocol == "icmp":
             pkt = Packet(src, dst, protocol, icmp_type=ECHO_REQUEST)
