@@ -224,11 +224,14 @@ def probe(source: str, destination: str,
           port: Annotated[Optional[int], typer.Option(help="Destination port (tcp, udp).")] = None,
           timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 1.0,
           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
-    """Send one real packet from SOURCE to DESTINATION and report what happened, hop by hop."""
+    """Send one real packet from SOURCE to DESTINATION and report what happened, hop by hop, next to
+    what AWS's rules expect. Exit 0 reachable, 1 not reachable, 3 if the two disagree (a bug)."""
     the_lab = _lab(lab, as_json)
     result = _call(as_json, the_lab.probe, source, destination, protocol, port, timeout)
     if not emit(result.to_dict(), as_json):
         render_probe(result)
+    if result.disagreements:
+        raise typer.Exit(3)
     if not result.reachable:
         raise typer.Exit(1)
 
@@ -252,6 +255,16 @@ def render_probe(r) -> None:
     for e in r.explanations:
         details = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("code", "namespace", "chain"))
         console.print(f"  dropped: [bold]{e['code']}[/] {details}", highlight=False)
+    exp = r.expected or {}
+    path = " → ".join(h["component"] for h in exp.get("forward", []) if h["kind"] not in ("check", "route-table"))
+    why = "; ".join(e["code"] for e in exp.get("explanations", []))
+    console.print(f"  expected (AWS rules): {'reachable' if exp.get('reachable') else 'not reachable'}: {path}"
+                  + (f" ({why})" if why else ""), highlight=False)
+    if r.disagreements:
+        for d in r.disagreements:
+            console.print(f"  [red bold]DISAGREEMENT (a vpcemu bug):[/] {d}", highlight=False)
+    else:
+        console.print("  observed and expected agree", highlight=False)
 
 
 # -- live changes: one sub-command group per AWS resource kind -------------------------------------------

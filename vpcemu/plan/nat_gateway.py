@@ -62,6 +62,8 @@ def nat_gateway_ruleset(vpc: Vpc, nat: NatGateway) -> str:
         "  chain forwarded {",
         "    type filter hook forward priority filter; policy accept;",
         "    ct state established,related accept",
+        # an answer to a connection it never saw (a private instance's EIP asked from the internet)
+        f"    ct state invalid {drop('NGW_SOURCE_ADDRESS_REASSIGN', 'a-reply-to-a-connection-it-never-saw')}",
         f"    ip saddr != {{ {cidrs} }} {drop('NGW_REQUIRES_SOURCE_IN_VPC', 'connections-must-start-in-its-VPC')}",
         "  }",
         "  chain source_nat {",

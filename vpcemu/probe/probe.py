@@ -22,7 +22,9 @@ from ..kernel.netns import run_in_netns
 from ..plan import names
 from ..plan.internet import needs_internet
 from ..plan.nat_gateway import LINK as NAT_LINK
+from ..analyze import analyze_flow
 from . import attribution
+from .agreement import disagreements
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -62,6 +64,12 @@ class ProbeResult:
     header_at_destination: dict | None = None
     icmp_error: str | None = None       # an ICMP error from elsewhere (e.g. host unreachable from a router)
     explanations: list[dict] = field(default_factory=list)
+    expected: dict | None = None        # AWS's answer from the model (analyze/)
+    disagreements: list[str] = field(default_factory=list)    # expected vs observed: each one is a bug
+
+    @property
+    def agrees(self) -> bool:
+        return not self.disagreements
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,7 +202,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     out_frame = next((f for f in src_cap.frames() if f.direction == "out" and matcher.is_probe(f)), None)
     in_frame = next((f for f in dst_cap.frames() if f.direction == "in" and matcher.is_probe(f)), None) \
         if dst_cap else None
-    return ProbeResult(
+    result = ProbeResult(
         source=source, destination=destination, protocol=protocol, port=port,
         source_address=src, destination_address=dst, reachable=delivered,
         answer=answer if delivered else None,
@@ -205,6 +213,10 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
         icmp_error=answer if answer and not delivered else None,
         explanations=explanations,
     )
+    expected = analyze_flow(lab.topology, source, destination, protocol, port, source_port=sport)
+    result.expected = expected.to_dict()
+    result.disagreements = disagreements(expected, result)
+    return result
 
 
 def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], str], matcher: _Matcher) -> Hop:
