@@ -272,6 +272,7 @@ from .cli_drill import drill_app  # noqa: E402  (they use the helpers above)
 from .cli_edge import eip_app, endpoint_app, nat_app, route_app  # noqa: E402
 from .cli_eni import eni_app  # noqa: E402
 from .cli_security import nacl_app, sg_app  # noqa: E402
+from . import cli_verify  # noqa: E402,F401  (verify, matrix, diff)
 
 app.add_typer(sg_app, name="sg")
 app.add_typer(nacl_app, name="nacl")

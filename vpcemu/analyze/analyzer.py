@@ -14,7 +14,9 @@ The walk follows the kernel's order, so its verdict and its explanation agree wi
   from the endpoint ENI's address, nothing answered), peering (for the peer's CIDRs only), forwarding
   instances (middleboxes), the internet (hosts, the region's service addresses, mapped public IPs).
 The return leg is the answer walked back from where the request arrived. Security groups let it
-through by state; NACLs, routes and source/destination checks judge it like any packet; NAT gateways
+through by state where its request made the state (a middlebox's two sides are tracked apart, as AWS
+tracks each ENI: an answer that comes back through a middlebox its request did not cross meets the
+middlebox's rules); NACLs, routes and source/destination checks judge it like any packet; NAT gateways
 and interface endpoints undo their translation only for a flow they translated, and an answer routed
 through a NAT gateway its request did not cross is lost, so an answer that arrives is the answer.
 """
@@ -88,6 +90,14 @@ class Analyzer:
         self.public: dict[IPv4Address, tuple[str, IPv4Address]] = {}      # public → (VPC, private)
         self.to_public: dict[str, dict[IPv4Address, IPv4Address]] = {}
         self.gateway_endpoint_names: dict[str, str] = {}
+        # middleboxes: the router tracks each side of one on its own (plan/router_nft.py middlebox_zones)
+        self.middleboxes: dict[str, set[str]] = {}
+        self.to_middlebox: dict[str, list[tuple[str, IPv4Network]]] = {}
+        for v in t.vpcs.values():
+            routes = [(sub.name, r) for sub in v.subnets.values() for r in v.route_tables[sub.route_table].routes
+                      if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in v.network_interfaces]
+            self.middleboxes[v.name] = {r.network_interface for _, r in routes}
+            self.to_middlebox[v.name] = [(sub, r.destination) for sub, r in routes]
         prefix_lists = {pl.id: pl for pl in t.prefix_lists.values()}
         for v in t.vpcs.values():
             for nat in v.nat_gateways.values():
@@ -189,14 +199,15 @@ class Analyzer:
             pkt = Packet(src, dst, protocol, source_port, port)
         result = Analysis(source, destination, protocol, port, str(src), str(dst), reachable=False)
         translations: dict = {}
-        forward = _Leg(self, "forward", translations)
+        tracked: set = set()
+        forward = _Leg(self, "forward", translations, tracked)
         result.forward = forward.hops
         try:
             arrived = forward.send(sender, pkt)
         except Blocked as b:
             result.explanations.append(b.explanation)
             return result
-        back = _Leg(self, "return", translations)
+        back = _Leg(self, "return", translations, tracked)
         result.return_path = back.hops
         try:
             back.answer(arrived)
@@ -224,17 +235,31 @@ class _Leg:
     """One leg of a flow (forward: the request; return: the answer), walked from component to component.
     Each step either hands the packet on or raises `Blocked`; the hops it passed are in `hops`."""
 
-    def __init__(self, analyzer: Analyzer, name: str, translations: dict):
+    def __init__(self, analyzer: Analyzer, name: str, translations: dict, tracked: set):
         self.a = analyzer
         self.name = name
         self.translations = translations        # what NAT gateways did on the way out, shared by both legs
+        self.tracked = tracked                  # the routers' connection-tracking entries the request made
         self.hops: list[Hop] = []
         self.passes = 0
 
-    @property
-    def new(self) -> bool:
-        """Does the router's connection tracking see this leg as a new flow (security groups judge it)?"""
-        return self.name == "forward"
+    def new(self, vpc: Vpc, link: Link, pkt: Packet) -> bool:
+        """Does the router's connection tracking see this pass as new (security groups judge it)? The
+        request's passes are; an answer's pass is established only where its request made the entry:
+        in the same conntrack zone (a middlebox's two sides are tracked apart, as AWS tracks each ENI)."""
+        zone: tuple = (vpc.name,)
+        if link.kind == "eni":
+            a = self.a
+            if link.name in a.middleboxes[vpc.name]:
+                owner = a.owners[vpc.name].get(pkt.dst)
+                zone = (vpc.name, owner.name if owner else None)
+            elif any(sub == a.subnet_of[link.name].name and pkt.dst in cidr for sub, cidr in a.to_middlebox[vpc.name]) \
+                    or getattr(a.owners[vpc.name].get(pkt.dst), "name", None) in a.middleboxes[vpc.name]:
+                zone = (vpc.name, link.name)
+        if self.name == "forward":
+            self.tracked.add(zone)
+            return True
+        return zone not in self.tracked
 
     def hop(self, component: str, kind: str, pkt: Packet, **extra) -> None:
         self.hops.append(Hop.of(component, kind, pkt, **extra))
@@ -347,6 +372,7 @@ class _Leg:
     def forward_hook(self, vpc: Vpc, link: Link, out: Link, pkt: Packet) -> None:
         """The router's filters, in the order of their nft hook priorities."""
         a = self.a
+        new = self.new(vpc, link, pkt)
         if out.kind == "gwe" and not (pkt.protocol == "tcp" or pkt.icmp_type == ECHO_REQUEST):
             self.block(f"vpc-endpoint {out.name}", "VPCE_GATEWAY_PROTOCOL_RESTRICTION", direction="egress",
                        vpc_endpoint=a.gateway_endpoint_names[vpc.name])
@@ -354,7 +380,7 @@ class _Leg:
             eni = a.enis[link.name]
             if source_dest_checked(eni) and pkt.src not in eni.private_ip_addresses:
                 self.block(f"eni {eni.name}", "ENI_SOURCE_DEST_CHECK_RESTRICTION", direction="egress", eni=eni.name)
-            if self.new and filtered(eni):
+            if new and filtered(eni):
                 self.security_groups(vpc, eni, pkt, egress=True)
             subnet = a.subnet_of[eni.name]
             if pkt.dst not in subnet.cidr_block:
@@ -364,7 +390,7 @@ class _Leg:
             subnet = a.subnet_of[eni.name]
             if pkt.src not in subnet.cidr_block:
                 self.network_acl(vpc, subnet, pkt, egress=False)
-            if self.new and filtered(eni):
+            if new and filtered(eni):
                 self.security_groups(vpc, eni, pkt, egress=False)
             if source_dest_checked(eni) and pkt.dst not in eni.private_ip_addresses:
                 self.block(f"eni {eni.name}", "ENI_SOURCE_DEST_CHECK_RESTRICTION", direction="ingress", eni=eni.name)
@@ -418,7 +444,7 @@ class _Leg:
                     "no-unsolicited-inbound-connections"
                 self.block(component, "NO_POSSIBLE_DESTINATION", nat_gateway=nat.name, detail=detail)
             pkt = pkt.with_(dst=request.src, dport=request.sport, dport_range=None)
-        elif not self.new:
+        elif self.name == "return":
             # an answer routed out through a NAT gateway its request never crossed leaves with another source
             self.block(component, "NGW_SOURCE_ADDRESS_REASSIGN", nat_gateway=nat.name,
                        detail="asymmetric-routing-the-answer-would-leave-from-the-NAT-gateway")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..model import NetworkInterface, Topology, Vpc
+from ..model import NetworkInterface, TargetKind, Topology, Vpc
 from . import names
 from .network_acl import nacl_chains
 from .peering import peering_chain
@@ -59,6 +59,43 @@ TTL_VMAP = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 255))
 TTL_CHAINS = tuple(f"  chain ttl_{n} {{ ip ttl set {n + 1}; }}" for n in range(1, 255))
 
 
+def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
+    """Conntrack zones for traffic through a middlebox (a route to an ENI): its packets cross this router
+    twice with the same addresses and ports, once on each side of the appliance. One conntrack entry
+    for both passes goes wrong (a RST answering an unanswered SYN deletes it on the first pass, so the
+    second pass is invalid), while AWS tracks each ENI's side on its own. So each pass gets its own
+    zone, that of the ENI on the far side of the middlebox, which its replies get too: a packet from a
+    middlebox takes the zone of the ENI it is for; a packet routed to (or addressed to) a middlebox
+    that of its sender."""
+    routes = [(s.name, r) for s in vpc.subnets.values() for r in vpc.route_tables[s.route_table].routes
+              if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in vpc.network_interfaces]
+    if not routes:
+        return []
+    boxes = ", ".join(sorted({f'"{names.router_link(vpc.network_interfaces[r.network_interface])}"' for _, r in routes}))
+    zone = {names.router_link(e): i + 1 for i, e in enumerate(sorted(vpc.network_interfaces.values(),
+                                                                      key=names.router_link))}
+    to_box = ", ".join(f"{marks[subnet]:#x} . {r.destination}" for subnet, r in routes)
+    box_ips = ", ".join(str(ip) for t in sorted({r.network_interface for _, r in routes})
+                        for ip in vpc.network_interfaces[t].private_ip_addresses)
+    by_link = ", ".join(f'"{link}" : {z}' for link, z in zone.items())
+    by_address = ", ".join(f"{ip} : {zone[names.router_link(e)]}" for e in vpc.network_interfaces.values()
+                           for ip in e.private_ip_addresses)
+    return [
+        "  set middlebox_links {", "    type ifname;", f"    elements = {{ {boxes} }}", "  }",
+        "  set to_middlebox {", "    type mark . ipv4_addr; flags interval;", f"    elements = {{ {to_box} }}", "  }",
+        "  map link_zone {", "    typeof iifname : ct zone;", f"    elements = {{ {by_link} }}", "  }",
+        "  map address_zone {", "    typeof ip daddr : ct zone;", f"    elements = {{ {by_address} }}", "  }",
+        "  chain middlebox_zone {",
+        "    type filter hook prerouting priority raw; policy accept;",
+        "    meta mark set iifname map @eni_subnet_mark",
+        "    iifname @middlebox_links ct zone set ip daddr map @address_zone",
+        "    iifname != @middlebox_links meta mark . ip daddr @to_middlebox ct zone set iifname map @link_zone",
+        # the middlebox's own traffic: the same zone both ways
+        f"    iifname != @middlebox_links ip daddr {{ {box_ips} }} ct zone set iifname map @link_zone",
+        "  }",
+    ]
+
+
 def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_src: Iterable[str] = ()) -> str:
     """The whole table. `trace_src` carries the addresses being traced over a reload."""
     links = {names.router_link(e): marks[e.subnet] for e in vpc.network_interfaces.values()}
@@ -86,6 +123,7 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         "    meta mark set iifname map @eni_subnet_mark",
         f"    ip ttl vmap {{ {TTL_VMAP} }}",
         "  }",
+        *middlebox_zones(vpc, marks),
         *source_dest_check(vpc),
         *sg_chains(vpc),
         *nacl_chains(vpc),

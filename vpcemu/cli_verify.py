@@ -1,0 +1,119 @@
+"""`vpcemu verify`, `vpcemu matrix`, `vpcemu diff`: expected (AWS's rules) against observed (real packets)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .cli import JsonOpt, _call, _lab, app, console, emit
+
+LabArg = Annotated[Optional[str], typer.Argument(help="Lab name (default: the only lab that is up).")]
+PortsOpt = Annotated[Optional[list[str]], typer.Option("--port", "-p", help="icmp, tcp/N or udp/N (repeat); "
+                                                       "default: icmp, tcp/22, tcp/443.")]
+
+
+@app.command()
+def verify(lab: LabArg = None, as_json: JsonOpt = False) -> None:
+    """Check the topology's `expect:` block with real packets. Exit 0 if all hold, 1 if any does not,
+    3 if expected and observed disagree (a vpcemu bug)."""
+    from .verify import verify as run
+    the_lab = _lab(lab, as_json)
+    verdicts = _call(as_json, run, the_lab)
+    if not emit([v.to_dict() for v in verdicts], as_json):
+        table = Table("#", "flow", "expected", "observed", "path", "result", box=None, padding=(0, 1))
+        for v in verdicts:
+            want = "reachable" if v.expected["reachable"] else f"blocked {v.expected['reason'] or ''}".strip()
+            got = "reachable" if v.reachable else f"blocked {', '.join(v.dropped_by)}".strip()
+            verdict = "[green]holds[/]" if v.holds else "[red]" + "; ".join(v.failures + v.disagreements) + "[/]"
+            table.add_row(str(v.index), f"{v.source} → {v.destination} {v.protocol}" + (f"/{v.port}" if v.port else ""),
+                          want, got, " → ".join(v.path[:8]), verdict)
+        console.print(table)
+        console.print(f"{sum(v.holds for v in verdicts)}/{len(verdicts)} expectations hold")
+    if any(v.disagreements for v in verdicts):
+        raise typer.Exit(3)
+    if not all(v.holds for v in verdicts):
+        raise typer.Exit(1)
+
+
+@app.command()
+def matrix(lab: LabArg = None, port: PortsOpt = None,
+           source: Annotated[Optional[list[str]], typer.Option("--from", help="Sources (default: every instance).")] = None,
+           destination: Annotated[Optional[list[str]], typer.Option("--to", help="Destinations (default: every "
+                                                                    "instance, internet host, AWS service).")] = None,
+           timeout: Annotated[float, typer.Option(help="Seconds to wait for answers, for all cells together.")] = 1.0,
+           save: Annotated[Optional[Path], typer.Option(help="Write the matrix as JSON here (for `vpcemu diff`).")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Every source to every destination on each port, all probes at once; observed vs expected per cell.
+    Exit 0 if every cell agrees with AWS's rules, 3 if any does not."""
+    from .verify import DEFAULT_PORTS, matrix as run
+    the_lab = _lab(lab, as_json)
+    m = _call(as_json, run, the_lab, tuple(port or DEFAULT_PORTS), source, destination, timeout)
+    data = m.to_dict()
+    if save is not None:
+        save.write_text(json.dumps(data, indent=1))
+    if not emit(data, as_json):
+        render_matrix(m)
+    if m.disagreements:
+        raise typer.Exit(3)
+
+
+def render_matrix(m) -> None:
+    cells = {(c.source, c.destination, c.protocol, c.port): c for c in m.cells}
+    for text in m.ports:
+        protocol, _, port = text.partition("/")
+        table = Table(text, *m.destinations, box=None, padding=(0, 1))
+        for s in m.sources:
+            row = []
+            for d in m.destinations:
+                c = cells.get((s, d, protocol, int(port) if port else None))
+                row.append("" if c is None else ("[green]✓[/]" if c.observed else "[dim]·[/]") if c.agrees
+                           else "[red bold]✗![/]")
+            table.add_row(s, *row)
+        console.print(table)
+    bad = m.disagreements
+    console.print(f"{len(m.cells)} cells in {m.seconds:.2f} s: ✓ reachable, · blocked (both as AWS's rules say)"
+                  + (f"; [red]{len(bad)} disagree[/] (✗!)" if bad else "; every cell agrees"))
+    for c in bad[:20]:
+        console.print(f"  {c.source} → {c.destination} {c.protocol}{'/' + str(c.port) if c.port else ''}: expected "
+                      f"{'reachable' if c.expected else 'blocked (' + str(c.reason) + ')'}, observed "
+                      f"{'reachable' if c.observed else 'blocked'}", highlight=False)
+
+
+@app.command()
+def diff(before: Annotated[Path, typer.Argument(help="A matrix saved with `vpcemu matrix --save`.")],
+         after: Annotated[Optional[Path], typer.Argument(help="Another; default: run the same matrix now.")] = None,
+         lab: Annotated[Optional[str], typer.Option("--lab", help="Lab to run the matrix on.")] = None,
+         as_json: JsonOpt = False) -> None:
+    """What became reachable and what broke between two matrices (before and after a change or drill).
+    Exit 0 if nothing changed, 1 if something did."""
+    from .verify import matrix as run, matrix_diff
+    old = _call(as_json, _read_matrix, before)
+    if after is not None:
+        new = _call(as_json, _read_matrix, after)
+    else:
+        the_lab = _lab(lab or old["lab"], as_json)
+        new = run(the_lab, tuple(old["ports"]), old["sources"], old["destinations"]).to_dict()
+    d = matrix_diff(old, new)
+    if not emit(d, as_json):
+        for title, rows, colour in (("became reachable", d["became_reachable"], "green"), ("broke", d["broke"], "red")):
+            console.print(f"[{colour}]{title}: {len(rows)}[/]")
+            for r in rows:
+                console.print(f"  {r['source']} → {r['destination']} {r['protocol']}"
+                              f"{'/' + str(r['port']) if r['port'] else ''}" + (f" ({r['reason']})" if r["reason"] else ""),
+                              highlight=False)
+        console.print(f"unchanged: {d['unchanged']}")
+    if d["became_reachable"] or d["broke"]:
+        raise typer.Exit(1)
+
+
+def _read_matrix(path: Path) -> dict:
+    from .errors import UsageError
+    try:
+        data = json.loads(path.read_text())
+        data["cells"]
+        return data
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not a matrix saved by `vpcemu matrix --save`: {exc}") from None
