@@ -186,10 +186,10 @@ def render_status(st: dict) -> None:
         for n in vpc["nat_gateways"]:
             console.print(f"  NAT gateway {n['name']} {n['id']} ({n['connectivity_type']}) in {n['subnet']}: "
                           f"{n['private_ip']}" + (f" → {n['eip']}" if n["eip"] else ""), highlight=False)
-        table = Table("ENI", "id", "instance", "dev", "mac", "private IPs", "public", "SGs", "src/dst", "managed",
+        table = Table("ENI", "id", "attached to", "dev", "mac", "private IPs", "public", "SGs", "src/dst", "managed",
                       box=None, padding=(0, 1))
         for e in vpc["network_interfaces"]:
-            table.add_row(e["name"], e["id"], e["instance"] or "detached",
+            table.add_row(e["name"], e["id"], e["attached_to"] or "detached",
                           "" if e["device_index"] is None else f"eth{e['device_index']}", e["mac"],
                           ", ".join(e["private_ips"]), ", ".join(e["public_ips"].values()),
                           ", ".join(e["security_groups"]), "on" if e["source_dest_check"] else "off",

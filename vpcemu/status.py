@@ -16,6 +16,12 @@ def route_text(route) -> dict:
             "state": route.state, "origin": route.origin}
 
 
+def _manager(vpc, eni: str) -> str | None:
+    """The NAT gateway or VPC endpoint a requester-managed ENI belongs to."""
+    owner = next((n.name for n in vpc.nat_gateways.values() if n.network_interface == eni), None)
+    return owner or next((e.name for e in vpc.endpoints.values() if eni in e.network_interfaces), None)
+
+
 def lab_status(lab: "Lab") -> dict:
     t = lab.topology
     state = lab.journal.state()
@@ -51,7 +57,8 @@ def lab_status(lab: "Lab") -> dict:
                 "requester_managed": e.requester_managed, "interface_type": e.interface_type,
                 "instance": e.attachment.instance if e.attachment else None,
                 "device_index": e.attachment.device_index if e.attachment else None,
-                "status": "in-use" if e.attachment else "available",
+                "status": "in-use" if e.attachment or e.requester_managed else "available",
+                "attached_to": e.attachment.instance if e.attachment else _manager(vpc, e.name),
             } for e in vpc.network_interfaces.values()],
         })
     return {"lab": lab.name, "status": state.get("status", "unknown") if not missing else "broken",
