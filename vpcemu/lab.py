@@ -81,10 +81,13 @@ class Lab:
                                  hint="choose another lab name with --name")
             (journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
             started = time.monotonic()
+            # the supervisor starts (imports, CA) while the kernel objects are made, then binds in them
+            supervisor = process.spawn_supervisor(journal, lab_name) \
+                if supervisor_spec(topology, lab_name).needed else None
             apply.build(plan, journal, lab_uuid)
             built = time.monotonic()
-            if supervisor_spec(topology, lab_name).needed:
-                process.start_supervisor(journal, lab_name)
+            if supervisor is not None:
+                process.await_supervisor(journal, lab_name, supervisor)
             journal.write_state(status="up", build_seconds=round(built - started, 4),
                                 supervisor_seconds=round(time.monotonic() - built, 4))
         except BaseException:

@@ -40,17 +40,35 @@ def starttime(pid: int) -> int | None:
 
 
 def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
-    """Start the lab's supervisor and wait until it says `ready`; its pid. Raises KernelError (with the
-    tail of its log) if it says `error: ...`, dies or is not ready within `timeout` seconds; it is
-    then stopped, and the lab's teardown finds nothing of it."""
+    """Spawn the lab's supervisor and wait until it says `ready`; its pid (see `spawn_supervisor`)."""
+    return await_supervisor(journal, lab, spawn_supervisor(journal, lab), timeout)
+
+
+def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen:
+    """Start the supervisor early: it reads the model, imports and makes the CA while the caller builds
+    the lab, then waits for `await_supervisor` to say go. Journalled before anything else happens."""
     log_path = journal.dir / SUPERVISOR_LOG
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "vpcemu.services.supervisor", str(journal.dir), lab],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                 start_new_session=True, close_fds=True)
     _children[proc.pid] = proc
-    entry = {"kind": "process", "role": SUPERVISOR, "pid": proc.pid, "starttime": starttime(proc.pid)}
-    journal.record(**entry)
+    journal.record(kind="process", role=SUPERVISOR, pid=proc.pid, starttime=starttime(proc.pid))
+    return proc
+
+
+def await_supervisor(journal: Journal, lab: str, proc: subprocess.Popen, timeout: float = 60) -> int:
+    """Tell a spawned supervisor the namespaces exist and wait until it says `ready`; its pid. Raises
+    KernelError (with the tail of its log) if it says `error: ...`, dies or is not ready within
+    `timeout` seconds; it is then stopped, and the lab's teardown finds nothing of it."""
+    from ..services.supervisor import GO
+    log_path = journal.dir / SUPERVISOR_LOG
+    entry = supervisor_entry(journal)
+    try:
+        proc.stdin.write(f"{GO}\n".encode())
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass                                # it died already: its first line (none) says so below
     try:
         line = _first_line(proc, timeout)
     finally:

@@ -30,6 +30,7 @@ from ..plan import names
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 
 RELOADED_FILE = "model-reloaded"
+GO = "go"
 MODEL_FILE = "model.pickle"
 CA_DIR = "ca"
 CA_BUNDLE_FILE = "ca-bundle.pem"
@@ -101,6 +102,16 @@ class Supervisor:
     def read_model(self) -> Topology:
         return pickle.loads((self.state_dir / MODEL_FILE).read_bytes())
 
+    def prepare(self, spec: SupervisorSpec) -> None:
+        """What needs no namespace, done while the lab's kernel objects are still being made: the
+        imports (moto's take about a second), the CA and its bundle."""
+        from . import aws, internet, resolver  # noqa: F401
+        from .ca import CertificateAuthority
+
+        CertificateAuthority.load_or_create(self.state_dir / CA_DIR).bundle(self.state_dir / CA_BUNDLE_FILE)
+        if spec.region is not None:
+            import moto.moto_server.werkzeug_app  # noqa: F401
+
     def start(self, topology: Topology, spec: SupervisorSpec) -> None:
         from ..dns.zone import build_zone
         from .aws import AwsRegion
@@ -165,8 +176,13 @@ def main(argv: list[str]) -> int:
     supervisor = Supervisor(state_dir, lab)
     try:
         topology = supervisor.read_model()
+        spec = supervisor_spec(topology, lab)
+        supervisor.prepare(spec)
+        # `vpcemu up` says go (a line on stdin) once the namespaces exist; EOF: the build failed
+        if sys.stdin.readline().strip() != GO:
+            return 1
         enter_netns(names.parking_ns(lab))
-        supervisor.start(topology, supervisor_spec(topology, lab))
+        supervisor.start(topology, spec)
     except BaseException as exc:
         traceback.print_exc()
         print("error: " + " ".join(str(exc).split()), flush=True)
