@@ -271,6 +271,7 @@ def render_probe(r) -> None:
 from .cli_drill import drill_app  # noqa: E402  (they use the helpers above)
 from .cli_edge import eip_app, endpoint_app, nat_app, route_app  # noqa: E402
 from .cli_eni import eni_app  # noqa: E402
+from .cli_flowlogs import flowlogs  # noqa: E402
 from .cli_security import nacl_app, sg_app  # noqa: E402
 from . import cli_verify  # noqa: E402,F401  (verify, matrix, diff)
 
@@ -282,6 +283,7 @@ app.add_typer(eip_app, name="eip")
 app.add_typer(nat_app, name="nat")
 app.add_typer(route_app, name="route")
 app.add_typer(endpoint_app, name="endpoint")
+app.command("flowlogs")(flowlogs)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ waiters through a Condition.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import select
@@ -25,6 +26,10 @@ Item = TypeVar("Item")
 _ETH_P_ALL = 0x0003
 _SO_TIMESTAMPNS = 35
 _RCVBUF = 4 << 20
+_SO_ATTACH_FILTER = 26
+_BPF_RET_K = 0x06
+_SOL_PACKET = 263
+_PACKET_STATISTICS = 6
 _NETLINK_NETFILTER = 12
 _NFNLGRP_NFTRACE = 9
 _NFT_MSG_TRACE = (10 << 8) | 17  # NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_TRACE
@@ -62,7 +67,9 @@ class _NsReader(Generic[Item]):
         poller.register(self._sock, select.POLLIN)
         poller.register(self._wake, select.POLLIN)
         try:
-            while not any(fd == self._wake for fd, _ in poller.poll()):
+            while True:
+                # woken by close(): read once more, so what was queued before close() is kept
+                closing = any(fd == self._wake for fd, _ in poller.poll())
                 try:
                     items = self._read()
                 except Exception as exc:  # a dead reader must not look like silence to waiters
@@ -70,13 +77,17 @@ class _NsReader(Generic[Item]):
                 with self._cond:
                     self._items.extend(items)
                     self._cond.notify_all()
-                if self._error:
+                if self._error or closing:
                     return
         finally:
+            self._finish()
             self._stopped.set()
             # Closing an AF_PACKET socket waits for an RCU grace period (synchronize_net, 8-30 ms
             # here); doing it on this thread after close() has been released keeps close() fast.
             self._sock.close()
+
+    def _finish(self) -> None:
+        """Last look at the socket, on the reader thread, before it is closed."""
 
     def _raise_if_failed(self) -> None:
         if self._error:
@@ -105,7 +116,7 @@ class _NsReader(Generic[Item]):
                 self._cond.wait(left)
 
     def close(self) -> None:
-        """Stop reading; what was received stays available."""
+        """Stop reading; what was received, and queued before this call, stays available."""
         if self._closed:
             return
         self._closed = True
@@ -128,9 +139,18 @@ class Frame(NamedTuple):
 
 
 class Capture(_NsReader[Frame]):
-    """Every frame seen on `ifname` (or on all interfaces if None) in namespace `ns`, from now on."""
+    """Every frame seen on `ifname` (or on all interfaces if None) in namespace `ns`, from now on.
 
-    def __init__(self, ns: str, ifname: str | None = None) -> None:
+    `snaplen` keeps only each frame's first bytes (headers), trimmed by the kernel before queueing, so
+    the receive buffer holds many more frames. Frames the kernel dropped because the buffer was full
+    are counted in `losses`: (from ns, to ns, count), each span ending when the drops were noticed.
+    """
+
+    def __init__(self, ns: str, ifname: str | None = None, snaplen: int = 65536) -> None:
+        self.snaplen = snaplen
+        self.losses: list[tuple[int, int, int]] = []
+        self._counted_ns = time.time_ns()
+
         def make_socket() -> socket.socket:
             # Protocol 0 receives nothing until bind() sets interface and protocol together, so
             # no frame from another interface slips in before the bind.
@@ -139,6 +159,12 @@ class Capture(_NsReader[Frame]):
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)  # full buffer = silent drops
                 sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                if snaplen < 65536:
+                    # a one-instruction classic BPF program `ret #snaplen`: the kernel queues only that much
+                    insn = struct.pack("HBBI", _BPF_RET_K, 0, 0, snaplen)
+                    prog = ctypes.create_string_buffer(insn)
+                    fprog = struct.pack("HP", 1, ctypes.addressof(prog))
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
                 if ifname:
                     # The name is resolved in the socket's namespace, not the caller's.
                     sock.bind((ifname, _ETH_P_ALL))
@@ -153,8 +179,9 @@ class Capture(_NsReader[Frame]):
         frames = []
         while True:
             try:
-                data, anc, _, addr = self._sock.recvmsg(65536, 64)
+                data, anc, _, addr = self._sock.recvmsg(self.snaplen, 64)
             except BlockingIOError:
+                self._count_losses()
                 return frames
             except OSError as exc:
                 # Bound while the link was down: the socket reports ENETDOWN once, then works.
@@ -169,6 +196,25 @@ class Capture(_NsReader[Frame]):
             # CPython names addr[0] by SIOCGIFNAME on this socket, i.e. in the capture's namespace.
             direction = "out" if addr[2] == socket.PACKET_OUTGOING else "in"
             frames.append(Frame(ts, addr[0], direction, data))
+
+    def _count_losses(self) -> None:
+        now = time.time_ns()
+        # struct tpacket_stats {packets, drops}, counted since the last read: reading resets it
+        dropped = struct.unpack("II", self._sock.getsockopt(_SOL_PACKET, _PACKET_STATISTICS, 8))[1]
+        if dropped:
+            self.losses.append((self._counted_ns, now, dropped))
+        self._counted_ns = now
+
+    def _finish(self) -> None:
+        try:
+            self._count_losses()
+        except OSError:
+            pass
+
+    @property
+    def lost(self) -> int:
+        """Frames dropped so far (all of them once the capture is closed)."""
+        return sum(n for _, _, n in self.losses)
 
     def frames(self) -> list[Frame]:
         """Frames captured so far, oldest first."""
