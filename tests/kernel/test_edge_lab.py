@@ -44,6 +44,10 @@ vpcs:
       nopub: {subnet: public-a, private_ip: 10.0.0.11, security_groups: [web]}
       app-a: {subnet: private-a, private_ip: 10.0.1.10, security_groups: [web]}
       app-b: {subnet: private-b, private_ip: 10.0.3.10, security_groups: [web]}
+      standby: {subnet: public-a, private_ip: 10.0.0.12, security_groups: [web]}
+    network_interfaces:
+      vip: {subnet: public-a, private_ips: [10.0.0.50], eips: {10.0.0.50: 198.51.100.40}, security_groups: [web],
+            attachment: {instance: web, device_index: 1}}
 internet:
   hosts:
     ext: {ip: 198.18.0.50, listen: [tcp/80, tcp/443, tcp/7, udp/7]}
@@ -259,3 +263,26 @@ def test_nat_gateway_failure_drill_measures_the_outage(fresh):
     assert "nat-gateway-failure starts" in events and "first lost probe" in events
     r = fresh.probe("app-a", EXT, protocol="icmp")
     assert r.reachable and seen_by_internet(r)[0] == "198.51.100.21"
+
+
+def test_an_eni_moves_with_its_eip(fresh):
+    from vpcemu.ops.network_interface import move_network_interface
+
+    def fetch() -> str:
+        return fresh.exec("ext", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3",
+                                  "http://198.51.100.40/"]).stdout
+
+    with http_server(fresh, "web", "10.0.0.50", 80):
+        assert fetch() == "200"
+    move_network_interface(fresh, "vip", "standby")
+    assert "10.0.0.50/24" in fresh.exec("standby", ["ip", "-4", "-o", "addr", "show", "dev", "eth1"]).stdout
+    with http_server(fresh, "standby", "10.0.0.50", 80):
+        assert fetch() == "200"                     # same EIP, no route or DNS change, now the standby
+
+
+def test_drills_report_whether_an_established_tcp_connection_survived(fresh):
+    from vpcemu.drill import az_outage, nat_gateway_failure
+    report = az_outage(fresh, "us-east-1a", "app-a", EXT, hold_ms=200, tcp_port=7)
+    assert report.recovered and report.outage_ms >= 150 and report.tcp_survived is True
+    report = nat_gateway_failure(fresh, "nat-a", "private-a", "nat-b", "app-a", EXT, tcp_port=7)
+    assert report.recovered and report.tcp_survived is False     # the new NAT gateway knows nothing of it
