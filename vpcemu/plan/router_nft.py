@@ -11,6 +11,7 @@ Every drop rule carries `code=<Reachability Analyzer explanation code> key=value
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from ..model import NetworkInterface, TargetKind, Topology, Vpc
 from . import names
@@ -135,8 +136,10 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
 
 
 # -- live changes as diffs -------------------------------------------------------------------------
+@lru_cache(maxsize=4)
 def blocks(text: str) -> dict[str, list[str]]:
-    """The table's top-level blocks (`chain X`, `set X`, `map X`) → their lines, in order."""
+    """The table's top-level blocks (`chain X`, `set X`, `map X`) → their lines, in order (cached: a
+    live change's new ruleset is the next change's old one; callers must not modify the result)."""
     out: dict[str, list[str]] = {}
     lines = text.splitlines()
     i = lines.index(f"table ip {TABLE} {{") + 1

@@ -148,7 +148,23 @@ def drop_comment(direction: str, eni: NetworkInterface) -> str:
                    f"sg={','.join(eni.security_groups)}")
 
 
-def eni_chain(vpc: Vpc, eni: NetworkInterface, egress: bool) -> list[str]:
+def eni_chain(vpc: Vpc, eni: NetworkInterface, egress: bool, bodies: dict | None = None) -> list[str]:
+    """One ENI's chain for one direction. Its rules depend only on the ENI's groups (and whether it is
+    requester-managed): `bodies` shares them between ENIs with the same groups in one rendering."""
+    direction = "egress" if egress else "ingress"
+    key = (eni.security_groups, eni.requester_managed, egress)
+    body = bodies.get(key) if bodies is not None else None
+    if body is None:
+        body = _chain_body(vpc, eni, egress)
+        if bodies is not None:
+            bodies[key] = body
+    return [f"  chain {chain_name(eni, direction)} {{",
+            *body,
+            f"    counter drop {drop_comment(direction, eni)}",
+            "  }"]
+
+
+def _chain_body(vpc: Vpc, eni: NetworkInterface, egress: bool) -> list[str]:
     direction = "egress" if egress else "ingress"
     rules = sg_rules(vpc, eni, egress)
     # Requester-managed ENIs (NAT gateway, interface endpoints) always track their flows.
@@ -169,10 +185,7 @@ def eni_chain(vpc: Vpc, eni: NetworkInterface, egress: bool) -> list[str]:
     body: dict[str, str] = {}
     for match, why in untracked_lines + tracked_lines:
         body.setdefault(match, f"{match} {why}")      # the same rule in two of its groups is one rule
-    return [f"  chain {chain_name(eni, direction)} {{",
-            *(f"    {line}" for line in body.values()),
-            f"    counter drop {drop_comment(direction, eni)}",
-            "  }"]
+    return [f"    {line}" for line in body.values()]
 
 
 def chain_name(eni: NetworkInterface, direction: str) -> str:
@@ -186,6 +199,7 @@ def sg_chains(vpc: Vpc) -> list[str]:
     managed = ", ".join(sorted(f'"{names.router_link(e)}"' for e in vpc.network_interfaces.values()
                                if e.requester_managed))
     lines: list[str] = []
+    bodies: dict = {}                   # ENIs with the same groups share their rules
     # (direction, key of the ENI, hook priority, mark bit of the ENI for original / reply packets)
     for direction, key, priority, own_original, own_reply in (
             ("egress", "iifname", "filter - 20", CT_UNTRACKED_AT_INITIATOR, CT_UNTRACKED_AT_RESPONDER),
@@ -207,5 +221,5 @@ def sg_chains(vpc: Vpc) -> list[str]:
             "  }",
         ]
         for eni in enis:
-            lines += eni_chain(vpc, eni, direction == "egress")
+            lines += eni_chain(vpc, eni, direction == "egress", bodies)
     return lines
