@@ -139,17 +139,7 @@ def _for_each(items: Iterable[T], fn: Callable[[T], Any], workers: int = _WORKER
         raise errors[0]
 
 
-def _enter(name: str) -> None:
-    """setns() the calling (worker) thread into namespace `name`."""
-    path = _ns_path(name)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise KernelError("setns", name, path, exc.errno, exc.strerror or str(exc)) from None
-    try:
-        _check(_libc.setns(fd, _CLONE_NEWNET), "setns", name, path)
-    finally:
-        os.close(fd)
+_enter = netns.enter_netns           # the worker threads stay in the namespace they enter
 
 
 def _write_proc_sys(name: str, key: str, value: str) -> None:
