@@ -32,6 +32,7 @@ import socket
 import struct
 import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, wait
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -408,18 +409,21 @@ def build(plan: Plan, journal: Journal, lab_uuid: str) -> None:
     """Create everything in `plan`; on any failure remove what was created and re-raise."""
     netns.ensure_netns_dir()
     mark = ownership_mark(plan.lab, lab_uuid)
-    try:
-        create_namespaces(plan, journal, mark)
-        apply_links(plan)
-        apply_config(plan)
-        for ns, text in plan.nft.items():
-            nft_run(ns, text)
-        for path, content in plan.files.items():
-            journal.record("file", path=path)
-            write_file(path, content)
-    except BaseException:
-        teardown(journal, expect_mark=mark)
-        raise
+    # the files (resolv.conf per instance) wait on the disk, the rest on rtnl and the CPU: both at once
+    journal.record_many("file", [{"path": path} for path in plan.files])
+    with ThreadPoolExecutor(1, thread_name_prefix="files") as pool:
+        files = pool.submit(lambda: [write_file(path, text) for path, text in plan.files.items()])
+        try:
+            create_namespaces(plan, journal, mark)
+            apply_links(plan)
+            apply_config(plan)
+            for ns, text in plan.nft.items():
+                nft_run(ns, text)
+            files.result()
+        except BaseException:
+            wait([files])
+            teardown(journal, expect_mark=mark)
+            raise
 
 
 def create_namespaces(plan: Plan, journal: Journal, mark: str) -> None:
@@ -605,7 +609,8 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
                 stop_process(entry)
             except KernelError as exc:  # still alive after SIGKILL; killed with its namespace below
                 problems.append(str(exc))
-        elif entry["kind"] == "file":
+    for entry in reversed(entries):
+        if entry["kind"] == "file":
             remove_file(entry["path"])
     namespaces = list(dict.fromkeys(e["name"] for e in reversed(entries) if e["kind"] == "netns"))
     existing = [ns for ns in namespaces if netns.netns_inode(ns) is not None]

@@ -38,8 +38,12 @@ class Journal:
 
     # -- entries -----------------------------------------------------------------------------
     def record(self, kind: str, **fields: Any) -> None:
+        self.record_many(kind, [fields])
+
+    def record_many(self, kind: str, items: list[dict]) -> None:
+        """Entries of one kind, written with one open (the journal is on disk where /run is not tmpfs)."""
         with open(self.path, "a") as f:
-            f.write(json.dumps({"kind": kind, **fields}) + "\n")
+            f.write("".join(json.dumps({"kind": kind, **fields}) + "\n" for fields in items))
 
     def entries(self, kind: str | None = None) -> list[dict]:
         try:
