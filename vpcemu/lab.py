@@ -24,7 +24,7 @@ from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
-from .services.environment import exec_environment, instance_resolv_files
+from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
 
@@ -65,7 +65,8 @@ class Lab:
             source = "<python>"
         lab_name = name or topology.name
         plan = plan_lab(topology, lab_name)
-        plan = replace(plan, files={**plan.files, **instance_resolv_files(topology, lab_name)})
+        files, links = instance_resolv_conf(topology, lab_name, Journal(lab_name).dir)
+        plan = replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
         require_root()
         journal = Journal(lab_name)
         lab_uuid = uuid.uuid4().hex

@@ -411,8 +411,9 @@ def build(plan: Plan, journal: Journal, lab_uuid: str) -> None:
     mark = ownership_mark(plan.lab, lab_uuid)
     # the files (resolv.conf per instance) wait on the disk, the rest on rtnl and the CPU: both at once
     journal.record_many("file", [{"path": path} for path in plan.files])
+    journal.record_many("symlink", [{"path": path} for path in plan.symlinks])
     with ThreadPoolExecutor(1, thread_name_prefix="files") as pool:
-        files = pool.submit(lambda: [write_file(path, text) for path, text in plan.files.items()])
+        files = pool.submit(_write_files, plan)
         try:
             create_namespaces(plan, journal, mark)
             apply_links(plan)
@@ -589,6 +590,14 @@ def change_routes(ns: str, replace: Iterable = (), delete: Iterable = (), neighb
     netns.run_in_netns(ns, body)
 
 
+def _write_files(plan: Plan) -> None:
+    for path, content in plan.files.items():
+        write_file(path, content)
+    for path, target in plan.symlinks.items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.symlink(target, path)
+
+
 def write_file(path: str, content: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -612,6 +621,8 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
     for entry in reversed(entries):
         if entry["kind"] == "file":
             remove_file(entry["path"])
+        elif entry["kind"] == "symlink" and os.path.islink(entry["path"]):
+            os.unlink(entry["path"])         # only the link we made: never what it points to
     namespaces = list(dict.fromkeys(e["name"] for e in reversed(entries) if e["kind"] == "netns"))
     existing = [ns for ns in namespaces if netns.netns_inode(ns) is not None]
     if expect_mark is not None and existing:

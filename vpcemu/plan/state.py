@@ -75,6 +75,7 @@ class Plan:
     nft: dict[str, str] = field(default_factory=dict)                    # namespace → ruleset text
     tx_checksum_off: tuple[tuple[str, str], ...] = ()           # (namespace, ifname)
     files: dict[str, str] = field(default_factory=dict)                  # path → content
+    symlinks: dict[str, str] = field(default_factory=dict)               # path → what it points to
 
     def to_dict(self) -> dict:
         return asdict(self)
