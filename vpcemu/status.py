@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING
 
 from .kernel.netns import netns_inode
 from .plan import names
+from .plan.nat_gateway import nat_gateway_of
+from .plan.vpc_endpoint import interface_endpoint_of
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -18,8 +20,8 @@ def route_text(route) -> dict:
 
 def _manager(vpc, eni: str) -> str | None:
     """The NAT gateway or VPC endpoint a requester-managed ENI belongs to."""
-    owner = next((n.name for n in vpc.nat_gateways.values() if n.network_interface == eni), None)
-    return owner or next((e.name for e in vpc.endpoints.values() if eni in e.network_interfaces), None)
+    nat, endpoint = nat_gateway_of(vpc, eni), interface_endpoint_of(vpc, eni)
+    return nat.name if nat else endpoint[0].name if endpoint else None
 
 
 def lab_status(lab: "Lab") -> dict:

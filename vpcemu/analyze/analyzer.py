@@ -33,7 +33,7 @@ from ..model import (Instance, NatGateway, NetworkAclEntry, NetworkInterface, Se
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 from ..plan.internet_gateway import public_mappings
 from ..plan.nat_gateway import PORTS as NAT_GATEWAY_PORTS
-from ..plan.router_nft import source_dest_checked
+from ..plan.router_nft import middlebox_routes, source_dest_checked
 from ..plan.security_group import filtered, group_members, sg_rules
 from ..plan.vpc_endpoint import gateway_endpoints
 from .filters import network_acl_decision, security_group_match
@@ -94,8 +94,7 @@ class Analyzer:
         self.middleboxes: dict[str, set[str]] = {}
         self.to_middlebox: dict[str, list[tuple[str, IPv4Network]]] = {}
         for v in t.vpcs.values():
-            routes = [(sub.name, r) for sub in v.subnets.values() for r in v.route_tables[sub.route_table].routes
-                      if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in v.network_interfaces]
+            routes = middlebox_routes(v)
             self.middleboxes[v.name] = {r.network_interface for _, r in routes}
             self.to_middlebox[v.name] = [(sub, r.destination) for sub, r in routes]
         prefix_lists = {pl.id: pl for pl in t.prefix_lists.values()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from ..model import NetworkInterface, TargetKind, Topology, Vpc
+from ..model import NetworkInterface, Route, TargetKind, Topology, Vpc
 from . import names
 from .network_acl import nacl_chains
 from .peering import peering_chain
@@ -60,6 +60,12 @@ TTL_VMAP = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 255))
 TTL_CHAINS = tuple(f"  chain ttl_{n} {{ ip ttl set {n + 1}; }}" for n in range(1, 255))
 
 
+def middlebox_routes(vpc: Vpc) -> list[tuple[str, Route]]:
+    """(subnet, route) for every route a subnet's table sends to an ENI or instance: a middlebox."""
+    return [(s.name, r) for s in vpc.subnets.values() for r in vpc.route_tables[s.route_table].routes
+            if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in vpc.network_interfaces]
+
+
 def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
     """Conntrack zones for traffic through a middlebox (a route to an ENI): its packets cross this router
     twice with the same addresses and ports, once on each side of the appliance. One conntrack entry
@@ -68,8 +74,7 @@ def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
     zone, that of the ENI on the far side of the middlebox, which its replies get too: a packet from a
     middlebox takes the zone of the ENI it is for; a packet routed to (or addressed to) a middlebox
     that of its sender."""
-    routes = [(s.name, r) for s in vpc.subnets.values() for r in vpc.route_tables[s.route_table].routes
-              if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in vpc.network_interfaces]
+    routes = middlebox_routes(vpc)
     if not routes:
         return []
     boxes = ", ".join(sorted({f'"{names.router_link(vpc.network_interfaces[r.network_interface])}"' for _, r in routes}))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..model import Topology, Vpc, VpcEndpoint
 from . import names
-from .internet import REGION_HOP, ROUTER_HOP, edge_link, hop
+from .internet import MAIN_TABLE, REGION_HOP, ROUTER_HOP, edge_link, hop
 from .security_group import comment
 from .state import RouteEntry, RuleEntry
 
@@ -72,7 +72,7 @@ def endpoints(builder: "_PlanBuilder") -> None:
         far_mac, region_mac = edge_link(builder, far_ns, far_link, region, link, what)
         # a gateway link's routes are the route tables' prefix-list routes; an endpoint's go to its service
         service = [] if kind == "gateway" else [f"{a}/32" for a in t.service_addresses[_endpoint(t, owner).service]]
-        hop(builder, far_ns, far_link, REGION_HOP, region_mac, 254, service, "the AWS region")
+        hop(builder, far_ns, far_link, REGION_HOP, region_mac, MAIN_TABLE, service, "the AWS region")
         hop(builder, region, link, ROUTER_HOP, far_mac, table, ["0.0.0.0/0"], f"replies to {what}")
         builder.rules.append(RuleEntry(region, REGION_RULE_BASE + mark, table=table, fwmark=mark, fwmask=0xFFFF,
                                        comment=f"replies by the link {link} their connection came in by"))
