@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .codes import ErrorCode
+
 
 class VpcemuError(Exception):
     """Base of every error vpcemu raises on purpose."""
@@ -20,8 +22,12 @@ class Problem:
 
     path: str
     message: str
-    code: str | None = None
+    code: ErrorCode | None = None
     hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code is not None:       # an unknown code is a bug here, not the user's problem
+            object.__setattr__(self, "code", ErrorCode(self.code))
 
     def __str__(self) -> str:
         text = f"{self.path}: {self.message}" if self.path else self.message
@@ -51,7 +57,8 @@ class UsageError(VpcemuError):
 
     exit_code = 2
 
-    def __init__(self, message: str, code: str | None = None, hint: str | None = None):
+    def __init__(self, message: str, code: ErrorCode | str | None = None, hint: str | None = None):
+        code = None if code is None else ErrorCode(code)
         self.code = code
         self.hint = hint
         text = message + (f" [{code}]" if code else "") + (f" (hint: {hint})" if hint else "")
