@@ -27,6 +27,7 @@ from functools import partial
 from ipaddress import IPv4Address, IPv4Network
 from typing import NamedTuple
 
+from ..codes import ExplanationCode
 from ..errors import UsageError
 from ..model import (Instance, NatGateway, NetworkAclEntry, NetworkInterface, SecurityGroupRule, Subnet, TargetKind,
                      Topology, Vpc, VpcEndpoint)
@@ -263,8 +264,8 @@ class _Leg:
     def hop(self, component: str, kind: str, pkt: Packet, **extra) -> None:
         self.hops.append(Hop.of(component, kind, pkt, **extra))
 
-    def block(self, component: str, code: str, **fields) -> None:
-        raise Blocked({"code": code, **{k: str(v) for k, v in fields.items()}, "component": component,
+    def block(self, component: str, code: ExplanationCode, **fields) -> None:
+        raise Blocked({"code": ExplanationCode(code), **{k: str(v) for k, v in fields.items()}, "component": component,
                        "leg": self.name})
 
     # -- ends ----------------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ class _Leg:
             self.hop(f"internet host {sender}", "internet-host", pkt)
             return self.internet(pkt)
         if sender.name not in self.a.homes or not isinstance(self.a.homes[sender.name], Instance):
-            self.block(f"eni {sender.name}", "BAD_STATE_ATTACHMENT", eni=sender.name,
+            self.block(f"eni {sender.name}", ExplanationCode.BAD_STATE_ATTACHMENT, eni=sender.name,
                        detail="only-a-network-interface-attached-to-an-instance-sends")
         self.hop(f"eni {sender.name}", "eni", pkt)
         return self.router(self.a.topology.vpcs[sender.vpc], Link("eni", sender.name), pkt)
@@ -294,7 +295,7 @@ class _Leg:
             vpc = a.topology.vpcs[arrived.name]
             owner = a.owners[vpc.name].get(pkt.dst)
             if owner is None:
-                self.block(component, "NO_POSSIBLE_DESTINATION", vpc=vpc.name,
+                self.block(component, ExplanationCode.NO_POSSIBLE_DESTINATION, vpc=vpc.name,
                            detail="the-VPC-router-answers-only-its-own-network-interfaces")
             return self.arrive(vpc, owner, pkt)       # the router's own answers meet no filter
         self.hop(f"aws service {arrived.name}", "aws-service", pkt)
@@ -315,9 +316,9 @@ class _Leg:
     def router(self, vpc: Vpc, link: Link, pkt: Packet) -> Delivered:
         self.passes += 1
         if self.passes > MAX_ROUTER_PASSES:
-            self.block(f"vpc-router {vpc.name}", "NO_PATH", detail="routing-loop")
+            self.block(f"vpc-router {vpc.name}", ExplanationCode.NO_PATH, detail="routing-loop")
         if link.kind == "pcx" and not vpc.contains(pkt.dst):
-            self.block(f"peering {link.name}", "PCX_REQUIRES_ADDRESS_IN_VPC_CIDR", direction="ingress",
+            self.block(f"peering {link.name}", ExplanationCode.PCX_REQUIRES_ADDRESS_IN_VPC_CIDR, direction="ingress",
                        peering=link.name, vpc=vpc.name)
         local = self.a.router_local[vpc.name].get(pkt.dst)
         if local is not None:
@@ -348,7 +349,7 @@ class _Leg:
             component = f"route-table {table}"
             choice = self.a.routes[vpc.name, table].lookup(pkt.dst)
             if choice is None:
-                self.block(component, "NO_ROUTE_TO_DESTINATION", route_table=table, destination=pkt.dst)
+                self.block(component, ExplanationCode.NO_ROUTE_TO_DESTINATION, route_table=table, destination=pkt.dst)
             route = choice.route
             self.hop(component, "route-table", pkt,
                      route={"destination": choice.destination, "target": route.target or "blackhole"})
@@ -356,7 +357,7 @@ class _Leg:
             if kind == TargetKind.BLACKHOLE or route.state == "blackhole" or (
                     kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY)
                     and route.network_interface not in vpc.network_interfaces):
-                self.block(component, "NO_ROUTE_TO_DESTINATION", route_table=table,
+                self.block(component, ExplanationCode.NO_ROUTE_TO_DESTINATION, route_table=table,
                            route=f"{table} {choice.destination} state=blackhole")
             if kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
                 return Link("eni", route.network_interface)
@@ -364,7 +365,7 @@ class _Leg:
                 return Link({TargetKind.INTERNET_GATEWAY: "igw", TargetKind.VPC_PEERING: "pcx",
                              TargetKind.GATEWAY_ENDPOINT: "gwe"}[kind], route.target)
         if owner is None:                              # `local`: the router's table of ENI addresses
-            self.block(f"vpc-router {vpc.name}", "NO_POSSIBLE_DESTINATION", vpc=vpc.name, address=pkt.dst,
+            self.block(f"vpc-router {vpc.name}", ExplanationCode.NO_POSSIBLE_DESTINATION, vpc=vpc.name, address=pkt.dst,
                        detail="no-network-interface-has-this-address")
         return Link("eni", owner.name)
 
@@ -373,12 +374,13 @@ class _Leg:
         a = self.a
         new = self.new(vpc, link, pkt)
         if out.kind == "gwe" and not (pkt.protocol == "tcp" or pkt.icmp_type == ECHO_REQUEST):
-            self.block(f"vpc-endpoint {out.name}", "VPCE_GATEWAY_PROTOCOL_RESTRICTION", direction="egress",
-                       vpc_endpoint=a.gateway_endpoint_names[vpc.name])
+            self.block(f"vpc-endpoint {out.name}", ExplanationCode.VPCE_GATEWAY_PROTOCOL_RESTRICTION,
+                       direction="egress", vpc_endpoint=a.gateway_endpoint_names[vpc.name])
         if link.kind == "eni":
             eni = a.enis[link.name]
             if source_dest_checked(eni) and pkt.src not in eni.private_ip_addresses:
-                self.block(f"eni {eni.name}", "ENI_SOURCE_DEST_CHECK_RESTRICTION", direction="egress", eni=eni.name)
+                self.block(f"eni {eni.name}", ExplanationCode.ENI_SOURCE_DEST_CHECK_RESTRICTION, direction="egress",
+                           eni=eni.name)
             if new and filtered(eni):
                 self.security_groups(vpc, eni, pkt, egress=True)
             subnet = a.subnet_of[eni.name]
@@ -392,13 +394,14 @@ class _Leg:
             if new and filtered(eni):
                 self.security_groups(vpc, eni, pkt, egress=False)
             if source_dest_checked(eni) and pkt.dst not in eni.private_ip_addresses:
-                self.block(f"eni {eni.name}", "ENI_SOURCE_DEST_CHECK_RESTRICTION", direction="ingress", eni=eni.name)
+                self.block(f"eni {eni.name}", ExplanationCode.ENI_SOURCE_DEST_CHECK_RESTRICTION, direction="ingress",
+                           eni=eni.name)
 
     def security_groups(self, vpc: Vpc, eni: NetworkInterface, pkt: Packet, egress: bool) -> None:
         direction = "egress" if egress else "ingress"
         match = security_group_match(self.a.sg_rules(vpc, eni, egress), pkt, egress, partial(self.a.peer_in, vpc))
         if match is None:
-            self.block(f"eni {eni.name}", "ENI_SG_RULES_MISMATCH", direction=direction, eni=eni.name,
+            self.block(f"eni {eni.name}", ExplanationCode.ENI_SG_RULES_MISMATCH, direction=direction, eni=eni.name,
                        sg=",".join(eni.security_groups))
         group, rule = match
         self.hop(f"security-group {group}", "check", pkt, direction=direction, rule=f"eni={eni.name} {rule.describe()}")
@@ -408,7 +411,7 @@ class _Leg:
         acl = subnet.network_acl
         entry = network_acl_decision(self.a.acl_entries(vpc, acl, egress), pkt, egress)
         if entry is None or entry.rule_action != "allow":
-            self.block(f"network-acl {acl}", "SUBNET_ACL_RESTRICTION", direction=direction, acl=acl,
+            self.block(f"network-acl {acl}", ExplanationCode.SUBNET_ACL_RESTRICTION, direction=direction, acl=acl,
                        subnet=subnet.name, rule="*" if entry is None else entry.rule_number)
         self.hop(f"network-acl {acl}", "check", pkt, direction=direction,
                  rule=f"subnet={subnet.name} {entry.describe()}")
@@ -417,7 +420,7 @@ class _Leg:
     def arrive(self, vpc: Vpc, eni: NetworkInterface, pkt: Packet) -> Delivered:
         home = self.a.homes.get(eni.name)
         if home is None:
-            self.block(f"eni {eni.name}", "NO_POSSIBLE_DESTINATION", eni=eni.name,
+            self.block(f"eni {eni.name}", ExplanationCode.NO_POSSIBLE_DESTINATION, eni=eni.name,
                        detail="the-network-interface-is-detached")
         self.hop(f"eni {eni.name}", "eni", pkt)
         if isinstance(home, NatGateway):
@@ -427,7 +430,7 @@ class _Leg:
         if pkt.dst in self.a.instance_ips[home.name]:
             return Delivered("eni", eni.name, pkt)
         if not home.forwarding:
-            self.block(f"eni {eni.name}", "NO_POSSIBLE_DESTINATION", eni=eni.name,
+            self.block(f"eni {eni.name}", ExplanationCode.NO_POSSIBLE_DESTINATION, eni=eni.name,
                        detail="the-instance-does-not-forward-packets")
         out = self.a.egress_interface(home, None, pkt.dst)      # a middlebox routes it on
         if out.name != eni.name:
@@ -441,14 +444,14 @@ class _Leg:
             if request is None:
                 detail = "a-NAT-gateway-does-not-answer-ping" if pkt.icmp_type == ECHO_REQUEST else \
                     "no-unsolicited-inbound-connections"
-                self.block(component, "NO_POSSIBLE_DESTINATION", nat_gateway=nat.name, detail=detail)
+                self.block(component, ExplanationCode.NO_POSSIBLE_DESTINATION, nat_gateway=nat.name, detail=detail)
             pkt = pkt.with_(dst=request.src, dport=request.sport, dport_range=None)
         elif self.name == "return":
             # an answer routed out through a NAT gateway its request never crossed leaves with another source
-            self.block(component, "NGW_SOURCE_ADDRESS_REASSIGN", nat_gateway=nat.name,
+            self.block(component, ExplanationCode.NGW_SOURCE_ADDRESS_REASSIGN, nat_gateway=nat.name,
                        detail="asymmetric-routing-the-answer-would-leave-from-the-NAT-gateway")
         elif not vpc.contains(pkt.src):
-            self.block(component, "NGW_REQUIRES_SOURCE_IN_VPC", nat_gateway=nat.name,
+            self.block(component, ExplanationCode.NGW_REQUIRES_SOURCE_IN_VPC, nat_gateway=nat.name,
                        detail="connections-must-start-in-its-VPC")
         else:
             translated = pkt.with_(src=eni.private_ip_address,
@@ -463,7 +466,7 @@ class _Leg:
         if pkt.dst not in self.a.endpoint_ips[ep.name] or pkt.protocol != "tcp":
             detail = "an-interface-endpoint-does-not-answer-ping" if pkt.icmp_type == ECHO_REQUEST else \
                 "an-interface-endpoint-forwards-only-TCP-to-its-service"
-            self.block(component, "NO_POSSIBLE_DESTINATION", vpc_endpoint=ep.name, detail=detail)
+            self.block(component, ExplanationCode.NO_POSSIBLE_DESTINATION, vpc_endpoint=ep.name, detail=detail)
         forwarded = pkt.with_(src=eni.private_ip_address, dst=self.a.topology.service_addresses[ep.service][0])
         self.hop(component, "vpc-endpoint", forwarded)
         return self.region(forwarded, ("endpoint", vpc.name, ep.name, eni.name, pkt))
@@ -473,12 +476,14 @@ class _Leg:
         igw = vpc.internet_gateway
         component = f"igw {igw}"
         if any(pkt.dst in n for n in RFC1918):
-            self.block(component, "IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS", direction="egress", igw=igw)
+            self.block(component, ExplanationCode.IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS, direction="egress",
+                       igw=igw)
         if pkt.dst in RFC6598:
-            self.block(component, "IGW_DESTINATION_ADDRESS_NOT_IN_RFC6598_EGRESS", direction="egress", igw=igw)
+            self.block(component, ExplanationCode.IGW_DESTINATION_ADDRESS_NOT_IN_RFC6598_EGRESS, direction="egress",
+                       igw=igw)
         public = self.a.to_public[vpc.name].get(pkt.src)
         if public is None:
-            self.block(component, "IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS", direction="egress", igw=igw)
+            self.block(component, ExplanationCode.IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS, direction="egress", igw=igw)
         pkt = pkt.with_(src=public)
         self.hop(component, "igw", pkt)
         return self.internet(pkt)
@@ -493,15 +498,17 @@ class _Leg:
             return self.region(pkt, ("internet",))
         mapped = self.a.public.get(pkt.dst)
         if mapped is None:
-            self.block("internet", "NO_POSSIBLE_DESTINATION", address=pkt.dst,
+            self.block("internet", ExplanationCode.NO_POSSIBLE_DESTINATION, address=pkt.dst,
                        detail="no-internet-host-service-or-public-IP-has-this-address")
         vpc = self.a.topology.vpcs[mapped[0]]
         igw = vpc.internet_gateway
         component = f"igw {igw}"
         if any(pkt.src in n for n in RFC1918):
-            self.block(component, "IGW_SOURCE_ADDRESS_NOT_IN_RFC1918_INGRESS", direction="ingress", igw=igw)
+            self.block(component, ExplanationCode.IGW_SOURCE_ADDRESS_NOT_IN_RFC1918_INGRESS, direction="ingress",
+                       igw=igw)
         if pkt.src in RFC6598:
-            self.block(component, "IGW_SOURCE_ADDRESS_NOT_IN_RFC6598_INGRESS", direction="ingress", igw=igw)
+            self.block(component, ExplanationCode.IGW_SOURCE_ADDRESS_NOT_IN_RFC6598_INGRESS, direction="ingress",
+                       igw=igw)
         pkt = pkt.with_(dst=mapped[1])
         self.hop(component, "igw", pkt)
         return self.router(vpc, Link("igw", igw), pkt)
@@ -509,7 +516,7 @@ class _Leg:
     def region(self, pkt: Packet, via: tuple) -> Delivered:
         service = self.a.services.get(pkt.dst)
         if service is None:
-            self.block(f"aws region {self.a.topology.region}", "NO_POSSIBLE_DESTINATION", address=pkt.dst,
+            self.block(f"aws region {self.a.topology.region}", ExplanationCode.NO_POSSIBLE_DESTINATION, address=pkt.dst,
                        detail="no-service-answers-at-this-address")
         self.hop(f"aws service {service}", "aws-service", pkt)
         return Delivered("service", service, pkt, via)

@@ -11,8 +11,9 @@ The VPC router (one namespace per VPC) is where AWS's rules live:
 """
 from __future__ import annotations
 
-from ..model import NetworkInterface, TargetKind, Topology, Vpc, mac_address
+from ..model import NetworkInterface, RouteTable, TargetKind, Topology, Vpc, mac_address
 from . import names
+from .builder import PlanBuilder
 from .internet import internet, needs_internet
 from .internet_gateway import internet_gateway, route_to_igw
 from .nat_gateway import LINK as NAT_LINK
@@ -20,7 +21,7 @@ from .nat_gateway import nat_gateway, nat_gateway_of
 from .peering import peering, route_to_peer
 from .router_nft import router_ruleset
 from .vpc_endpoint import endpoints, interface_endpoint, interface_endpoint_of, prefix_list_routes
-from .state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
+from .state import Plan, RouteEntry, RuleEntry, Veth
 
 AMAZON_DNS_LINK_LOCAL = "169.254.169.253"     # the resolver's other address, the same in every VPC
 ENI_TABLE = 100
@@ -62,18 +63,20 @@ def eni_home(lab: str, vpc: Vpc, eni: NetworkInterface) -> tuple[str, str, int |
 
 def network_interface_plan(topology: Topology, lab: str, eni: NetworkInterface) -> Plan:
     """What one ENI needs: its veth, router routes and neighbours, and its instance (or parked) end."""
-    builder = _PlanBuilder(topology, lab)
-    builder.eni(topology.vpcs[eni.vpc], names.router_ns(lab, eni.vpc), eni)
+    builder = PlanBuilder(topology, lab)
+    builder.namespace(names.parking_ns(lab))
+    network_interface(builder, topology.vpcs[eni.vpc], names.router_ns(lab, eni.vpc), eni)
     return builder.result()
 
 
 def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
     lab = lab or topology.name
-    builder = _PlanBuilder(topology, lab)
+    builder = PlanBuilder(topology, lab)
+    builder.namespace(names.parking_ns(lab))
     if needs_internet(topology):
         internet(builder)
     for i, vpc in enumerate(topology.vpcs.values()):
-        builder.vpc(vpc)
+        vpc_router(builder, vpc)
         if vpc.internet_gateway:
             internet_gateway(builder, vpc, i)
     for pcx in topology.peering.values():
@@ -82,121 +85,101 @@ def plan_lab(topology: Topology, lab: str | None = None) -> Plan:
     return builder.result()
 
 
-class _PlanBuilder:
-    def __init__(self, topology: Topology, lab: str):
-        self.t = topology
-        self.lab = lab
-        self.namespaces: list[str] = [names.parking_ns(lab)]
-        self.veths: list[Veth] = []
-        self.addresses: list[Address] = []
-        self.links_up: list[tuple[str, str]] = []
-        self.routes: list[RouteEntry] = []
-        self.rules: list[RuleEntry] = []
-        self.neighbours: list[Neighbour] = []
-        self.sysctls: dict[str, dict[str, str]] = {}
-        self.nft: dict[str, str] = {}
-        self.tx_off: list[tuple[str, str]] = []
+# -- one VPC -------------------------------------------------------------------------------------
+def vpc_router(builder: PlanBuilder, vpc: Vpc) -> None:
+    """The VPC's router, its instances, NAT gateways and interface endpoints, and every ENI between them."""
+    rtr = names.router_ns(builder.lab, vpc.name)
+    builder.namespace(rtr)
+    builder.sysctl(rtr, "net/ipv4/ip_forward", 1)
+    builder.sysctl(rtr, "net/ipv4/conf/all/send_redirects", 0)
+    # the subnet gateways (+1) and the resolver address (+2) answer from the router itself
+    for subnet in vpc.subnets.values():
+        builder.address(rtr, "lo", str(subnet.gateway), 32)
+    builder.address(rtr, "lo", str(vpc.dns_server), 32)
+    builder.address(rtr, "lo", AMAZON_DNS_LINK_LOCAL, 32)
 
-    def result(self) -> Plan:
-        return Plan(self.lab, tuple(self.namespaces), tuple(self.veths), tuple(self.addresses),
-                    tuple(self.links_up), tuple(self.routes), tuple(self.rules), tuple(self.neighbours),
-                    self.sysctls, self.nft, tuple(self.tx_off))
+    for inst in vpc.instances.values():
+        ns = names.instance_ns(builder.lab, inst.name)
+        builder.namespace(ns)
+        if inst.forwarding:
+            builder.sysctl(ns, "net/ipv4/ip_forward", 1)
+            builder.sysctl(ns, "net/ipv4/conf/all/send_redirects", 0)
+    for nat in vpc.nat_gateways.values():
+        nat_gateway(builder, vpc, nat)
+    for ep in vpc.endpoints.values():
+        if ep.vpc_endpoint_type == "Interface":
+            interface_endpoint(builder, vpc, ep)
+    for eni in vpc.network_interfaces.values():
+        network_interface(builder, vpc, rtr, eni)
+    policy_routing(builder, vpc, rtr)
+    builder.ruleset(rtr, router_ruleset(vpc, subnet_marks(vpc), builder.topology))
 
-    def sysctl(self, ns: str, key: str, value: object) -> None:
-        self.sysctls.setdefault(ns, {})[key] = str(value)
 
-    # -- one VPC ---------------------------------------------------------------------------------
-    def vpc(self, vpc: Vpc) -> None:
-        rtr = names.router_ns(self.lab, vpc.name)
-        self.namespaces.append(rtr)
-        self.sysctl(rtr, "net/ipv4/ip_forward", 1)
-        self.sysctl(rtr, "net/ipv4/conf/all/send_redirects", 0)
-        # the subnet gateways (+1) and the resolver address (+2) answer from the router itself
-        for subnet in vpc.subnets.values():
-            self.addresses.append(Address(rtr, "lo", str(subnet.gateway), 32))
-        self.addresses.append(Address(rtr, "lo", str(vpc.dns_server), 32))
-        self.addresses.append(Address(rtr, "lo", AMAZON_DNS_LINK_LOCAL, 32))
+def network_interface(builder: PlanBuilder, vpc: Vpc, rtr: str, eni: NetworkInterface) -> None:
+    subnet = vpc.subnets[eni.subnet]
+    link = names.router_link(eni)
+    ns, ifname, index = eni_home(builder.lab, vpc, eni)
+    rmac = router_mac(eni)
+    builder.veth(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id))
+    builder.link_up(rtr, link)
+    builder.sysctl(rtr, f"net/ipv4/conf/{link}/proxy_arp", 1)
+    builder.sysctl(rtr, f"net/ipv4/neigh/{link}/proxy_delay", 0)
+    for ip in eni.private_ip_addresses:
+        builder.route(RouteEntry(rtr, ENI_TABLE, f"{ip}/32", ifname=link, scope="link", comment=eni.name))
+        builder.neighbour(rtr, link, str(ip), eni.mac_address)
+    for ip in eni.private_ip_addresses:
+        builder.address(ns, ifname, str(ip), subnet.cidr_block.prefixlen)
+    builder.neighbour(ns, ifname, str(subnet.gateway), rmac)
+    builder.tx_checksum_off(ns, ifname)
+    if index is None:
+        return          # parked: down, keeping MAC, IPs and neighbours for the next attach
+    builder.link_up(ns, ifname)
+    if index == 0:
+        builder.route(RouteEntry(ns, 254, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname))
+        return
+    # secondary interfaces: replies leave by the interface their request came in on (ec2-net-utils)
+    table = INSTANCE_TABLE_BASE + index
+    builder.route(RouteEntry(ns, table, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname),
+                  RouteEntry(ns, table, str(subnet.cidr_block), ifname=ifname, scope="link"))
+    for ip in eni.private_ip_addresses:
+        builder.rule(RuleEntry(ns, INSTANCE_TABLE_BASE + index, table=table, source=f"{ip}/32",
+                               comment=f"replies from {ip} leave by {ifname}"))
 
-        for inst in vpc.instances.values():
-            ns = names.instance_ns(self.lab, inst.name)
-            self.namespaces.append(ns)
-            if inst.forwarding:
-                self.sysctl(ns, "net/ipv4/ip_forward", 1)
-                self.sysctl(ns, "net/ipv4/conf/all/send_redirects", 0)
-        for nat in vpc.nat_gateways.values():
-            nat_gateway(self, vpc, nat)
-        for ep in vpc.endpoints.values():
-            if ep.vpc_endpoint_type == "Interface":
-                interface_endpoint(self, vpc, ep)
-        for eni in vpc.network_interfaces.values():
-            self.eni(vpc, rtr, eni)
-        self.policy_routing(vpc, rtr)
-        self.nft[rtr] = router_ruleset(vpc, subnet_marks(vpc), self.t)
 
-    def eni(self, vpc: Vpc, rtr: str, eni: NetworkInterface) -> None:
-        subnet = vpc.subnets[eni.subnet]
-        link = names.router_link(eni)
-        ns, ifname, index = eni_home(self.lab, vpc, eni)
-        rmac = router_mac(eni)
-        self.veths.append(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id))
-        self.links_up.append((rtr, link))
-        self.sysctl(rtr, f"net/ipv4/conf/{link}/proxy_arp", 1)
-        self.sysctl(rtr, f"net/ipv4/neigh/{link}/proxy_delay", 0)
-        for ip in eni.private_ip_addresses:
-            self.routes.append(RouteEntry(rtr, ENI_TABLE, f"{ip}/32", ifname=link, scope="link", comment=eni.name))
-            self.neighbours.append(Neighbour(rtr, link, str(ip), eni.mac_address))
-        for ip in eni.private_ip_addresses:
-            self.addresses.append(Address(ns, ifname, str(ip), subnet.cidr_block.prefixlen))
-        self.neighbours.append(Neighbour(ns, ifname, str(subnet.gateway), rmac))
-        self.tx_off.append((ns, ifname))
-        if index is None:
-            return          # parked: down, keeping MAC, IPs and neighbours for the next attach
-        self.links_up.append((ns, ifname))
-        if index == 0:
-            self.routes.append(RouteEntry(ns, 254, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname))
-            return
-        # secondary interfaces: replies leave by the interface their request came in on (ec2-net-utils)
-        table = INSTANCE_TABLE_BASE + index
-        self.routes.append(RouteEntry(ns, table, "0.0.0.0/0", gateway=str(subnet.gateway), ifname=ifname))
-        self.routes.append(RouteEntry(ns, table, str(subnet.cidr_block), ifname=ifname, scope="link"))
-        for ip in eni.private_ip_addresses:
-            self.rules.append(RuleEntry(ns, INSTANCE_TABLE_BASE + index, table=table, source=f"{ip}/32",
-                                        comment=f"replies from {ip} leave by {ifname}"))
+# -- route tables as policy routing --------------------------------------------------------------
+def policy_routing(builder: PlanBuilder, vpc: Vpc, rtr: str) -> None:
+    tables = route_table_ids(vpc)
+    marks = subnet_marks(vpc)
+    for i, subnet in enumerate(vpc.subnets.values()):
+        mark = marks[subnet.name]
+        builder.rule(RuleEntry(rtr, PREF_SAME_SUBNET + i, table=ENI_TABLE, fwmark=mark, fwmask=SUBNET_MARK_MASK,
+                               destination=str(subnet.cidr_block),
+                               comment=f"{subnet.name}: same subnet skips route tables"))
+        builder.rule(RuleEntry(rtr, PREF_ROUTE_TABLE + i, table=tables[subnet.route_table], fwmark=mark,
+                               fwmask=SUBNET_MARK_MASK, comment=f"{subnet.name} → {subnet.route_table}"))
+    builder.rule(RuleEntry(rtr, PREF_ENI_TABLE, table=ENI_TABLE, comment="local: every ENI private IP"))
+    builder.rule(RuleEntry(rtr, PREF_BLACKHOLE, action="blackhole", comment="nothing falls through to main"))
+    for rt in vpc.route_tables.values():
+        route_table(builder, vpc, rtr, tables[rt.name], rt)
 
-    # -- route tables as policy routing ----------------------------------------------------------
-    def policy_routing(self, vpc: Vpc, rtr: str) -> None:
-        tables = route_table_ids(vpc)
-        marks = subnet_marks(vpc)
-        for i, subnet in enumerate(vpc.subnets.values()):
-            mark = marks[subnet.name]
-            self.rules.append(RuleEntry(rtr, PREF_SAME_SUBNET + i, table=ENI_TABLE, fwmark=mark, fwmask=SUBNET_MARK_MASK,
-                                        destination=str(subnet.cidr_block),
-                                        comment=f"{subnet.name}: same subnet skips route tables"))
-            self.rules.append(RuleEntry(rtr, PREF_ROUTE_TABLE + i, table=tables[subnet.route_table], fwmark=mark,
-                                        fwmask=SUBNET_MARK_MASK, comment=f"{subnet.name} → {subnet.route_table}"))
-        self.rules.append(RuleEntry(rtr, PREF_ENI_TABLE, table=ENI_TABLE, comment="local: every ENI private IP"))
-        self.rules.append(RuleEntry(rtr, PREF_BLACKHOLE, action="blackhole", comment="nothing falls through to main"))
-        for rt in vpc.route_tables.values():
-            self.route_table(vpc, rtr, tables[rt.name], rt)
 
-    def route_table(self, vpc: Vpc, rtr: str, table: int, rt) -> None:
-        for route in rt.routes:
-            kind = route.target_kind
-            if kind == TargetKind.LOCAL:
-                self.routes.append(RouteEntry(rtr, table, str(route.destination), type="throw",
-                                              comment=f"{rt.name}: local"))
-            elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
-                self.routes.append(RouteEntry(rtr, table, str(route.destination), type="blackhole",
-                                              comment=f"{rt.name}: blackhole"))
-            elif kind == TargetKind.GATEWAY_ENDPOINT:
-                self.routes += prefix_list_routes(self.t, rtr, table, rt, route)
-            elif kind == TargetKind.INTERNET_GATEWAY:
-                self.routes.append(route_to_igw(rtr, table, str(route.destination), f"{rt.name}: → {route.target}"))
-            elif kind == TargetKind.VPC_PEERING:
-                self.routes.append(route_to_peer(self.t, rtr, table, str(route.destination), route.target,
-                                                 f"{rt.name}: → {route.target}"))
-            elif kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
-                eni = vpc.network_interfaces[route.network_interface]
-                self.routes.append(RouteEntry(rtr, table, str(route.destination), gateway=str(eni.private_ip_address),
-                                              ifname=names.router_link(eni), onlink=True,
-                                              comment=f"{rt.name}: → {route.target}"))
+def route_table(builder: PlanBuilder, vpc: Vpc, rtr: str, table: int, rt: RouteTable) -> None:
+    for route in rt.routes:
+        kind = route.target_kind
+        if kind == TargetKind.LOCAL:
+            builder.route(RouteEntry(rtr, table, str(route.destination), type="throw", comment=f"{rt.name}: local"))
+        elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
+            builder.route(RouteEntry(rtr, table, str(route.destination), type="blackhole",
+                                     comment=f"{rt.name}: blackhole"))
+        elif kind == TargetKind.GATEWAY_ENDPOINT:
+            builder.route(*prefix_list_routes(builder.topology, rtr, table, rt, route))
+        elif kind == TargetKind.INTERNET_GATEWAY:
+            builder.route(route_to_igw(rtr, table, str(route.destination), f"{rt.name}: → {route.target}"))
+        elif kind == TargetKind.VPC_PEERING:
+            builder.route(route_to_peer(builder.topology, rtr, table, str(route.destination), route.target,
+                                        f"{rt.name}: → {route.target}"))
+        elif kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
+            eni = vpc.network_interfaces[route.network_interface]
+            builder.route(RouteEntry(rtr, table, str(route.destination), gateway=str(eni.private_ip_address),
+                                     ifname=names.router_link(eni), onlink=True,
+                                     comment=f"{rt.name}: → {route.target}"))

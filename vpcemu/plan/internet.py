@@ -11,14 +11,10 @@ neighbours (the peer's planned MAC), so no ARP is ever needed and no transit sub
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..model import Topology, mac_address
 from . import names
-from .state import Address, Neighbour, RouteEntry, Veth
-
-if TYPE_CHECKING:
-    from .build import _PlanBuilder
+from .builder import PlanBuilder
+from .state import RouteEntry, Veth
 
 # Next-hop addresses on the edge links (link-local; only the core and IGWs own theirs, on lo).
 CORE_HOP = "169.254.255.1"
@@ -32,20 +28,21 @@ def link_mac(lab: str, ns: str, ifname: str) -> str:
     return mac_address("edge", lab, ns, ifname)
 
 
-def edge_link(builder: "_PlanBuilder", ns: str, ifname: str, peer_ns: str, peer_ifname: str, owner: str) -> tuple[str, str]:
+def edge_link(builder: PlanBuilder, ns: str, ifname: str, peer_ns: str, peer_ifname: str, owner: str) -> tuple[str, str]:
     """A veth between two edge namespaces, both ends up; returns the two MACs."""
     mac, peer_mac = link_mac(builder.lab, ns, ifname), link_mac(builder.lab, peer_ns, peer_ifname)
-    builder.veths.append(Veth(ns, ifname, mac, peer_ns, peer_ifname, peer_mac, owner))
-    builder.links_up += [(ns, ifname), (peer_ns, peer_ifname)]
+    builder.veth(Veth(ns, ifname, mac, peer_ns, peer_ifname, peer_mac, owner))
+    builder.link_up(ns, ifname)
+    builder.link_up(peer_ns, peer_ifname)
     return mac, peer_mac
 
 
-def hop(builder: "_PlanBuilder", ns: str, ifname: str, address: str, mac: str, table: int,
+def hop(builder: PlanBuilder, ns: str, ifname: str, address: str, mac: str, table: int,
         destinations: list[str], comment: str) -> None:
     """Route `destinations` from `ns` out of `ifname` to the next hop `address` (a permanent neighbour)."""
-    builder.neighbours.append(Neighbour(ns, ifname, address, mac))
-    for d in destinations:
-        builder.routes.append(RouteEntry(ns, table, d, gateway=address, ifname=ifname, onlink=True, comment=comment))
+    builder.neighbour(ns, ifname, address, mac)
+    builder.route(*(RouteEntry(ns, table, d, gateway=address, ifname=ifname, onlink=True, comment=comment)
+                    for d in destinations))
 
 
 def core_link_to_igw(index: int) -> str:
@@ -57,30 +54,31 @@ def needs_internet(topology: Topology) -> bool:
                 or any(v.internet_gateway for v in topology.vpcs.values()))
 
 
-def internet(builder: "_PlanBuilder") -> None:
+def internet(builder: PlanBuilder) -> None:
     """The core, the internet hosts and the region; IGWs attach themselves (internet_gateway.py)."""
-    t, lab = builder.t, builder.lab
+    t, lab = builder.topology, builder.lab
     core = names.internet_ns(lab)
-    builder.namespaces.append(core)
+    builder.namespace(core)
     builder.sysctl(core, "net/ipv4/ip_forward", 1)
-    builder.addresses.append(Address(core, "lo", CORE_HOP, 32))
+    builder.address(core, "lo", CORE_HOP, 32)
     for j, host in enumerate(t.internet_hosts.values()):
         ns, link = names.internet_host_ns(lab, host.name), f"h{j}"
-        builder.namespaces.append(ns)
+        builder.namespace(ns)
         core_mac, host_mac = edge_link(builder, core, link, ns, "eth0", f"internet host {host.name}")
-        builder.addresses.append(Address(ns, "eth0", str(host.ip), 32))
-        builder.tx_off.append((ns, "eth0"))
+        builder.address(ns, "eth0", str(host.ip), 32)
+        builder.tx_checksum_off(ns, "eth0")
         hop(builder, ns, "eth0", CORE_HOP, core_mac, MAIN_TABLE, ["0.0.0.0/0"], "the internet")
-        builder.neighbours.append(Neighbour(core, link, str(host.ip), host_mac))
-        builder.routes.append(RouteEntry(core, MAIN_TABLE, f"{host.ip}/32", ifname=link, scope="link",
-                                         comment=f"internet host {host.name}"))
+        builder.neighbour(core, link, str(host.ip), host_mac)
+        builder.route(RouteEntry(core, MAIN_TABLE, f"{host.ip}/32", ifname=link, scope="link",
+                                 comment=f"internet host {host.name}"))
     if t.services:
         ns = names.region_ns(lab)
-        builder.namespaces.append(ns)
+        builder.namespace(ns)
         core_mac, region_mac = edge_link(builder, core, "aws", ns, "eth0", f"AWS region {t.region}")
-        for service, addresses in t.service_addresses.items():
-            builder.addresses += [Address(ns, "lo", str(a), 32) for a in addresses]
-        builder.tx_off.append((ns, "eth0"))
+        for addresses in t.service_addresses.values():
+            for a in addresses:
+                builder.address(ns, "lo", str(a), 32)
+        builder.tx_checksum_off(ns, "eth0")
         hop(builder, ns, "eth0", CORE_HOP, core_mac, MAIN_TABLE, ["0.0.0.0/0"], "the internet")
         cidrs = sorted({str(c) for s in t.services for c in t.addressing.service_cidrs(s)})
         hop(builder, core, "aws", REGION_HOP, region_mac, MAIN_TABLE, cidrs, f"AWS region {t.region}")

@@ -12,19 +12,17 @@ Mappings live in two maps and two sets: associating an EIP changes elements, nev
 """
 from __future__ import annotations
 
+from functools import partial
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
 
+from ..codes import ExplanationCode
 from ..model import Vpc
 from . import names
+from .builder import PlanBuilder
 from .internet import CORE_HOP, IGW_HOP, MAIN_TABLE, ROUTER_HOP, core_link_to_igw, edge_link, hop
-from .security_group import comment
-from .state import Address, Neighbour, RouteEntry
+from .nft import drop, prerouting_chain, ruleset, trace_set
+from .state import RouteEntry
 
-if TYPE_CHECKING:
-    from .build import _PlanBuilder
-
-TABLE = "vpcemu"
 ROUTER_LINK = "igw"          # the router's end
 VPC_LINK = "vpc"             # the IGW's ends
 INET_LINK = "inet"
@@ -40,21 +38,21 @@ def public_mappings(vpc: Vpc) -> dict[IPv4Address, IPv4Address]:
     return dict(sorted(out.items()))
 
 
-def internet_gateway(builder: "_PlanBuilder", vpc: Vpc, index: int) -> None:
+def internet_gateway(builder: PlanBuilder, vpc: Vpc, index: int) -> None:
     lab = builder.lab
     rtr, ns, core = names.router_ns(lab, vpc.name), names.internet_gateway_ns(lab, vpc.name), names.internet_ns(lab)
-    builder.namespaces.append(ns)
+    builder.namespace(ns)
     builder.sysctl(ns, "net/ipv4/ip_forward", 1)
-    builder.addresses.append(Address(ns, "lo", IGW_HOP, 32))
+    builder.address(ns, "lo", IGW_HOP, 32)
     router_mac, igw_vpc_mac = edge_link(builder, rtr, ROUTER_LINK, ns, VPC_LINK, f"igw {vpc.internet_gateway}")
     hop(builder, ns, VPC_LINK, ROUTER_HOP, router_mac, MAIN_TABLE, [str(c) for c in vpc.cidr_blocks], f"VPC {vpc.name}")
-    builder.neighbours.append(Neighbour(rtr, ROUTER_LINK, IGW_HOP, igw_vpc_mac))
+    builder.neighbour(rtr, ROUTER_LINK, IGW_HOP, igw_vpc_mac)
     core_link = core_link_to_igw(index)
     core_mac, igw_inet_mac = edge_link(builder, core, core_link, ns, INET_LINK, f"igw {vpc.internet_gateway}")
     hop(builder, ns, INET_LINK, CORE_HOP, core_mac, MAIN_TABLE, ["0.0.0.0/0"], "the internet")
     hop(builder, core, core_link, IGW_HOP, igw_inet_mac, MAIN_TABLE,
         [f"{p}/32" for p in public_mappings(vpc).values()], f"{vpc.internet_gateway} of {vpc.name}")
-    builder.nft[ns] = igw_ruleset(vpc)
+    builder.ruleset(ns, igw_ruleset(vpc))
 
 
 def route_to_igw(rtr: str, table: int, destination: str, comment_text: str) -> RouteEntry:
@@ -64,43 +62,36 @@ def route_to_igw(rtr: str, table: int, destination: str, comment_text: str) -> R
 def igw_ruleset(vpc: Vpc) -> str:
     maps = public_mappings(vpc)
     igw = vpc.internet_gateway
-
-    def drop(code: str, direction: str) -> str:
-        return f"counter drop {comment(f'code={code} direction={direction} igw={igw}')}"
+    egress, ingress = partial(drop, direction="egress", igw=igw), partial(drop, direction="ingress", igw=igw)
 
     def elements(items: list[str]) -> list[str]:
         return [f"    elements = {{ {', '.join(items)} }}"] if items else []
 
-    lines = [
-        f"table ip {TABLE}",
-        f"delete table ip {TABLE}",
-        f"table ip {TABLE} {{",
-        "  set trace_src {", "    type ipv4_addr; flags interval;", "  }",
-        "  map public_to_private {", "    type ipv4_addr : ipv4_addr;",
-        *elements([f"{pub} : {priv}" for priv, pub in maps.items()]), "  }",
-        "  map private_to_public {", "    type ipv4_addr : ipv4_addr;",
-        *elements([f"{priv} : {pub}" for priv, pub in maps.items()]), "  }",
-        "  set public {", "    type ipv4_addr;", *elements([str(p) for p in maps.values()]), "  }",
-        "  set mapped {", "    type ipv4_addr;", *elements([str(p) for p in maps]), "  }",
-        "  chain prerouting {",
-        "    type filter hook prerouting priority mangle; policy accept;",
-        "    ip saddr @trace_src meta nftrace set 1",
-        "    ip daddr @trace_src meta nftrace set 1",
-        f'    iifname "{VPC_LINK}" ip daddr {{ {RFC1918} }} {drop("IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS", "egress")}',
-        f'    iifname "{VPC_LINK}" ip daddr {RFC6598} {drop("IGW_DESTINATION_ADDRESS_NOT_IN_RFC6598_EGRESS", "egress")}',
-        f'    iifname "{VPC_LINK}" ip saddr != @mapped {drop("IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS", "egress")}',
-        f'    iifname "{INET_LINK}" ip saddr {{ {RFC1918} }} {drop("IGW_SOURCE_ADDRESS_NOT_IN_RFC1918_INGRESS", "ingress")}',
-        f'    iifname "{INET_LINK}" ip saddr {RFC6598} {drop("IGW_SOURCE_ADDRESS_NOT_IN_RFC6598_INGRESS", "ingress")}',
-        f'    iifname "{INET_LINK}" ip daddr != @public {drop("IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS", "ingress")}',
-        "  }",
-        "  chain public_to_private_nat {",
-        "    type nat hook prerouting priority dstnat; policy accept;",
-        f'    iifname "{INET_LINK}" dnat to ip daddr map @public_to_private',
-        "  }",
-        "  chain private_to_public_nat {",
-        "    type nat hook postrouting priority srcnat; policy accept;",
-        f'    oifname "{INET_LINK}" snat to ip saddr map @private_to_public',
-        "  }",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    return ruleset(
+        trace_set(),
+        ["  map public_to_private {", "    type ipv4_addr : ipv4_addr;",
+         *elements([f"{pub} : {priv}" for priv, pub in maps.items()]), "  }",
+         "  map private_to_public {", "    type ipv4_addr : ipv4_addr;",
+         *elements([f"{priv} : {pub}" for priv, pub in maps.items()]), "  }",
+         "  set public {", "    type ipv4_addr;", *elements([str(p) for p in maps.values()]), "  }",
+         "  set mapped {", "    type ipv4_addr;", *elements([str(p) for p in maps]), "  }"],
+        prerouting_chain(
+            f'iifname "{VPC_LINK}" ip daddr {{ {RFC1918} }} '
+            f'{egress(ExplanationCode.IGW_DESTINATION_ADDRESS_NOT_IN_RFC1918_EGRESS)}',
+            f'iifname "{VPC_LINK}" ip daddr {RFC6598} '
+            f'{egress(ExplanationCode.IGW_DESTINATION_ADDRESS_NOT_IN_RFC6598_EGRESS)}',
+            f'iifname "{VPC_LINK}" ip saddr != @mapped {egress(ExplanationCode.IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS)}',
+            f'iifname "{INET_LINK}" ip saddr {{ {RFC1918} }} '
+            f'{ingress(ExplanationCode.IGW_SOURCE_ADDRESS_NOT_IN_RFC1918_INGRESS)}',
+            f'iifname "{INET_LINK}" ip saddr {RFC6598} '
+            f'{ingress(ExplanationCode.IGW_SOURCE_ADDRESS_NOT_IN_RFC6598_INGRESS)}',
+            f'iifname "{INET_LINK}" ip daddr != @public '
+            f'{ingress(ExplanationCode.IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS)}'),
+        ["  chain public_to_private_nat {",
+         "    type nat hook prerouting priority dstnat; policy accept;",
+         f'    iifname "{INET_LINK}" dnat to ip daddr map @public_to_private',
+         "  }",
+         "  chain private_to_public_nat {",
+         "    type nat hook postrouting priority srcnat; policy accept;",
+         f'    oifname "{INET_LINK}" snat to ip saddr map @private_to_public',
+         "  }"])

@@ -7,29 +7,25 @@ unsolicited inbound connection, and only connections that start inside its VPC (
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..codes import ExplanationCode
 from ..model import NatGateway, Vpc
 from . import names
-from .security_group import comment
+from .builder import PlanBuilder
+from .nft import drop, prerouting_chain, ruleset, trace_set
 
-if TYPE_CHECKING:
-    from .build import _PlanBuilder
-
-TABLE = "vpcemu"
 LINK = "eth0"
 PORTS = "1024-65535"
 
 
-def nat_gateway(builder: "_PlanBuilder", vpc: Vpc, nat: NatGateway) -> None:
+def nat_gateway(builder: PlanBuilder, vpc: Vpc, nat: NatGateway) -> None:
     """The namespace and its ruleset; its ENI (eth0) is planned with the VPC's other ENIs."""
     ns = names.nat_gateway_ns(builder.lab, nat.name)
-    builder.namespaces.append(ns)
+    builder.namespace(ns)
     builder.sysctl(ns, "net/ipv4/ip_forward", 1)
     # packets leave by the interface they came in on: never tell the sender to go direct
     builder.sysctl(ns, "net/ipv4/conf/all/send_redirects", 0)
     builder.sysctl(ns, f"net/ipv4/conf/{LINK}/send_redirects", 0)
-    builder.nft[ns] = nat_gateway_ruleset(vpc, nat)
+    builder.ruleset(ns, nat_gateway_ruleset(vpc, nat))
 
 
 def nat_gateway_of(vpc: Vpc, network_interface: str) -> NatGateway | None:
@@ -40,37 +36,30 @@ def nat_gateway_ruleset(vpc: Vpc, nat: NatGateway) -> str:
     ip = vpc.network_interfaces[nat.network_interface].private_ip_address
     cidrs = ", ".join(str(c) for c in vpc.cidr_blocks)
 
-    def drop(code: str, detail: str) -> str:
-        return f"counter drop {comment(f'code={code} nat_gateway={nat.name} detail={detail}')}"
+    def refused(code: ExplanationCode, detail: str) -> str:
+        return drop(code, nat_gateway=nat.name, detail=detail)
 
-    lines = [
-        f"table ip {TABLE}",
-        f"delete table ip {TABLE}",
-        f"table ip {TABLE} {{",
-        "  set trace_src {", "    type ipv4_addr; flags interval;", "  }",
-        "  chain prerouting {",
-        "    type filter hook prerouting priority mangle; policy accept;",
-        "    ip saddr @trace_src meta nftrace set 1",
-        "    ip daddr @trace_src meta nftrace set 1",
-        "  }",
-        "  chain to_itself {",
-        "    type filter hook input priority filter; policy accept;",
-        "    ct state established,related accept",
-        f"    icmp type echo-request {drop('NO_POSSIBLE_DESTINATION', 'a-NAT-gateway-does-not-answer-ping')}",
-        f"    {drop('NO_POSSIBLE_DESTINATION', 'no-unsolicited-inbound-connections')}",
-        "  }",
-        "  chain forwarded {",
-        "    type filter hook forward priority filter; policy accept;",
-        "    ct state established,related accept",
-        # an answer to a connection it never saw (a private instance's EIP asked from the internet)
-        f"    ct state invalid {drop('NGW_SOURCE_ADDRESS_REASSIGN', 'a-reply-to-a-connection-it-never-saw')}",
-        f"    ip saddr != {{ {cidrs} }} {drop('NGW_REQUIRES_SOURCE_IN_VPC', 'connections-must-start-in-its-VPC')}",
-        "  }",
-        "  chain source_nat {",
-        "    type nat hook postrouting priority srcnat; policy accept;",
-        f'    oifname "{LINK}" ip saddr != {ip} meta l4proto {{ tcp, udp }} snat to {ip}:{PORTS}',
-        f'    oifname "{LINK}" ip saddr != {ip} snat to {ip}',
-        "  }",
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    return ruleset(
+        trace_set(),
+        prerouting_chain(),
+        ["  chain to_itself {",
+         "    type filter hook input priority filter; policy accept;",
+         "    ct state established,related accept",
+         "    icmp type echo-request "
+         f"{refused(ExplanationCode.NO_POSSIBLE_DESTINATION, 'a-NAT-gateway-does-not-answer-ping')}",
+         f"    {refused(ExplanationCode.NO_POSSIBLE_DESTINATION, 'no-unsolicited-inbound-connections')}",
+         "  }",
+         "  chain forwarded {",
+         "    type filter hook forward priority filter; policy accept;",
+         "    ct state established,related accept",
+         # an answer to a connection it never saw (a private instance's EIP asked from the internet)
+         "    ct state invalid "
+         f"{refused(ExplanationCode.NGW_SOURCE_ADDRESS_REASSIGN, 'a-reply-to-a-connection-it-never-saw')}",
+         f"    ip saddr != {{ {cidrs} }} "
+         f"{refused(ExplanationCode.NGW_REQUIRES_SOURCE_IN_VPC, 'connections-must-start-in-its-VPC')}",
+         "  }",
+         "  chain source_nat {",
+         "    type nat hook postrouting priority srcnat; policy accept;",
+         f'    oifname "{LINK}" ip saddr != {ip} meta l4proto {{ tcp, udp }} snat to {ip}:{PORTS}',
+         f'    oifname "{LINK}" ip saddr != {ip} snat to {ip}',
+         "  }"])

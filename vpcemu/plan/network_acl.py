@@ -8,9 +8,11 @@ subnet never meets a NACL. Entries are checked lowest number first, the first ma
 """
 from __future__ import annotations
 
+from ..codes import ExplanationCode
 from ..model import NetworkAclEntry, Subnet, Vpc
 from . import names
-from .security_group import EVERYWHERE, comment, protocol_match
+from .nft import comment, drop
+from .security_group import EVERYWHERE, protocol_match
 
 
 def entry_match(entry: NetworkAclEntry) -> str:
@@ -20,8 +22,8 @@ def entry_match(entry: NetworkAclEntry) -> str:
     return " ".join(filter(None, (protocol_match(entry.protocol, entry.from_port, entry.to_port), peer)))
 
 
-def drop_comment(direction: str, acl: str, subnet: str, rule: int | str) -> str:
-    return comment(f"code=SUBNET_ACL_RESTRICTION direction={direction} acl={acl} subnet={subnet} rule={rule}")
+def denied(direction: str, acl: str, subnet: str, rule: int | str) -> str:
+    return drop(ExplanationCode.SUBNET_ACL_RESTRICTION, direction=direction, acl=acl, subnet=subnet, rule=rule)
 
 
 def chain_name(subnet: Subnet, direction: str) -> str:
@@ -38,9 +40,9 @@ def subnet_chain(vpc: Vpc, subnet: Subnet, egress: bool) -> list[str]:
         if e.rule_action == "allow":
             verdict = f"accept {comment(f'acl={acl.name} rule={e.rule_number}')}"
         else:
-            verdict = f"counter drop {drop_comment(direction, acl.name, subnet.name, e.rule_number)}"
+            verdict = denied(direction, acl.name, subnet.name, e.rule_number)
         lines.append("    " + " ".join(filter(None, (entry_match(e), verdict))))
-    lines += [f"    counter drop {drop_comment(direction, acl.name, subnet.name, '*')}", "  }"]
+    lines += [f"    {denied(direction, acl.name, subnet.name, '*')}", "  }"]
     return lines
 
 

@@ -6,16 +6,13 @@ IGW, a NAT gateway or a gateway endpoint. Security groups may name the peer's gr
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..codes import ExplanationCode
 from ..model import Topology, Vpc, VpcPeeringConnection
 from . import names
+from .builder import PlanBuilder
 from .internet import ROUTER_HOP, edge_link
-from .security_group import comment
-from .state import Neighbour, RouteEntry
-
-if TYPE_CHECKING:
-    from .build import _PlanBuilder
+from .nft import drop
+from .state import RouteEntry
 
 
 def peering_link(topology: Topology, pcx: str) -> str:
@@ -27,11 +24,12 @@ def peerings_of(topology: Topology, vpc: str) -> list[VpcPeeringConnection]:
     return [p for p in topology.peering.values() if vpc in (p.requester, p.accepter)]
 
 
-def peering(builder: "_PlanBuilder", pcx: VpcPeeringConnection) -> None:
-    lab, link = builder.lab, peering_link(builder.t, pcx.name)
+def peering(builder: PlanBuilder, pcx: VpcPeeringConnection) -> None:
+    lab, link = builder.lab, peering_link(builder.topology, pcx.name)
     a, b = names.router_ns(lab, pcx.requester), names.router_ns(lab, pcx.accepter)
     mac_a, mac_b = edge_link(builder, a, link, b, link, f"peering {pcx.name}")
-    builder.neighbours += [Neighbour(a, link, ROUTER_HOP, mac_b), Neighbour(b, link, ROUTER_HOP, mac_a)]
+    builder.neighbour(a, link, ROUTER_HOP, mac_b)
+    builder.neighbour(b, link, ROUTER_HOP, mac_a)
 
 
 def route_to_peer(topology: Topology, rtr: str, table: int, destination: str, pcx: str, comment_text: str) -> RouteEntry:
@@ -48,6 +46,7 @@ def peering_chain(topology: Topology, vpc: Vpc) -> list[str]:
     # prerouting: such a packet has no route here, so the forward hook would never see it
     lines = ["  chain peering {", "    type filter hook prerouting priority filter; policy accept;"]
     for link, name in links:
-        why = comment(f"code=PCX_REQUIRES_ADDRESS_IN_VPC_CIDR direction=ingress peering={name} vpc={vpc.name}")
-        lines.append(f'    iifname "{link}" ip daddr != {{ {cidrs} }} counter drop {why}')
+        refused = drop(ExplanationCode.PCX_REQUIRES_ADDRESS_IN_VPC_CIDR, direction="ingress", peering=name,
+                       vpc=vpc.name)
+        lines.append(f'    iifname "{link}" ip daddr != {{ {cidrs} }} {refused}')
     return lines + ["  }"]

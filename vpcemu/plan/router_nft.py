@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
+from ..codes import ExplanationCode
 from ..model import NetworkInterface, Route, TargetKind, Topology, Vpc
 from . import names
 from .network_acl import nacl_chains
+from .nft import TABLE, TRACE_SET, drop, prerouting_chain, ruleset, trace_set
 from .peering import peering_chain
+from .security_group import sg_chains, sg_sets
 from .vpc_endpoint import gateway_endpoint_chain
-from .security_group import comment, sg_chains, sg_sets
-
-TABLE = "vpcemu"
 
 
 def source_dest_checked(eni: NetworkInterface) -> bool:
@@ -45,8 +45,8 @@ def source_dest_check(vpc: Vpc) -> list[str]:
                   *([f"    {key} . ip {field} != @eni_addresses {key} vmap {{ {vmap} }}"] if vmap else []),
                   "  }"]
         for e in enis:
-            why = comment(f"code=ENI_SOURCE_DEST_CHECK_RESTRICTION direction={direction} eni={e.name}")
-            lines += [f"  chain {_check_chain(e, direction)} {{", f"    counter drop {why}", "  }"]
+            refused = drop(ExplanationCode.ENI_SOURCE_DEST_CHECK_RESTRICTION, direction=direction, eni=e.name)
+            lines += [f"  chain {_check_chain(e, direction)} {{", f"    {refused}", "  }"]
     return lines
 
 
@@ -106,38 +106,22 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
     """The whole table. `trace_src` carries the addresses being traced over a reload."""
     links = {names.router_link(e): marks[e.subnet] for e in vpc.network_interfaces.values()}
     elements = ", ".join(f'"{link}" : {mark:#x}' for link, mark in sorted(links.items()))
-    traced = ", ".join(sorted(set(trace_src)))
-    lines = [
-        f"table ip {TABLE}",
-        f"delete table ip {TABLE}",
-        f"table ip {TABLE} {{",
-        "  map eni_subnet_mark {",
-        "    type ifname : mark",
-        *([f"    elements = {{ {elements} }}"] if elements else []),
-        "  }",
-        # a probe adds its addresses while it runs, so only its packets are traced
-        "  set trace_src {",
-        "    type ipv4_addr; flags interval;",
-        *([f"    elements = {{ {traced} }};"] if traced else []),
-        "  }",
-        *sg_sets(topology, vpc),
-        *TTL_CHAINS,
-        "  chain prerouting {",
-        "    type filter hook prerouting priority mangle; policy accept;",
-        "    ip saddr @trace_src meta nftrace set 1",
-        "    ip daddr @trace_src meta nftrace set 1",
-        "    meta mark set iifname map @eni_subnet_mark",
-        f"    ip ttl vmap {{ {TTL_VMAP} }}",
-        "  }",
-        *middlebox_zones(vpc, marks),
-        *source_dest_check(vpc),
-        *sg_chains(vpc),
-        *nacl_chains(vpc),
-        *peering_chain(topology, vpc),
-        *gateway_endpoint_chain(topology, vpc),
-        "}",
-    ]
-    return "\n".join(lines) + "\n"
+    return ruleset(
+        ["  map eni_subnet_mark {",
+         "    type ifname : mark",
+         *([f"    elements = {{ {elements} }}"] if elements else []),
+         "  }"],
+        trace_set(trace_src),
+        sg_sets(topology, vpc),
+        TTL_CHAINS,
+        prerouting_chain("meta mark set iifname map @eni_subnet_mark", f"ip ttl vmap {{ {TTL_VMAP} }}"),
+        middlebox_zones(vpc, marks),
+        source_dest_check(vpc),
+        sg_chains(vpc),
+        nacl_chains(vpc),
+        peering_chain(topology, vpc),
+        gateway_endpoint_chain(topology, vpc),
+    )
 
 
 # -- live changes as diffs -------------------------------------------------------------------------
@@ -186,7 +170,7 @@ def ruleset_diff(old: str, new: str) -> str | None:
     bodies: list[str] = []          # inside one `table ip vpcemu { … }`
     deletes: list[str] = []
     for key, block in b.items():
-        if key == "set trace_src" or a.get(key) == block:
+        if key == f"set {TRACE_SET}" or a.get(key) == block:
             continue
         kind, name = key.split()
         inner, old_inner = _inner(block), _inner(a[key]) if key in a else None

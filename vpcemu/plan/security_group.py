@@ -18,21 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from ipaddress import IPv4Network
 
+from ..codes import ExplanationCode
 from ..model import NetworkInterface, SecurityGroupRule, Topology, Vpc
 from . import names
+from .nft import comment, drop
 
 CT_UNTRACKED_AT_INITIATOR = 0x40000000
 CT_UNTRACKED_AT_RESPONDER = 0x80000000
 EVERYWHERE = IPv4Network("0.0.0.0/0")
-COMMENT_MAX = 128            # nft refuses longer rule comments
 UNTRACKABLE = ("tcp", "udp")  # ICMP and other protocols are always tracked
-
-
-def comment(text: str) -> str:
-    """An nft rule comment; a text too long for nft keeps its head and marks the cut."""
-    if len(text) > COMMENT_MAX:
-        text = text[:COMMENT_MAX - 1] + "~"
-    return f'comment "{text}"'
 
 
 def protocol_match(protocol: str, from_port: int | None, to_port: int | None) -> str:
@@ -143,9 +137,9 @@ def untracking(rule: SecurityGroupRule, other_direction: list[tuple[str, Securit
     return [p for p in wanted if answers_everything(other_direction, p)]
 
 
-def drop_comment(direction: str, eni: NetworkInterface) -> str:
-    return comment(f"code=ENI_SG_RULES_MISMATCH direction={direction} eni={eni.name} "
-                   f"sg={','.join(eni.security_groups)}")
+def denied(direction: str, eni: NetworkInterface) -> str:
+    return drop(ExplanationCode.ENI_SG_RULES_MISMATCH, direction=direction, eni=eni.name,
+                sg=",".join(eni.security_groups))
 
 
 def eni_chain(vpc: Vpc, eni: NetworkInterface, egress: bool, bodies: dict | None = None) -> list[str]:
@@ -160,7 +154,7 @@ def eni_chain(vpc: Vpc, eni: NetworkInterface, egress: bool, bodies: dict | None
             bodies[key] = body
     return [f"  chain {chain_name(eni, direction)} {{",
             *body,
-            f"    counter drop {drop_comment(direction, eni)}",
+            f"    {denied(direction, eni)}",
             "  }"]
 
 

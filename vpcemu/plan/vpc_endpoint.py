@@ -15,18 +15,14 @@ records the link it came in by, and the region's replies are routed by that mark
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ..codes import ExplanationCode
 from ..model import Topology, Vpc, VpcEndpoint
 from . import names
+from .builder import PlanBuilder
 from .internet import MAIN_TABLE, REGION_HOP, ROUTER_HOP, edge_link, hop
-from .security_group import comment
+from .nft import drop, prerouting_chain, ruleset, trace_set
 from .state import RouteEntry, RuleEntry
 
-if TYPE_CHECKING:
-    from .build import _PlanBuilder
-
-TABLE = "vpcemu"
 GATEWAY_LINK = "gwe"                 # the VPC router's link to the region
 SERVICE_LINK = "svc"                 # an interface endpoint's link to the region
 REGION_TABLE_BASE = 3000             # region namespace: one table (and ct mark) per inside link
@@ -56,9 +52,9 @@ def region_links(topology: Topology) -> list[tuple[str, str, str]]:
     return out
 
 
-def endpoints(builder: "_PlanBuilder") -> None:
+def endpoints(builder: PlanBuilder) -> None:
     """Every link into the region, its reply routing there, and the interface endpoints' namespaces."""
-    t, lab = builder.t, builder.lab
+    t, lab = builder.topology, builder.lab
     region = names.region_ns(lab)
     rules_nft: list[str] = []
     for k, (link, kind, owner) in enumerate(region_links(t)):
@@ -74,28 +70,26 @@ def endpoints(builder: "_PlanBuilder") -> None:
         service = [] if kind == "gateway" else [f"{a}/32" for a in t.service_addresses[_endpoint(t, owner).service]]
         hop(builder, far_ns, far_link, REGION_HOP, region_mac, MAIN_TABLE, service, "the AWS region")
         hop(builder, region, link, ROUTER_HOP, far_mac, table, ["0.0.0.0/0"], f"replies to {what}")
-        builder.rules.append(RuleEntry(region, REGION_RULE_BASE + mark, table=table, fwmark=mark, fwmask=0xFFFF,
-                                       comment=f"replies by the link {link} their connection came in by"))
+        builder.rule(RuleEntry(region, REGION_RULE_BASE + mark, table=table, fwmark=mark, fwmask=0xFFFF,
+                               comment=f"replies by the link {link} their connection came in by"))
         rules_nft.append(f'    iifname "{link}" ct state new ct mark set {mark}')
     if rules_nft:
-        builder.nft[region] = "\n".join([
-            f"table ip {TABLE}", f"delete table ip {TABLE}", f"table ip {TABLE} {{",
-            "  chain link_in {", "    type filter hook prerouting priority mangle; policy accept;", *rules_nft, "  }",
-            "  chain reply_out {", "    type route hook output priority mangle; policy accept;",
-            "    meta mark set ct mark", "  }",
-            "}"]) + "\n"
+        builder.ruleset(region, ruleset(
+            ["  chain link_in {", "    type filter hook prerouting priority mangle; policy accept;", *rules_nft, "  }",
+             "  chain reply_out {", "    type route hook output priority mangle; policy accept;",
+             "    meta mark set ct mark", "  }"]))
 
 
 def _endpoint(topology: Topology, name: str) -> VpcEndpoint:
     return next(v.endpoints[name] for v in topology.vpcs.values() if name in v.endpoints)
 
 
-def interface_endpoint(builder: "_PlanBuilder", vpc: Vpc, ep: VpcEndpoint) -> None:
+def interface_endpoint(builder: PlanBuilder, vpc: Vpc, ep: VpcEndpoint) -> None:
     """The endpoint's namespace and ruleset; its ENIs are planned with the VPC's other ENIs."""
     ns = names.vpc_endpoint_ns(builder.lab, ep.name)
-    builder.namespaces.append(ns)
+    builder.namespace(ns)
     builder.sysctl(ns, "net/ipv4/ip_forward", 1)
-    builder.nft[ns] = interface_endpoint_ruleset(builder.t, vpc, ep)
+    builder.ruleset(ns, interface_endpoint_ruleset(builder.topology, vpc, ep))
 
 
 def interface_endpoint_ruleset(topology: Topology, vpc: Vpc, ep: VpcEndpoint) -> str:
@@ -103,38 +97,35 @@ def interface_endpoint_ruleset(topology: Topology, vpc: Vpc, ep: VpcEndpoint) ->
     enis = [vpc.network_interfaces[n] for n in ep.network_interfaces]
     own = ", ".join(str(e.private_ip_address) for e in enis)
 
-    def drop(code: str, detail: str) -> str:
-        return f"counter drop {comment(f'code={code} vpc_endpoint={ep.name} detail={detail}')}"
+    def refused(code: ExplanationCode, detail: str) -> str:
+        return drop(code, vpc_endpoint=ep.name, detail=detail)
 
     snat = [f'    iifname "eth{k}" oifname "{SERVICE_LINK}" snat to {e.private_ip_address}' for k, e in enumerate(enis)]
-    return "\n".join([
-        f"table ip {TABLE}", f"delete table ip {TABLE}", f"table ip {TABLE} {{",
-        "  set trace_src {", "    type ipv4_addr; flags interval;", "  }",
-        "  chain prerouting {",
-        "    type filter hook prerouting priority mangle; policy accept;",
-        "    ip saddr @trace_src meta nftrace set 1",
-        "    ip daddr @trace_src meta nftrace set 1",
-        "  }",
-        "  chain to_service {",
-        "    type nat hook prerouting priority dstnat; policy accept;",
-        *([f'    iifname != "{SERVICE_LINK}" ip daddr {{ {own} }} meta l4proto tcp dnat to {service}'] if own else []),
-        "  }",
-        "  chain to_itself {",
-        "    type filter hook input priority filter; policy accept;",
-        "    ct state established,related accept",
-        f"    icmp type echo-request {drop('NO_POSSIBLE_DESTINATION', 'an-interface-endpoint-does-not-answer-ping')}",
-        f"    {drop('NO_POSSIBLE_DESTINATION', 'an-interface-endpoint-forwards-only-TCP-to-its-service')}",
-        "  }",
-        "  chain forwarded {",
-        "    type filter hook forward priority filter; policy accept;",
-        "    ct state established,related accept",
-        f'    iifname "{SERVICE_LINK}" {drop("VPCE_INTRA_VPC_TRAFFIC", "the-service-cannot-start-connections")}',
-        "  }",
-        "  chain from_endpoint {",
-        "    type nat hook postrouting priority srcnat; policy accept;",
-        *snat,
-        "  }",
-        "}"]) + "\n"
+    return ruleset(
+        trace_set(),
+        prerouting_chain(),
+        ["  chain to_service {",
+         "    type nat hook prerouting priority dstnat; policy accept;",
+         *([f'    iifname != "{SERVICE_LINK}" ip daddr {{ {own} }} meta l4proto tcp dnat to {service}'] if own else []),
+         "  }",
+         "  chain to_itself {",
+         "    type filter hook input priority filter; policy accept;",
+         "    ct state established,related accept",
+         "    icmp type echo-request "
+         f"{refused(ExplanationCode.NO_POSSIBLE_DESTINATION, 'an-interface-endpoint-does-not-answer-ping')}",
+         "    "
+         f"{refused(ExplanationCode.NO_POSSIBLE_DESTINATION, 'an-interface-endpoint-forwards-only-TCP-to-its-service')}",
+         "  }",
+         "  chain forwarded {",
+         "    type filter hook forward priority filter; policy accept;",
+         "    ct state established,related accept",
+         f'    iifname "{SERVICE_LINK}" '
+         f'{refused(ExplanationCode.VPCE_INTRA_VPC_TRAFFIC, "the-service-cannot-start-connections")}',
+         "  }",
+         "  chain from_endpoint {",
+         "    type nat hook postrouting priority srcnat; policy accept;",
+         *snat,
+         "  }"])
 
 
 def prefix_list_routes(topology: Topology, rtr: str, table: int, rt, route) -> list[RouteEntry]:
@@ -155,17 +146,18 @@ def gateway_endpoint_chain(topology: Topology, vpc: Vpc) -> list[str]:
     cidrs = ", ".join(sorted({str(c) for ep in eps for c in topology.prefix_lists[ep.service].cidrs}))
     names_ = ",".join(e.name for e in eps)
 
-    def drop(code: str, direction: str) -> str:
-        return f"counter drop {comment(f'code={code} direction={direction} vpc_endpoint={names_}')}"
+    def refused(code: ExplanationCode, direction: str) -> str:
+        return drop(code, direction=direction, vpc_endpoint=names_)
 
     return ["  chain gateway_endpoint {",
             "    type filter hook forward priority filter - 35; policy accept;",
             f'    oifname "{GATEWAY_LINK}" meta l4proto tcp accept',
             f'    oifname "{GATEWAY_LINK}" icmp type echo-request accept',
-            f'    oifname "{GATEWAY_LINK}" {drop("VPCE_GATEWAY_PROTOCOL_RESTRICTION", "egress")}',
-            f'    iifname "{GATEWAY_LINK}" ip saddr != {{ {cidrs} }} {drop("VPCE_GATEWAY_EGRESS_SOURCE_ADDRESS_RESTRICTION", "ingress")}',
-            f'    iifname "{GATEWAY_LINK}" ct state new {drop("VPCE_INTRA_VPC_TRAFFIC", "ingress")}',
+            f'    oifname "{GATEWAY_LINK}" {refused(ExplanationCode.VPCE_GATEWAY_PROTOCOL_RESTRICTION, "egress")}',
+            f'    iifname "{GATEWAY_LINK}" ip saddr != {{ {cidrs} }} '
+            f'{refused(ExplanationCode.VPCE_GATEWAY_EGRESS_SOURCE_ADDRESS_RESTRICTION, "ingress")}',
+            f'    iifname "{GATEWAY_LINK}" ct state new {refused(ExplanationCode.VPCE_INTRA_VPC_TRAFFIC, "ingress")}',
             f'    iifname "{GATEWAY_LINK}" meta l4proto tcp accept',
             f'    iifname "{GATEWAY_LINK}" icmp type echo-reply accept',
-            f'    iifname "{GATEWAY_LINK}" {drop("VPCE_GATEWAY_PROTOCOL_RESTRICTION", "ingress")}',
+            f'    iifname "{GATEWAY_LINK}" {refused(ExplanationCode.VPCE_GATEWAY_PROTOCOL_RESTRICTION, "ingress")}',
             "  }"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..codes import ExplanationCode
+
 if TYPE_CHECKING:
     from ..analyze import Analysis
     from .probe import ProbeResult
@@ -16,7 +18,8 @@ if TYPE_CHECKING:
 EDGE_KINDS = ("nat-gateway", "igw", "peering", "vpc-endpoint", "internet-host")
 EDGE_PREFIXES = ("nat-gateway ", "igw ", "peering ", "vpc-endpoint ", "internet host ")
 # the kernel drops these by routing or by nobody answering: no nft rule, so no trace to compare
-TRACELESS = {"NO_ROUTE_TO_DESTINATION", "NO_POSSIBLE_DESTINATION", "BAD_STATE_ATTACHMENT", "NO_PATH"}
+TRACELESS = frozenset({ExplanationCode.NO_ROUTE_TO_DESTINATION, ExplanationCode.NO_POSSIBLE_DESTINATION,
+                       ExplanationCode.BAD_STATE_ATTACHMENT, ExplanationCode.NO_PATH})
 
 
 def observed_edges(observed: "ProbeResult") -> list[set[str]]:

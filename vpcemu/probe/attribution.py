@@ -1,8 +1,9 @@
 """Which rule dropped a probe, from the kernel itself: nft trace events in the namespaces it may cross.
 
-Every drop rule vpcemu writes (VPC routers, IGWs, NAT gateways) carries a comment `code=<explanation
-code> key=value …`. While a probe runs, its addresses and the addresses NAT may give it are in each
-table's `trace_src` set, so only such packets are traced.
+Every drop rule vpcemu writes (VPC routers, IGWs, NAT gateways, interface endpoints) carries a comment
+`code=<explanation code> key=value …` (plan/nft.py), read back here as the drop's explanation. While a
+probe runs, its addresses and the addresses NAT may give it are in each table's `trace_src` set, so
+only such packets are traced.
 """
 from __future__ import annotations
 
@@ -14,14 +15,10 @@ from typing import TYPE_CHECKING
 from ..errors import KernelError
 from ..kernel.capture import NftTrace
 from ..kernel.nft import nft_json, nft_run
-from ..plan.router_nft import TABLE
+from ..plan.nft import TABLE, TRACE_SET, drop_explanation
 
 if TYPE_CHECKING:
     from ..lab import Lab
-
-
-def parse_comment(comment: str) -> dict[str, str]:
-    return dict(part.split("=", 1) for part in comment.split() if "=" in part)
 
 
 class Tracer:
@@ -34,7 +31,7 @@ class Tracer:
     def __enter__(self) -> "Tracer":
         for ns in self.routers:
             self.traces.append(self.stack.enter_context(NftTrace(ns)))
-            nft_run(ns, f"add element ip {TABLE} trace_src {{ {', '.join(self.addresses)} }}")
+            nft_run(ns, f"add element ip {TABLE} {TRACE_SET} {{ {', '.join(self.addresses)} }}")
             self.stack.callback(_untrace, ns, self.addresses)
         return self
 
@@ -61,9 +58,8 @@ class Tracer:
                     continue
                 if comments is None:
                     comments = _rule_comments(trace.ns)
-                comment = comments.get((event.get("chain"), event["handle"]), "")
-                info = parse_comment(comment)
-                if "code" in info:
+                info = drop_explanation(comments.get((event.get("chain"), event["handle"]), ""))
+                if info is not None:
                     info.update(namespace=trace.ns, chain=event.get("chain"),
                                 packet=f"{socket.inet_ntoa(header[12:16])} → {socket.inet_ntoa(header[16:20])}")
                     if info not in out:
@@ -73,7 +69,7 @@ class Tracer:
 
 def _has_trace_set(ns: str) -> bool:
     try:
-        nft_json(ns, f"list set ip {TABLE} trace_src")
+        nft_json(ns, f"list set ip {TABLE} {TRACE_SET}")
         return True
     except KernelError:
         return False
@@ -81,7 +77,7 @@ def _has_trace_set(ns: str) -> bool:
 
 def _untrace(ns: str, addresses: tuple[str, ...]) -> None:
     try:
-        nft_run(ns, f"delete element ip {TABLE} trace_src {{ {', '.join(addresses)} }}")
+        nft_run(ns, f"delete element ip {TABLE} {TRACE_SET} {{ {', '.join(addresses)} }}")
     except KernelError:
         pass      # another probe of the same addresses removed them first
 
