@@ -5,6 +5,7 @@ import socket
 import struct
 
 from vpcemu.analyze import analyze_flow
+from vpcemu.errors import UsageError
 from vpcemu.load import load_topology
 from vpcemu.probe.agreement import disagreements
 from vpcemu.probe.batch import _key_of
@@ -80,5 +81,6 @@ def test_matrix_diff_and_ports():
     assert [c["destination"] for c in d["became_reachable"]] == ["y"]
     assert d["unchanged"] == 1
     assert parse_port("tcp/443") == ("tcp", 443) and parse_port("icmp") == ("icmp", None)
-    with pytest.raises(Exception):
+    with pytest.raises(UsageError, match=r"^'tcp/0' is not a port: icmp, tcp/N or udp/N \(hint: ") as caught:
         parse_port("tcp/0")
+    assert (caught.value.code, caught.value.hint) == (None, "--port tcp/443 --port icmp")

@@ -4,7 +4,6 @@ from .expectation import Expectation
 from .ids import aws_id, mac_address
 from .instance import Instance
 from .internet import InternetHost, Listener
-from .internet_gateway import InternetGateway
 from .nat_gateway import NatGateway
 from .network_acl import NetworkAcl, NetworkAclEntry
 from .network_interface import Attachment, NetworkInterface
@@ -17,8 +16,8 @@ from .topology import Addressing, Topology
 from .vpc import Vpc
 
 __all__ = [
-    "Addressing", "Attachment", "Expectation", "GATEWAY_SERVICES", "Instance", "InternetGateway",
-    "InternetHost", "KNOWN_SERVICES", "Listener", "NatGateway", "NetworkAcl", "NetworkAclEntry",
+    "Addressing", "Attachment", "Expectation", "GATEWAY_SERVICES", "Instance", "InternetHost",
+    "KNOWN_SERVICES", "Listener", "NatGateway", "NetworkAcl", "NetworkAclEntry",
     "NetworkInterface", "PrefixList", "Route", "RouteTable", "SecurityGroup", "SecurityGroupRule",
     "Subnet", "TargetKind", "Topology", "Vpc", "VpcEndpoint", "VpcPeeringConnection", "aws_id",
     "mac_address",

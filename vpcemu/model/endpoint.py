@@ -17,6 +17,6 @@ class VpcEndpoint:
     private_dns_enabled: bool = False            # Interface
     network_interfaces: tuple[str, ...] = ()     # Interface: one requester-managed ENI per subnet
 
-    @property
-    def service_name(self) -> str:
-        return f"com.amazonaws.{{region}}.{self.service}"
+    def service_name(self, region: str) -> str:
+        """AWS's ServiceName of the endpoint (`com.amazonaws.us-east-1.s3`): the region is the topology's."""
+        return f"com.amazonaws.{region}.{self.service}"

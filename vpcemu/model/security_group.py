@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
-PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1}
-
 
 @dataclass(frozen=True)
 class SecurityGroupRule:

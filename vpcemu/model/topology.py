@@ -71,10 +71,3 @@ class Topology:
         attached = [e for e in self.network_interfaces.values()
                     if e.attachment is not None and e.attachment.instance == instance]
         return sorted(attached, key=lambda e: e.attachment.device_index)
-
-    def eni_owning(self, vpc: str, address: IPv4Address) -> NetworkInterface | None:
-        for eni in self.vpcs[vpc].network_interfaces.values():
-            if address in eni.private_ip_addresses:
-                return eni
-        return None
-
