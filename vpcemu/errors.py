@@ -65,6 +65,13 @@ class UsageError(VpcemuError):
         super().__init__(text)
 
 
+class ServiceDown(VpcemuError):
+    """A service of the lab (its resolver, an internet host, the AWS region) is not running, so what a
+    probe or a program would see is not what AWS would do."""
+
+    exit_code = 4
+
+
 class KernelError(VpcemuError):
     """A kernel operation failed: which operation, in which namespace, on which object, errno."""
 

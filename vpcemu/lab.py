@@ -16,7 +16,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import ServiceDown, UsageError
 from .kernel import apply, process
 from .kernel.journal import Journal, all_labs
 from .load import load_topology
@@ -196,9 +196,33 @@ class Lab:
         kwargs.setdefault("text", True)
         return subprocess.run(self.exec_argv(target, argv), check=check, timeout=timeout, **kwargs)
 
+    SERVICE_RESTART_WAIT_S = 2.0
+
+    def require_services(self, wait: float = SERVICE_RESTART_WAIT_S) -> None:
+        """Return once every service of the lab answers (waiting up to `wait` s for a restart under
+        way); raise ServiceDown naming the ones that do not, so that no check reports what only a
+        kernel RST or a silent port said."""
+        deadline = time.monotonic() + wait
+        while True:
+            health = process.supervisor_health(self.journal)
+            down = [s for s in health["services"] if s["state"] != "up"] if health else []
+            if health is not None and not health["services"]:
+                down = [{"service": "every service", "namespace": names.parking_ns(self.name)}]
+            if not down:
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)        # the keeper restarts the worker; its account says when it is back
+        keeper = "up" if health["state"] == "up" else "down too: nothing will restart them"
+        raise ServiceDown(f"lab {self.name}: {', '.join(s['service'] for s in down)} "
+                          f"{'is' if len(down) == 1 else 'are'} not running (supervisor pid {health['pid']} {keeper}; "
+                          f"restarts so far: {health['restarts']}; last: {health['last_exit'] or 'none'}); "
+                          f"see {self.journal.dir / 'supervisor.log'}")
+
     def probe(self, source: str, destination: str, protocol: str = "icmp", port: int | None = None,
               timeout: float = 1.0):
         from .probe import run_probe
+        self.require_services()
         return run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
 
     def status(self) -> dict:

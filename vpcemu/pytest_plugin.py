@@ -26,5 +26,6 @@ def vpc_lab(request: pytest.FixtureRequest):
     lab = Lab.up(marker.args[0], name=marker.kwargs.get("name"))
     try:
         yield lab
+        lab.require_services()      # a service that died under the test fails it, by name
     finally:
         lab.down()

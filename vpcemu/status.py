@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .kernel.netns import netns_inode
+from .kernel.process import supervisor_health
 from .plan import names
 from .plan.nat_gateway import nat_gateway_of
 from .plan.vpc_endpoint import interface_endpoint_of
@@ -63,7 +64,10 @@ def lab_status(lab: "Lab") -> dict:
                 "attached_to": e.attachment.instance if e.attachment else _manager(vpc, e.name),
             } for e in vpc.network_interfaces.values()],
         })
-    return {"lab": lab.name, "status": state.get("status", "unknown") if not missing else "broken",
+    supervisor = supervisor_health(lab.journal)
+    down = [s["service"] for s in supervisor["services"] if s["state"] != "up"] if supervisor else []
+    condition = "broken" if missing else "degraded" if down else state.get("status", "unknown")
+    return {"lab": lab.name, "status": condition, "supervisor": supervisor, "services_down": down,
             "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
             "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs,
             "peering": [{"name": p.name, "id": p.id, "requester": p.requester, "accepter": p.accepter}

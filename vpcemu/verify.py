@@ -138,7 +138,9 @@ def matrix(lab: "Lab", ports: tuple[str, ...] = DEFAULT_PORTS, sources: list[str
     protocols = [parse_port(p) for p in ports]
     flows = [Flow(s, d, proto, port) for s in sources for d in destinations if s != d for proto, port in protocols]
     started = time.monotonic()
+    lab.require_services()
     observed = probe_many(lab, flows, timeout)
+    lab.require_services()          # a service that died during the matrix makes its answers suspect
     analyzer = Analyzer(t)
     cells = []
     for i, (f, o) in enumerate(zip(flows, observed)):

@@ -19,8 +19,8 @@ from dataclasses import replace
 import pytest
 
 from vpcemu import Lab, load_text
-from vpcemu.errors import KernelError
-from vpcemu.kernel import apply, netns
+from vpcemu.errors import KernelError, ServiceDown
+from vpcemu.kernel import apply, netns, process
 from vpcemu.kernel.journal import Journal
 from vpcemu.kernel.process import signal_supervisor, start_supervisor, supervisor_entry
 from vpcemu.plan import names
@@ -282,3 +282,69 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
     finally:
         apply.teardown(journal)
         journal.remove()
+
+
+# -- supervised services: a dead worker is replaced, a dead lab says so --------------------------------
+def _answers_within(ns: str, seconds: float) -> float | None:
+    """Seconds until the VPC resolver answers a real query from `ns` (None: not within `seconds`)."""
+    from dnslib import DNSRecord
+    question = DNSRecord.question(A2_NAME)
+    started = time.monotonic()
+
+    def ask():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.02)
+            s.sendto(question.pack(), ("10.0.0.2", 53))
+            try:
+                return DNSRecord.parse(s.recv(512))
+            except (TimeoutError, ConnectionRefusedError):
+                return None
+    while time.monotonic() - started < seconds:
+        reply = netns.run_in_netns(ns, ask)
+        if reply is not None and reply.rr:
+            return time.monotonic() - started
+    return None
+
+
+def test_a_killed_worker_is_replaced_and_status_shows_the_restart():
+    lab = Lab.up(load_text(PLAIN, name="k-sup-rst"))
+    try:
+        ns = names.instance_ns("k-sup-rst", "a1")
+        before = process.supervisor_health(lab.journal)
+        assert before["state"] == "up" and before["restarts"] == 0
+        assert [s["service"] for s in before["services"]] == ["dns main"]
+        assert all(s["state"] == "up" for s in before["services"])
+        os.kill(before["worker_pid"], signal.SIGKILL)
+        back = _answers_within(ns, 5)
+        print(f"DNS answers again {back:.3f} s after the worker was killed" if back else "DNS never came back")
+        assert back is not None and back < 1.0
+        after = lab.status()
+        assert after["status"] == "up" and after["services_down"] == []
+        assert after["supervisor"]["restarts"] == 1 and after["supervisor"]["last_exit"] == "killed by signal 9"
+        assert after["supervisor"]["worker_pid"] != before["worker_pid"]
+        assert lab.probe("a1", "a2").reachable
+    finally:
+        lab.down()
+
+
+def test_services_nobody_restarts_fail_probes_loudly_by_name():
+    lab = Lab.up(load_text(PLAIN, name="k-sup-dead"))
+    try:
+        health = process.supervisor_health(lab.journal)
+        keeper = os.pidfd_open(health["pid"])
+        worker = os.pidfd_open(health["worker_pid"])
+        try:
+            for pidfd in (keeper, worker):          # the keeper first, so nothing restarts the worker
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                select.select([pidfd], [], [], 10)
+        finally:
+            os.close(keeper)
+            os.close(worker)
+        status = lab.status()
+        assert status["status"] == "degraded" and status["services_down"] == ["dns main"]
+        assert status["supervisor"]["state"] == "down"
+        with pytest.raises(ServiceDown, match="dns main is not running .*supervisor pid .* down too"):
+            lab.probe("a1", "a2", protocol="udp", port=53)
+    finally:
+        lab.down()
+    assert apply.namespaces_present([names.parking_ns("k-sup-dead")]) == []

@@ -8,6 +8,7 @@ through a pidfd, after checking that the pid still has the start time recorded (
 from __future__ import annotations
 
 import errno
+import json
 import os
 import select
 import signal
@@ -37,6 +38,18 @@ def starttime(pid: int) -> int | None:
         return None
     # the command name (field 2) may hold spaces and parentheses: fields 3.. follow its last ')'
     return int(stat[stat.rindex(b")") + 2:].split()[19])
+
+
+def running(pid: int | None, started: int | None) -> bool:
+    """Whether `pid` is still the process that started at `started` and has not exited (a zombie has)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return fields[0] not in (b"Z", b"X") and int(fields[19]) == started
 
 
 def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
@@ -88,7 +101,11 @@ def await_supervisor(journal: Journal, lab: str, proc: subprocess.Popen, timeout
 
 def _first_line(proc: subprocess.Popen, timeout: float) -> str | None:
     """The first line the process writes ('' if it closes stdout, or dies, first); None on timeout."""
-    fd = proc.stdout.fileno()
+    return read_line(proc.stdout.fileno(), timeout)
+
+
+def read_line(fd: int, timeout: float) -> str | None:
+    """The first line written to `fd` ('' if it is closed first); None after `timeout` seconds."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     deadline = time.monotonic() + timeout
@@ -176,6 +193,26 @@ def signal_supervisor(journal: Journal, sig: int) -> bool:
     finally:
         os.close(pidfd)
     return True
+
+
+def supervisor_health(journal: Journal) -> dict | None:
+    """The lab's supervisor and each service it runs, up or down (None: the lab has no supervisor).
+
+    The keeper (the journalled process) restarts a dead worker; the services are up while the worker
+    its last account names is alive. A dead keeper leaves a live worker serving, unsupervised."""
+    from ..services.supervisor import SERVICES_FILE
+    entry = supervisor_entry(journal)
+    if entry is None:
+        return None
+    try:
+        account = json.loads((journal.dir / SERVICES_FILE).read_text())
+    except (FileNotFoundError, ValueError):         # not ready yet, or torn: nothing is known up
+        account = {}
+    worker = account.get("worker")
+    serving = running(worker, account.get("worker_starttime"))
+    return {"pid": entry["pid"], "state": "up" if running(entry["pid"], entry["starttime"]) else "down",
+            "worker_pid": worker, "restarts": account.get("restarts", 0), "last_exit": account.get("last_exit"),
+            "services": [{**s, "state": "up" if serving else "down"} for s in account.get("services", [])]}
 
 
 def reload_supervisor(journal: Journal, timeout: float = 5.0) -> bool:

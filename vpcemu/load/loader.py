@@ -20,7 +20,7 @@ from ..model import (
 )
 from ..model.prefix_list import managed_prefix_list
 from . import limits
-from .shape import Reader, kind_name, parse_yaml
+from .shape import Reader, kind_name, parse_yaml, read_document
 
 TOP_KEYS = ("format", "name", "region", "vpcs", "peering", "internet", "aws", "expect", "addressing")
 VPC_KEYS = ("cidr", "secondary_cidrs", "enable_dns_support", "enable_dns_hostnames", "internet_gateway",
@@ -53,11 +53,9 @@ EXPLANATION_CODES = (     # the codes vpcemu's data path and analysis report (aw
 def load_topology(path: str | Path, name: str | None = None) -> Topology:
     """Read and validate a topology file; raise TopologyError listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        from ..errors import Problem
-        raise TopologyError([Problem(str(path), f"cannot read the file: {exc.strerror}")]) from None
+    text, problems = read_document(path)
+    if problems:
+        raise TopologyError(problems)
     return load_text(text, source=str(path), default_name=path.stem, name=name)
 
 

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import reprlib
+import stat
 from ipaddress import AddressValueError, IPv4Address, IPv4Network, NetmaskValueError
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,17 +16,55 @@ from ..errors import Problem
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MISSING = object()
+# What a topology file may be. Far above any real lab (10,000 routes take about 0.5 MB and 60,000
+# nodes), and low enough that every file is judged within a few seconds.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_NODES = 1_000_000           # after aliases are expanded: a "billion laughs" file stops here
+MAX_DEPTH = 64                  # the format nests about ten levels deep
 
 
 # libyaml when present: parsing is most of the load time, and the unit suite loads many files
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def read_document(path: str | Path) -> tuple[str | None, list[Problem]]:
+    """The text of a topology file, or why it cannot be one: not a regular file (a FIFO would block,
+    /dev/zero never ends), larger than MAX_FILE_BYTES, or not UTF-8."""
+    where = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return None, [Problem(where, f"cannot read the file: {exc.strerror}")]
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, [Problem(where, "is not a regular file", hint="give the path of a YAML topology file")]
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        return None, [Problem(where, f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most a topology "
+                                     "file may be")]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, [Problem(f"line {line}", f"byte {data[exc.start]:#04x} at offset {exc.start} is not UTF-8 text",
+                              hint="save the file as UTF-8")]
+
+
 def parse_yaml(text: str) -> tuple[Any, list[Problem]]:
-    """YAML text → plain data, or the problems: a syntax error, or every duplicate key (PyYAML keeps the last)."""
+    """YAML text → plain data, or the problems: a syntax error, a document too deep or too large once
+    its aliases are expanded, or every duplicate key (PyYAML keeps the last)."""
+    if len(text) > MAX_FILE_BYTES:
+        return None, [Problem("", f"the document is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most "
+                                  "a topology may be")]
     loader = _YamlLoader(text)
     try:
         node = loader.get_single_node()
+        too_big = _too_big(node) if node is not None else None
+        if too_big:
+            return None, [too_big]
         duplicates = _duplicate_keys(node, "", set()) if node is not None else []
         if duplicates:
             return None, duplicates
@@ -41,6 +83,30 @@ def parse_yaml(text: str) -> tuple[Any, list[Problem]]:
         return None, [Problem(where, f"not valid YAML: {problem}", hint=hint)]
     finally:
         loader.dispose()
+
+
+def _too_big(root: yaml.Node) -> Problem | None:
+    """Refuse a document nested deeper than MAX_DEPTH, or of more than MAX_NODES nodes once every alias
+    is expanded (counted per distinct node, so a bomb of 10^9 nodes costs only its few real ones)."""
+    expanded: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        if depth > MAX_DEPTH:
+            mark = node.start_mark
+            return Problem(f"line {mark.line + 1}, column {mark.column + 1}",
+                           f"the document is nested more than {MAX_DEPTH} levels deep", hint="a topology needs about ten")
+        kids = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if children_done:
+            expanded[id(node)] = 1 + sum(expanded[id(k)] for k in kids)
+            if expanded[id(node)] > MAX_NODES:
+                return Problem("", f"the document has more than {MAX_NODES:,} nodes once its aliases are expanded",
+                               hint="YAML aliases (*name) may repeat a part, not multiply the file")
+        elif id(node) not in expanded:
+            stack.append((node, depth, True))
+            stack.extend((k, depth + 1, False) for k in kids if id(k) not in expanded)
+    return None
 
 
 def _duplicate_keys(node: yaml.Node, path: str, seen_nodes: set[int]) -> list[Problem]:
@@ -67,6 +133,15 @@ def _duplicate_keys(node: yaml.Node, path: str, seen_nodes: set[int]) -> list[Pr
         for i, item in enumerate(node.value):
             problems += _duplicate_keys(item, f"{path}[{i}]", seen_nodes)
     return problems
+
+
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother, _short.maxlist, _short.maxdict, _short.maxlevel = 60, 60, 4, 4, 2
+
+
+def shown(value: Any) -> str:
+    """A value as a message quotes it: its repr, cut short (a file may hold a megabyte in one field)."""
+    return _short.repr(value)
 
 
 def kind_name(value: Any) -> str:
@@ -140,7 +215,7 @@ class Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self.error(path, f"must be true or false, not {value!r}")
+            self.error(path, f"must be true or false, not {shown(value)}")
             return default
         return value
 
@@ -156,12 +231,12 @@ class Reader:
     def cidr(self, value: Any, path: str, code: str = "InvalidParameterValue") -> IPv4Network | None:
         """An IPv4 CIDR; like AWS, host bits are dropped (100.68.0.18/18 → 100.68.0.0/18)."""
         if not isinstance(value, str) or "/" not in value:
-            self.error(path, f"{value!r} is not an IPv4 CIDR block such as 10.0.0.0/16", code)
+            self.error(path, f"{shown(value)} is not an IPv4 CIDR block such as 10.0.0.0/16", code)
             return None
         try:
             return IPv4Network(value, strict=False)
         except (AddressValueError, NetmaskValueError, ValueError):
-            self.error(path, f"{value!r} is not an IPv4 CIDR block such as 10.0.0.0/16", code)
+            self.error(path, f"{shown(value)} is not an IPv4 CIDR block such as 10.0.0.0/16", code)
             return None
 
     def address(self, value: Any, path: str, code: str = "InvalidParameterValue") -> IPv4Address | None:
@@ -170,14 +245,14 @@ class Reader:
                 return IPv4Address(value)
             except (AddressValueError, ValueError):
                 pass
-        self.error(path, f"{value!r} is not an IPv4 address", code)
+        self.error(path, f"{shown(value)} is not an IPv4 address", code)
         return None
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...], default: Any = MISSING) -> Any:
         if value is None and default is not MISSING:
             return default
         if value not in choices:
-            self.error(path, f"{value!r} is not one of: {', '.join(choices)}")
+            self.error(path, f"{shown(value)} is not one of: {', '.join(choices)}")
             return None
         return value
 
@@ -191,7 +266,7 @@ class Reader:
             parts = value.strip().split("-")
             low, high = int(parts[0]), int(parts[-1])
         else:
-            self.error(path, f"{value!r} is not a port or a port range such as 1024-65535", "InvalidParameterValue")
+            self.error(path, f"{shown(value)} is not a port or a port range such as 1024-65535", "InvalidParameterValue")
             return None
         if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
             self.error(path, f"port range {value} must be within 0-65535 with from <= to", "InvalidParameterValue")

@@ -8,28 +8,35 @@ parking namespace (so the lab's teardown finds it among the lab's processes), th
   - one VPC resolver per VPC in its router namespace, at the VPC's +2 and 169.254.169.253;
   - each internet host's listeners in the host's namespace;
   - the AWS region (moto) in the region namespace, if the lab has services.
-It then prints `ready` (or `error: <message>` and exits 1), and runs until SIGTERM, when it stops
-everything and exits 0. SIGHUP re-reads the model and swaps each resolver's zone (a live change).
+The services run in a worker process it forks and replaces at once if it dies (Keeper); the keeper
+prints `ready` once the first worker has bound everything (or `error: <message>` and exits 1), and
+runs until SIGTERM, when it stops the worker and exits 0. SIGHUP, forwarded to the worker, re-reads
+the model and swaps each resolver's zone (a live change). STATE_DIR/services.json says which worker
+runs, how often it was restarted and which services it holds.
 kernel/process.py starts and stops it; supervisor_spec() says what it runs, without root.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import KernelError
 from ..kernel.netns import enter_netns
+from ..kernel.process import read_line, starttime
 from ..model.internet import Listener
 from ..model.topology import Topology
 from ..plan import names
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 
 RELOADED_FILE = "model-reloaded"
+SERVICES_FILE = "services.json"     # the keeper's account: worker pid, restarts, the services it runs
 GO = "go"
 MODEL_FILE = "model.pickle"
 CA_DIR = "ca"
@@ -164,33 +171,137 @@ class Supervisor:
         self.handles.clear()
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m vpcemu.services.supervisor STATE_DIR LAB", file=sys.stderr)
-        return 2
-    state_dir, lab = Path(argv[0]), argv[1]
-    # Blocked before any thread exists, so every thread inherits the mask and only sigwait() below
-    # takes these signals: no handler runs in the middle of a start or a reload.
+def describe(spec: SupervisorSpec) -> list[dict]:
+    """The services a spec runs, as `status` shows them: what, where, on which addresses."""
+    out = [{"service": f"dns {r.vpc}", "kind": "dns", "namespace": r.namespace, "addresses": list(r.addresses)}
+           for r in spec.resolvers]
+    out += [{"service": f"host {h.host}", "kind": "internet-host", "namespace": h.namespace,
+             "addresses": [f"{h.ip} {l.protocol}/{l.port}" for l in h.listen]} for h in spec.hosts]
+    if spec.region is not None:
+        out.append({"service": f"region {spec.region.region}", "kind": "aws-region", "namespace": spec.region.namespace,
+                    "addresses": [f"{s} {a}" for s, addrs in spec.region.services.items() for a in addrs]})
+    return out
+
+
+class Keeper:
+    """Keeps the lab's services running: they run in a worker forked from this process, and a worker
+    that dies (killed, crashed) is replaced at once.
+
+    Forking from here is what makes a restart fast: this process has done the slow part (imports,
+    the CA) before the first fork and holds no threads, so a new worker only binds its sockets. Each
+    worker reads the model as it is at its start, so live changes made while it was down hold. The
+    keeper is the process the journal names; stopping it stops its worker. SIGCHLD (blocked, like
+    the signals it forwards) is how it learns of a death, through the same sigwait as everything else.
+    """
+
+    SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+    FIRST_START_S = 60.0
+    BACKOFF_MAX_S = 5.0
+
+    def __init__(self, supervisor: Supervisor):
+        self.supervisor = supervisor
+        self.worker: int | None = None
+        self.restarts = 0
+        self.last_exit: str | None = None
+
+    def start_worker(self, timeout: float) -> str | None:
+        """Fork a worker and wait until it has bound every service; None, or why it failed."""
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                # the worker
+            os.close(read_fd)
+            os.dup2(2, 1)                           # stdout is `vpcemu up`'s pipe, read once by the keeper
+            os._exit(_serve(self.supervisor, write_fd))
+        os.close(write_fd)
+        try:
+            answer = read_line(read_fd, timeout)
+        finally:
+            os.close(read_fd)
+        if answer == READY:
+            self.worker = pid
+            self.write_state()
+            return None
+        if answer is None:                          # silent past the deadline: not a worker to keep
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return answer[len("error: "):] if answer and answer.startswith("error: ") else \
+            f"the worker said {answer!r}" if answer else "the worker exited before it was ready"
+
+    def write_state(self) -> None:
+        topology = self.supervisor.read_model()
+        state = {"keeper": os.getpid(), "worker": self.worker,
+                 "worker_starttime": starttime(self.worker) if self.worker else None,
+                 "restarts": self.restarts, "last_exit": self.last_exit, "changed_at": time.time(),
+                 "services": describe(supervisor_spec(topology, self.supervisor.lab))}
+        tmp = self.supervisor.state_dir / (SERVICES_FILE + ".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.supervisor.state_dir / SERVICES_FILE)
+
+    def run(self) -> int:
+        """Until SIGTERM: forward SIGHUP to the worker, replace it when it dies."""
+        backoff = 0.0
+        while True:
+            sig = signal.sigwait(self.SIGNALS) if self.worker or not backoff else \
+                getattr(signal.sigtimedwait(self.SIGNALS, backoff), "si_signo", None)
+            if sig in (signal.SIGTERM, signal.SIGINT):
+                self.stop_worker()
+                print(f"supervisor of lab {self.supervisor.lab}: stopped by signal {sig}", file=sys.stderr, flush=True)
+                return 0
+            if sig == signal.SIGHUP:
+                if self.worker:
+                    os.kill(self.worker, signal.SIGHUP)
+                continue                            # no worker: the next one reads the model anyway
+            if sig == signal.SIGCHLD and not self.reaped():
+                continue
+            if self.worker is None:                 # it died (or the last restart failed): replace it
+                why = self.start_worker(self.FIRST_START_S)
+                if why is None:
+                    backoff = 0.0
+                    print(f"worker restarted (restart {self.restarts}), pid {self.worker}", file=sys.stderr, flush=True)
+                else:
+                    backoff = min(max(backoff * 2, 0.1), self.BACKOFF_MAX_S)
+                    self.last_exit = f"restart failed: {why}"
+                    self.write_state()
+                    print(f"worker restart failed: {why}; next try in {backoff:g} s", file=sys.stderr, flush=True)
+
+    def reaped(self) -> bool:
+        """Whether the worker has died (and been reaped) since the last look."""
+        if self.worker is None:
+            return False
+        pid, status = os.waitpid(self.worker, os.WNOHANG)
+        if pid == 0:
+            return False
+        self.last_exit = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                          else f"exited with status {os.WEXITSTATUS(status)}")
+        print(f"worker pid {self.worker} {self.last_exit}", file=sys.stderr, flush=True)
+        self.worker = None
+        self.restarts += 1
+        self.write_state()
+        return True
+
+    def stop_worker(self) -> None:
+        if self.worker is None:
+            return
+        os.kill(self.worker, signal.SIGTERM)
+        os.waitpid(self.worker, 0)
+        self.worker = None
+
+
+def _serve(supervisor: Supervisor, ready_fd: int) -> int:
+    """The worker: bind every service of the model as it is now, say `ready` (or `error: ...`) on
+    `ready_fd`, then serve until SIGTERM; SIGHUP re-reads the model."""
     waited = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    signal.pthread_sigmask(signal.SIG_BLOCK, waited)
-    supervisor = Supervisor(state_dir, lab)
     try:
+        version = (supervisor.state_dir / MODEL_FILE).stat().st_mtime_ns
         topology = supervisor.read_model()
-        spec = supervisor_spec(topology, lab)
-        supervisor.prepare(spec)
-        # `vpcemu up` says go (a line on stdin) once the namespaces exist; EOF: the build failed
-        if sys.stdin.readline().strip() != GO:
-            return 1
-        enter_netns(names.parking_ns(lab))
-        supervisor.start(topology, spec)
+        supervisor.start(topology, supervisor_spec(topology, supervisor.lab))
+        (supervisor.state_dir / RELOADED_FILE).write_text(str(version))
     except BaseException as exc:
         traceback.print_exc()
-        print("error: " + " ".join(str(exc).split()), flush=True)
+        os.write(ready_fd, ("error: " + " ".join(str(exc).split()) + "\n").encode())
         return 1
-    print(READY, flush=True)
-    # Nobody reads stdout after `ready`: anything printed later goes to the log instead of a closed pipe.
-    os.dup2(2, 1)
-    print(f"supervisor of lab {lab}: ready, pid {os.getpid()}", file=sys.stderr, flush=True)
+    os.write(ready_fd, f"{READY}\n".encode())
+    os.close(ready_fd)
     while True:
         sig = signal.sigwait(waited)
         if sig == signal.SIGHUP:
@@ -201,8 +312,37 @@ def main(argv: list[str]) -> int:
                 traceback.print_exc()
             continue
         supervisor.stop()
-        print(f"supervisor of lab {lab}: stopped by signal {sig}", file=sys.stderr, flush=True)
         return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m vpcemu.services.supervisor STATE_DIR LAB", file=sys.stderr)
+        return 2
+    state_dir, lab = Path(argv[0]), argv[1]
+    # Blocked before any thread or worker exists, so every thread and worker inherits the mask and
+    # only sigwait() takes these signals: no handler runs in the middle of a start or a reload.
+    signal.pthread_sigmask(signal.SIG_BLOCK, Keeper.SIGNALS)
+    supervisor = Supervisor(state_dir, lab)
+    keeper = Keeper(supervisor)
+    try:
+        supervisor.prepare(supervisor_spec(supervisor.read_model(), lab))
+        # `vpcemu up` says go (a line on stdin) once the namespaces exist; EOF: the build failed
+        if sys.stdin.readline().strip() != GO:
+            return 1
+        enter_netns(names.parking_ns(lab))
+        why = keeper.start_worker(Keeper.FIRST_START_S)
+    except BaseException as exc:
+        traceback.print_exc()
+        why = " ".join(str(exc).split())
+    if why is not None:
+        print("error: " + why, flush=True)
+        return 1
+    print(READY, flush=True)
+    # Nobody reads stdout after `ready`: anything printed later goes to the log instead of a closed pipe.
+    os.dup2(2, 1)
+    print(f"supervisor of lab {lab}: ready, pid {os.getpid()}, worker {keeper.worker}", file=sys.stderr, flush=True)
+    return keeper.run()
 
 
 if __name__ == "__main__":
