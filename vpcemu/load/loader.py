@@ -19,7 +19,7 @@ from ..model import (
     VpcPeeringConnection, aws_id, mac_address,
 )
 from ..model.prefix_list import managed_prefix_list
-from . import limits
+from ..rules import limits
 from .shape import Reader, kind_name, parse_yaml
 
 TOP_KEYS = ("format", "name", "region", "vpcs", "peering", "internet", "aws", "expect", "addressing")
