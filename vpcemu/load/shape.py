@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import difflib
-import re
 from ipaddress import AddressValueError, IPv4Address, IPv4Network, NetmaskValueError
 from typing import Any
 
 import yaml
 
-from ..errors import Problem
+from ..errors import Problem, UsageError
+from ..rules.names import valid_name
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MISSING = object()
 
 
@@ -110,11 +109,10 @@ class Reader:
             return {}
         good = {}
         for key, item in value.items():
-            if not isinstance(key, str) or not NAME_RE.match(key):
-                self.error(f"{path}.{key}", "is not a valid name",
-                           hint="use letters, digits, '-', '_' and '.', starting with a letter or digit, at most 63")
-                continue
-            good[key] = item
+            try:
+                good[valid_name(key)] = item
+            except UsageError as refused:
+                self.error(f"{path}.{key}", refused.message, refused.code, refused.hint)
         return good
 
     def sequence(self, value: Any, path: str) -> list:
@@ -144,11 +142,13 @@ class Reader:
             return default
         return value
 
-    def integer(self, value: Any, path: str, low: int, high: int, code: str | None = None) -> int | None:
+    def integer(self, value: Any, path: str, low: int | None = None, high: int | None = None,
+                code: str | None = None) -> int | None:
+        """A whole number; within low..high when those are given (else the range is a rule's to judge)."""
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(path, f"must be a whole number, not {kind_name(value)}", code)
             return None
-        if not low <= value <= high:
+        if low is not None and high is not None and not low <= value <= high:
             self.error(path, f"{value} is out of range {low}..{high}", code)
             return None
         return value
@@ -180,20 +180,3 @@ class Reader:
             self.error(path, f"{value!r} is not one of: {', '.join(choices)}")
             return None
         return value
-
-    def port_range(self, value: Any, path: str) -> tuple[int, int] | None:
-        """`80`, `"1024-65535"`; None when omitted (all ports)."""
-        if value is None:
-            return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            low = high = value
-        elif isinstance(value, str) and re.fullmatch(r"\d+(-\d+)?", value.strip()):
-            parts = value.strip().split("-")
-            low, high = int(parts[0]), int(parts[-1])
-        else:
-            self.error(path, f"{value!r} is not a port or a port range such as 1024-65535", "InvalidParameterValue")
-            return None
-        if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
-            self.error(path, f"port range {value} must be within 0-65535 with from <= to", "InvalidParameterValue")
-            return None
-        return low, high

@@ -14,9 +14,18 @@ ENDPOINT_TYPES = ("gateway", "interface")
 
 
 def service(name: object, region: str, offered: Collection[str]) -> str:
+    known_service(name)
+    return offered_service(name, region, offered)
+
+
+def known_service(name: object) -> str:
     if name not in KNOWN_SERVICES:
         raise UsageError(f"{name!r} is not a service the emulated region offers", ErrorCode.INVALID_SERVICE_NAME,
                          hint=f"known: {', '.join(KNOWN_SERVICES)}")
+    return name
+
+
+def offered_service(name: str, region: str, offered: Collection[str]) -> str:
     if name not in offered:
         raise UsageError(f"com.amazonaws.{region}.{name} is not offered by this lab: {name} is not in `aws.services`",
                          ErrorCode.INVALID_SERVICE_NAME, hint=f"add {name} to aws.services")
