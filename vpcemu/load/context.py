@@ -53,7 +53,7 @@ class Document:
 
     def claim(self, name: str, kind: str, path: str) -> bool:
         """Names in `from`, `to`, `via` and `target` are global: each may mean only one thing."""
-        if not self.passes(path, names.unused_name, name, path, self.names):
+        if not self.passes(path, names.unused_name, name, self.names, path):
             return False
         self.names[name] = (kind, path)
         return True

@@ -45,8 +45,7 @@ def vpc_endpoint_created(topology: Topology, name: str, service: str, vpc_endpoi
         (lambda x: all(s in x.subnets for s in subnets or ()))
     v = one_vpc(topology, vpc, needs, "VPC with those " + ("route tables" if kind == "gateway" else "subnets"),
                 "InvalidRouteTableID.NotFound" if kind == "gateway" else "InvalidSubnetID.NotFound")
-    where = f"vpcs.{v.name}.endpoints.{name}"
-    names.new_name(topology, name, where)
+    names.new_name(topology, name)
     vpce_id = aws_id("vpce", v.name, name)
     if kind == "gateway":
         rules.gateway_service(service, topology.region)
@@ -81,7 +80,7 @@ def vpc_endpoint_created(topology: Topology, name: str, service: str, vpc_endpoi
     taken = names.global_names(topology)
     for s in subnets or ():
         eni_name = f"{name}.{s}"
-        names.unused_name(eni_name, where, taken)
+        names.unused_name(eni_name, taken)
         ip = eni_rules.free_private_ip(v.subnets[s], used)
         enis[eni_name] = NetworkInterface(eni_name, aws_id("eni", v.name, eni_name), v.name, s, (ip,),
                                           mac_address(v.name, eni_name), groups, requester_managed=True,

@@ -25,8 +25,9 @@ def valid_name(name: Any) -> str:
     return name
 
 
-def unused_name(name: str, where: str, taken: Mapping[str, tuple[str, str]]) -> None:
-    """`taken`: global name → (kind, where its holder is). A name may be claimed again from the same place."""
+def unused_name(name: str, taken: Mapping[str, tuple[str, str]], where: str | None = None) -> None:
+    """`taken`: global name → (kind, where its holder is). The file may claim a name again from the same
+    place (`where`); a live call never can."""
     if name in taken and taken[name][1] != where:
         kind, other = taken[name]
         raise UsageError(f"name {name!r} is already used by the {kind} at {other}",
@@ -61,8 +62,8 @@ def global_names(topology: Topology) -> dict[str, tuple[str, str]]:
     return out
 
 
-def new_name(topology: Topology, name: str, where: str) -> str:
+def new_name(topology: Topology, name: str) -> str:
     """A name a live call gives a new resource: valid, and not yet used anywhere in the lab."""
     valid_name(name)
-    unused_name(name, where, global_names(topology))
+    unused_name(name, global_names(topology))
     return name
