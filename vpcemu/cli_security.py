@@ -14,6 +14,7 @@ import typer
 from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
 from .errors import UsageError
 from .model import NetworkAclEntry, SecurityGroupRule
+from .rules.security_group import parse_port_range
 
 sg_app = typer.Typer(no_args_is_help=True, help="Security group rules (authorize / revoke), live.")
 nacl_app = typer.Typer(no_args_is_help=True, help="Network ACL entries and subnet associations, live.")
@@ -34,11 +35,7 @@ def port_range(port: str | None, icmp_type: int | None, icmp_code: int | None) -
         return (-1 if icmp_type is None else icmp_type), icmp_code
     if port is None:
         return None, None
-    low, _, high = port.partition("-")
-    try:
-        return int(low), int(high or low)
-    except ValueError:
-        raise UsageError(f"--port {port!r} is not a port or a range like 1024-65535", "InvalidParameterValue") from None
+    return parse_port_range(port)
 
 
 def sg_rule(protocol: str, port: str | None, icmp_type: int | None, icmp_code: int | None, peer: str,

@@ -59,6 +59,7 @@ class UsageError(VpcemuError):
 
     def __init__(self, message: str, code: ErrorCode | str | None = None, hint: str | None = None):
         code = None if code is None else ErrorCode(code)
+        self.message = message          # without code and hint: the loader files it under a YAML path
         self.code = code
         self.hint = hint
         text = message + (f" [{code}]" if code else "") + (f" (hint: {hint})" if hint else "")

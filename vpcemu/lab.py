@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
 from .services.environment import exec_environment, instance_resolv_conf
-from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
+from .services.supervisor import CA_BUNDLE_FILE, MODEL_FILE, supervisor_spec
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Lab:
         plan = replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
         require_root()
         journal = Journal(lab_name)
+        lab = cls(lab_name, topology, journal)
         lab_uuid = uuid.uuid4().hex
         try:
             journal.create(lab_uuid, source)
@@ -80,7 +82,7 @@ class Lab:
             if clash:
                 raise UsageError(f"namespace {clash[0]} exists already and is not this lab's", "NamespaceInUse",
                                  hint="choose another lab name with --name")
-            (journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
+            lab.commit(topology)
             started = time.monotonic()
             # the supervisor starts (imports, CA) while the kernel objects are made, then binds in them
             supervisor = process.spawn_supervisor(journal, lab_name) \
@@ -95,7 +97,7 @@ class Lab:
             apply.teardown(journal, expect_mark=ownership_mark(lab_name, lab_uuid))
             journal.remove()
             raise
-        return cls(lab_name, topology, journal)
+        return lab
 
     @classmethod
     def attach(cls, name: str | None = None) -> "Lab":
@@ -110,7 +112,7 @@ class Lab:
         if not journal.exists():
             raise UsageError(f"no lab named {name!r} is up", hint=f"labs up: {', '.join(labs) or 'none'}")
         try:
-            topology = pickle.loads((journal.dir / "model.pickle").read_bytes())
+            topology = pickle.loads((journal.dir / MODEL_FILE).read_bytes())
         except (FileNotFoundError, pickle.UnpicklingError, EOFError):
             raise UsageError(f"lab {name!r} has no usable state (it crashed while building?)",
                              hint="`vpcemu clean` removes what it left") from None
@@ -119,6 +121,26 @@ class Lab:
     @staticmethod
     def list() -> list[str]:
         return all_labs()
+
+    def commit(self, topology: Topology) -> Topology:
+        """Make `topology` the lab's model: the one write path for it. The file is replaced atomically
+        (a reader sees the old model or the new one, never part of one), and when anything the VPC
+        resolvers answer from changed, they answer from the new model once this returns."""
+        before = self.topology
+        path = self.journal.dir / MODEL_FILE
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{MODEL_FILE}.", delete=False) as f:
+            try:
+                f.write(pickle.dumps(topology))
+                f.flush()
+                os.fsync(f.fileno())
+            except BaseException:
+                os.unlink(f.name)
+                raise
+        os.replace(f.name, path)
+        self.topology = topology
+        if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
+            process.reload_supervisor(self.journal)
+        return topology
 
     def down(self) -> None:
         """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched."""
@@ -230,3 +252,7 @@ class Lab:
         return lab_status(self)
 
 
+def _resolver_inputs(topology: Topology) -> tuple:
+    """What the VPC resolvers' zones are built from (dns/zone.py): ENI addresses and endpoints."""
+    return ({n: e.private_ip_addresses for n, e in topology.network_interfaces.items()},
+            {v.name: v.endpoints for v in topology.vpcs.values()})

@@ -24,6 +24,7 @@ from vpcemu.kernel import apply, netns, process
 from vpcemu.kernel.journal import Journal
 from vpcemu.kernel.process import signal_supervisor, start_supervisor, supervisor_entry
 from vpcemu.plan import names
+from vpcemu.services.supervisor import MODEL_FILE
 
 pytestmark = [
     pytest.mark.kernel,
@@ -105,7 +106,7 @@ def test_exec_gives_the_lab_environment(lab):
 
 def test_sighup_swaps_the_resolver_zone_for_the_changed_model(lab):
     ns = names.instance_ns("k-sup", "a1")
-    model = lab.journal.dir / "model.pickle"
+    model = lab.journal.dir / MODEL_FILE
     original = model.read_bytes()
     vpc = lab.topology.vpcs["main"]
     changed = replace(lab.topology, vpcs={"main": replace(vpc, enable_dns_hostnames=False)})
@@ -230,7 +231,7 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
                 for ifname in ("void0", "void1"):
                     ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
                 ipr.route("add", dst="0.0.0.0/0", oif=ipr.link_lookup(ifname="void0")[0], scope=253)
-        (journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
+        (journal.dir / MODEL_FILE).write_bytes(pickle.dumps(topology))
         t0 = time.monotonic()
         start_supervisor(journal, lab)
         ready_s = time.monotonic() - t0

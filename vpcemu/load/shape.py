@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import Problem
+from ..errors import Problem, UsageError
+from ..rules.names import valid_name
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MISSING = object()
 # What a topology file may be. Far above any real lab (10,000 routes take about 0.5 MB and 60,000
 # nodes), and low enough that every file is judged within a few seconds.
@@ -185,11 +185,10 @@ class Reader:
             return {}
         good = {}
         for key, item in value.items():
-            if not isinstance(key, str) or not NAME_RE.match(key):
-                self.error(f"{path}.{key}", "is not a valid name",
-                           hint="use letters, digits, '-', '_' and '.', starting with a letter or digit, at most 63")
-                continue
-            good[key] = item
+            try:
+                good[valid_name(key)] = item
+            except UsageError as refused:
+                self.error(f"{path}.{key}", refused.message, refused.code, refused.hint)
         return good
 
     def sequence(self, value: Any, path: str) -> list:
@@ -219,11 +218,13 @@ class Reader:
             return default
         return value
 
-    def integer(self, value: Any, path: str, low: int, high: int, code: str | None = None) -> int | None:
+    def integer(self, value: Any, path: str, low: int | None = None, high: int | None = None,
+                code: str | None = None) -> int | None:
+        """A whole number; within low..high when those are given (else the range is a rule's to judge)."""
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(path, f"must be a whole number, not {kind_name(value)}", code)
             return None
-        if not low <= value <= high:
+        if low is not None and high is not None and not low <= value <= high:
             self.error(path, f"{value} is out of range {low}..{high}", code)
             return None
         return value
@@ -255,20 +256,3 @@ class Reader:
             self.error(path, f"{shown(value)} is not one of: {', '.join(choices)}")
             return None
         return value
-
-    def port_range(self, value: Any, path: str) -> tuple[int, int] | None:
-        """`80`, `"1024-65535"`; None when omitted (all ports)."""
-        if value is None:
-            return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            low = high = value
-        elif isinstance(value, str) and re.fullmatch(r"\d+(-\d+)?", value.strip()):
-            parts = value.strip().split("-")
-            low, high = int(parts[0]), int(parts[-1])
-        else:
-            self.error(path, f"{shown(value)} is not a port or a port range such as 1024-65535", "InvalidParameterValue")
-            return None
-        if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
-            self.error(path, f"port range {value} must be within 0-65535 with from <= to", "InvalidParameterValue")
-            return None
-        return low, high

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..model import NetworkInterface, Topology
+from ..rules import elastic_ip as rules
+from ..rules.names import global_names
+from ..rules.network_interface import not_requester_managed
 from .live import apply_topology
 from .network_interface import _with
 from .security import interface
@@ -35,27 +38,19 @@ def associated(topology: Topology, public_ip: str, network_interface: str, priva
                allow_reassociation: bool = False) -> Topology:
     eip = _public(topology, public_ip)
     eni = interface(topology, network_interface)
-    if eni.requester_managed:
-        raise UsageError(f"{eni.name} is requester-managed ({eni.interface_type}); its addresses are AWS's",
-                         "OperationNotPermitted")
-    if not topology.vpcs[eni.vpc].internet_gateway:
-        raise UsageError(f"VPC {eni.vpc} has no internet gateway, so an Elastic IP cannot be associated with {eni.name}",
-                         "Gateway.NotAttached", hint="give the VPC `internet_gateway: igw` in the topology")
+    not_requester_managed(eni, "given an Elastic IP")
+    rules.gateway_attached(topology.vpcs[eni.vpc], eni.name)
     try:
         private = IPv4Address(private_ip) if private_ip else eni.private_ip_address
     except ValueError as exc:
         raise UsageError(str(exc), "InvalidParameterValue") from None
-    if private not in eni.private_ip_addresses:
-        raise UsageError(f"{private} is not a private IP of {eni.name} ({', '.join(map(str, eni.private_ip_addresses))})",
-                         "InvalidParameterValue")
+    rules.own_private_ip(eni.name, eni.private_ip_addresses, private)
     holder = _holder(topology, eip)
     if holder is not None:
         if holder.eips.get(private) == eip and holder.name == eni.name:
             return topology                             # already so: AWS answers with the same association
         if holder.requester_managed or not allow_reassociation:
-            raise UsageError(f"{eip} is associated with {holder.name}", "Resource.AlreadyAssociated",
-                             hint="use --allow-reassociation to move it" if not holder.requester_managed else
-                             "a NAT gateway's Elastic IP stays until the NAT gateway is deleted")
+            rules.not_associated(eip, global_names(topology)[holder.name][1], holder.requester_managed)
         topology = _with(topology, _without_eip(holder, eip))
         eni = topology.network_interface(eni.name)
     for other in topology.network_interfaces.values():
@@ -81,9 +76,7 @@ def _public(topology: Topology, public_ip: str) -> IPv4Address:
         eip = IPv4Address(public_ip)
     except ValueError:
         raise UsageError(f"{public_ip!r} is not an IPv4 address", "InvalidParameterValue") from None
-    if not any(eip in pool for pool in topology.addressing.public):
-        raise UsageError(f"{eip} is not in the lab's public address pools "
-                         f"({', '.join(map(str, topology.addressing.public))})", "InvalidAddress.NotFound")
+    rules.public_address(eip, topology.addressing.public)
     host = next((h for h in topology.internet_hosts.values() if h.ip == eip), None)
     if host is not None:
         raise UsageError(f"{eip} is the address of internet host {host.name}", "InvalidAddress.InUse")

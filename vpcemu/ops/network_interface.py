@@ -8,18 +8,19 @@ the ENI never change), its instance-side state is re-applied from the plan, and 
 """
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..load.limits import INSTANCE_TYPES
 from ..model import NetworkInterface, Topology
 from ..model.network_interface import Attachment
 from ..plan import names
 from ..plan.state import Plan
+from ..rules import instance as instance_rules
+from ..rules import names as name_rules
+from ..rules import network_interface as rules
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -67,9 +68,7 @@ def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
     remove_rules(src_ns, list(before.rules))
     move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni))
     apply_config(after)
-    (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
-    lab.topology = topology
-    return topology
+    return lab.commit(topology)
 
 
 def _ifname(topology: Topology, name: str) -> str:
@@ -112,15 +111,9 @@ def _without(topology: Topology, eni: NetworkInterface) -> Topology:
     return replace(topology, vpcs={**topology.vpcs, eni.vpc: replace(vpc, network_interfaces=enis)})
 
 
-def _check_managed(eni: NetworkInterface, verb: str) -> None:
-    if eni.requester_managed:
-        raise UsageError(f"{eni.name} ({eni.id}) is requester-managed ({eni.interface_type}); it cannot be {verb}",
-                         "OperationNotPermitted")
-
-
 def attached(topology: Topology, network_interface: str, instance: str, device_index: int) -> Topology:
     eni = _eni(topology, network_interface)
-    _check_managed(eni, "attached")
+    rules.not_requester_managed(eni, "attached")
     if eni.attachment is not None:
         raise UsageError(f"{eni.name} is already attached to {eni.attachment.instance}", "InvalidNetworkInterface.InUse",
                          hint="use move to take it to another instance in one step")
@@ -131,42 +124,21 @@ def _attach(topology: Topology, eni: NetworkInterface, instance: str, device_ind
     if instance not in topology.instances:
         raise UsageError(f"no instance named {instance!r}", "InvalidInstanceID.NotFound")
     inst = topology.instances[instance]
-    if inst.vpc != eni.vpc:
-        raise UsageError(f"{eni.name} is in VPC {eni.vpc} but {instance} is in VPC {inst.vpc}",
-                         "InvalidParameterCombination")
-    subnet = topology.vpcs[eni.vpc].subnets[eni.subnet]
-    if subnet.availability_zone != inst.availability_zone:
-        raise UsageError(f"{eni.name} is in {subnet.availability_zone} but {instance} is in {inst.availability_zone}; "
-                         "an ENI attaches only to an instance in its own Availability Zone",
-                         "InvalidParameterCombination")
-    present = [e for e in topology.interfaces_of(instance) if e.name != eni.name]
-    used = {e.attachment.device_index for e in present}
+    rules.attachable(eni, topology.vpcs[eni.vpc].subnets[eni.subnet], inst)
+    present = {e.attachment.device_index: e.name for e in topology.interfaces_of(instance) if e.name != eni.name}
     if device_index is None:
-        device_index = next(i for i in range(1, 32) if i not in used)
-    if device_index == 0:
-        raise UsageError(f"device index 0 is the primary network interface of {instance}", "InvalidParameterValue",
-                         hint="attach secondary ENIs at device index 1 or higher")
-    if not 1 <= device_index <= 31:
-        raise UsageError(f"device index {device_index} is out of range 1-31", "InvalidParameterValue")
-    if device_index in used:
-        holder = next(e.name for e in present if e.attachment.device_index == device_index)
-        raise UsageError(f"instance {instance} already has {holder} at device index {device_index}",
-                         "InvalidParameterValue")
-    if inst.instance_type is not None:
-        max_enis, max_ips = INSTANCE_TYPES[inst.instance_type]
-        if len(present) + 1 > max_enis:
-            raise UsageError(f"{inst.instance_type} supports at most {max_enis} network interfaces",
-                             "AttachmentLimitExceeded")
-        if len(eni.private_ip_addresses) > max_ips:
-            raise UsageError(f"{eni.name} has {len(eni.private_ip_addresses)} private IPs; {inst.instance_type} "
-                             f"supports at most {max_ips} per interface", "PrivateIpAddressLimitExceeded")
+        device_index = rules.free_device_index(instance, present)
+    rules.device_index(instance, device_index)
+    rules.device_index_free(instance, device_index, present)
+    instance_rules.interface_count(inst, len(present) + 1)
+    instance_rules.private_ip_count(inst, eni.name, len(eni.private_ip_addresses))
     return _with(topology, replace(eni, attachment=Attachment(instance, device_index)))
 
 
 def detached(topology: Topology, network_interface: str) -> Topology:
     """Keeps MAC, private IPs, EIPs/public addresses, SGs and source/dest check on the ENI."""
     eni = _eni(topology, network_interface)
-    _check_managed(eni, "detached")
+    rules.not_requester_managed(eni, "detached")
     if eni.attachment is None:
         raise UsageError(f"{eni.name} is not attached", "InvalidAttachmentID.NotFound")
     if eni.attachment.device_index == 0:
@@ -188,7 +160,7 @@ def moved(topology: Topology, network_interface: str, instance: str, device_inde
 
 def deleted(topology: Topology, network_interface: str) -> Topology:
     eni = _eni(topology, network_interface)
-    _check_managed(eni, "deleted")
+    rules.not_requester_managed(eni, "deleted")
     if eni.attachment is not None:
         raise UsageError(f"{eni.name} is attached to {eni.attachment.instance}; detach it first",
                          "InvalidNetworkInterface.InUse")
@@ -209,43 +181,38 @@ def unassign_private_ip_addresses(lab: Lab, network_interface: str, addresses: l
 def assigned(topology: Topology, network_interface: str, addresses: list[str],
              allow_reassignment: bool = False) -> Topology:
     eni = _eni(topology, network_interface)
-    _check_managed(eni, "modified")
+    rules.not_requester_managed(eni, "modified")
     subnet = topology.vpcs[eni.vpc].subnets[eni.subnet]
     ips = _addresses(addresses)
     for ip in ips:
-        if ip not in subnet.cidr_block or subnet.is_reserved(ip):
-            raise UsageError(f"{ip} is not a usable address of subnet {subnet.name} ({subnet.cidr_block})",
-                             "InvalidParameterValue", hint="AWS reserves the first four addresses and the last")
         if ip in eni.private_ip_addresses:
             raise UsageError(f"{ip} is already assigned to {eni.name}", "InvalidParameterValue")
         holder = next((e for e in topology.vpcs[eni.vpc].network_interfaces.values()
                        if ip in e.private_ip_addresses), None)
+        rules.private_ip(subnet, ip, None if holder is None or allow_reassignment else _where(topology, holder))
         if holder is not None:
-            if not allow_reassignment:
-                raise UsageError(f"{ip} is in use by {holder.name}", "InvalidIPAddress.InUse",
-                                 hint="allow reassignment to take it over (as a failover does)")
             if holder.private_ip_address == ip:
                 raise UsageError(f"{ip} is the primary private IP of {holder.name}; it cannot be reassigned",
                                  "InvalidParameterValue")
-            if holder.requester_managed:
-                raise UsageError(f"{ip} belongs to requester-managed {holder.name}", "OperationNotPermitted")
+            rules.not_requester_managed(holder, "modified")
             topology = _with(topology, replace(holder, private_ip_addresses=tuple(
                 a for a in holder.private_ip_addresses if a != ip), eips={k: v for k, v in holder.eips.items() if k != ip}))
             if ip in holder.eips:                   # the EIP association travels with the private IP
                 eni = replace(eni, eips={**eni.eips, ip: holder.eips[ip]})
     if eni.attachment is not None:
-        inst = topology.instances[eni.attachment.instance]
-        if inst.instance_type is not None:
-            max_ips = INSTANCE_TYPES[inst.instance_type][1]
-            if len(eni.private_ip_addresses) + len(ips) > max_ips:
-                raise UsageError(f"{inst.instance_type} supports at most {max_ips} private IPs per interface",
-                                 "PrivateIpAddressLimitExceeded")
+        instance_rules.private_ip_count(topology.instances[eni.attachment.instance], eni.name,
+                                        len(eni.private_ip_addresses) + len(ips))
     return _with(topology, replace(eni, private_ip_addresses=(*eni.private_ip_addresses, *ips)))
+
+
+def _where(topology: Topology, eni: NetworkInterface) -> str:
+    """Where an ENI is, in the words the loader uses for the same place in a topology file."""
+    return name_rules.global_names(topology).get(eni.name, ("", f"vpcs.{eni.vpc}.network_interfaces.{eni.name}"))[1]
 
 
 def unassigned(topology: Topology, network_interface: str, addresses: list[str]) -> Topology:
     eni = _eni(topology, network_interface)
-    _check_managed(eni, "modified")
+    rules.not_requester_managed(eni, "modified")
     ips = _addresses(addresses)
     for ip in ips:
         if ip == eni.private_ip_address:
@@ -297,8 +264,6 @@ def _readdress(lab: Lab, topology: Topology) -> Topology:
         old, new = before[e.name], after[e.name]
         remove_rules(old.namespaces[0], [r for r in old.rules if r not in new.rules])
         remove_addresses(old.namespaces[0], [a for a in old.addresses if a not in new.addresses])
-    (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
-    lab.topology = topology
     return topology
 
 
@@ -340,26 +305,20 @@ def _eni_plan(lab: Lab, topology: Topology, eni: NetworkInterface) -> Plan:
 def created(topology: Topology, name: str, subnet: str, private_ip_addresses: list[str] | None = None,
             security_groups: list[str] | None = None, description: str = "", vpc: str | None = None) -> Topology:
     from ..model.ids import aws_id, mac_address
-    from .security import one_vpc, with_interface_attribute
-    if name in topology.network_interfaces or name in topology.instances:
-        raise UsageError(f"a network interface or instance named {name!r} exists already", "InvalidParameterValue")
+    from .security import one_vpc
     v = one_vpc(topology, vpc, lambda x: subnet in x.subnets, f"subnet {subnet!r}", "InvalidSubnetID.NotFound")
+    name_rules.new_name(topology, name)
     s = v.subnets[subnet]
-    used = {ip for e in v.network_interfaces.values() for ip in e.private_ip_addresses}
+    holders = {ip: e for e in v.network_interfaces.values() for ip in e.private_ip_addresses}
     if private_ip_addresses:
         ips = _addresses(private_ip_addresses)
         for ip in ips:
-            if ip not in s.cidr_block or s.is_reserved(ip):
-                raise UsageError(f"{ip} is not a usable address of subnet {subnet} ({s.cidr_block})",
-                                 "InvalidParameterValue")
-            if ip in used:
-                raise UsageError(f"{ip} is in use in subnet {subnet}", "InvalidIPAddress.InUse")
+            rules.private_ip(s, ip, _where(topology, holders[ip]) if ip in holders else None)
     else:
-        ip = next((a for a in s.cidr_block.hosts() if not s.is_reserved(a) and a not in used), None)
-        if ip is None:
-            raise UsageError(f"subnet {subnet} has no free address", "InsufficientFreeAddressesInSubnet")
-        ips = [ip]
+        ips = [rules.free_private_ip(s, holders)]
+    groups = security_groups or ["default"]
+    for g in groups:
+        rules.interface_group(v.name, g, v.security_groups)
     eni = NetworkInterface(name, aws_id("eni", v.name, name), v.name, subnet, tuple(ips), mac_address(v.name, name),
-                           ("default",), description=description)
-    topology = _with(topology, eni)
-    return with_interface_attribute(topology, name, security_groups or ["default"]) if security_groups else topology
+                           rules.interface_groups(groups), description=description)
+    return _with(topology, eni)

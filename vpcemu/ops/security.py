@@ -8,24 +8,24 @@ flows marked untracked are judged by the new rules at once (plan/security_group.
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import replace
-from ipaddress import IPv4Network
 from typing import TYPE_CHECKING
 
 from ..errors import KernelError, UsageError
 from ..kernel.nft import nft_json, nft_run
-from ..load.limits import (MAX_NACL_RULES_PER_DIRECTION, MAX_SECURITY_GROUPS_PER_ENI,
-                           MAX_SG_RULES_PER_DIRECTION)
 from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroupRule, Topology, Vpc
 from ..plan import names
 from ..plan.build import subnet_marks
 from ..plan.router_nft import TABLE, router_ruleset, ruleset_diff
+from ..rules import network_acl as acl_rules
+from ..rules import network_interface as eni_rules
+from ..rules import peering
+from ..rules import security_group as sg_rules
+from ..rules.security_group import direction
+from ..rules.subnet import network_acl_exists
 
 if TYPE_CHECKING:
     from ..lab import Lab
-
-PROTOCOL_NAMES = {"all": "-1", "6": "tcp", "17": "udp", "1": "icmp"}
 
 
 # -- the API: one function per AWS call ---------------------------------------------------------
@@ -101,22 +101,8 @@ def apply(lab: Lab, topology: Topology) -> Topology:
             nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
         lab.rulesets.clear()
         raise
-    before = lab.topology
-    (lab.journal.dir / "model.pickle").write_bytes(pickle.dumps(topology))
-    lab.topology = topology
     lab.rulesets.update(loaded)
-    if _dns_changed(before, topology):
-        from ..kernel.process import reload_supervisor
-        reload_supervisor(lab.journal)          # the resolvers answer the new names once this returns
-    return topology
-
-
-def _dns_changed(a: Topology, b: Topology) -> bool:
-    """Does the VPC resolvers' zone depend on anything that differs (ENI IPs, endpoints)?"""
-    def key(t: Topology):
-        return ({n: e.private_ip_addresses for n, e in t.network_interfaces.items()},
-                {v.name: v.endpoints for v in t.vpcs.values()})
-    return key(a) != key(b)
+    return lab.commit(topology)
 
 
 def traced_addresses(ns: str) -> list[str]:
@@ -138,14 +124,10 @@ def authorized(topology: Topology, group: str, rules, egress: bool, vpc: str | N
     sg = v.security_groups[group]
     current = list(sg.egress if egress else sg.ingress)
     for rule in rules:
-        rule = normalized(topology, v, rule)
-        if any(same_permission(rule, r) for r in current):
-            raise UsageError(f"security group {group}: the {direction(egress)} rule {rule.describe()} "
-                             "already exists", "InvalidPermission.Duplicate")
+        rule = _permission(topology, v, rule)
+        sg_rules.new_permission(group, egress, rule, current)
         current.append(rule)
-    if len(current) > MAX_SG_RULES_PER_DIRECTION:
-        raise UsageError(f"security group {group}: at most {MAX_SG_RULES_PER_DIRECTION} {direction(egress)} rules",
-                         "RulesPerSecurityGroupLimitExceeded")
+    sg_rules.rule_count(group, egress, len(current))
     sg = replace(sg, **{direction(egress): tuple(current)})
     return with_vpc(topology, replace(v, security_groups={**v.security_groups, group: sg}))
 
@@ -155,13 +137,7 @@ def revoked(topology: Topology, group: str, rules, egress: bool, vpc: str | None
     sg = v.security_groups[group]
     current = list(sg.egress if egress else sg.ingress)
     for rule in rules:
-        rule = normalized(topology, v, rule)
-        match = next((r for r in current if same_permission(rule, r)), None)
-        if match is None:
-            raise UsageError(f"security group {group} has no {direction(egress)} rule {rule.describe()}",
-                             "InvalidPermission.NotFound",
-                             hint="rules: " + ("; ".join(r.describe() for r in current) or "none"))
-        current.remove(match)
+        current.remove(sg_rules.present_permission(group, egress, _permission(topology, v, rule), current))
     sg = replace(sg, **{direction(egress): tuple(current)})
     return with_vpc(topology, replace(v, security_groups={**v.security_groups, group: sg}))
 
@@ -170,22 +146,11 @@ def with_interface_attribute(topology: Topology, network_interface: str, groups:
                              source_dest_check: bool | None = None) -> Topology:
     eni = interface(topology, network_interface)
     v = topology.vpcs[eni.vpc]
-    if eni.requester_managed:
-        raise UsageError(f"network interface {eni.name} is managed by AWS ({eni.interface_type}); "
-                         "its attributes cannot be modified", "OperationNotPermitted",
-                         hint="change it through the service that owns it")
+    eni_rules.not_requester_managed(eni, "modified")
     if groups is not None:
-        groups = list(groups)
         for g in groups:
-            if g not in v.security_groups:
-                raise UsageError(f"no security group {g!r} in VPC {v.name}", "InvalidGroup.NotFound",
-                                 hint=f"groups: {', '.join(v.security_groups)}")
-        if not groups or len(set(groups)) != len(groups):
-            raise UsageError("an ENI needs at least one security group, each listed once", "InvalidParameterValue")
-        if len(groups) > MAX_SECURITY_GROUPS_PER_ENI:
-            raise UsageError(f"{len(groups)} security groups; an ENI may have at most {MAX_SECURITY_GROUPS_PER_ENI}",
-                             "SecurityGroupsPerInterfaceLimitExceeded")
-        eni = replace(eni, security_groups=tuple(groups))
+            eni_rules.interface_group(v.name, g, v.security_groups)
+        eni = replace(eni, security_groups=eni_rules.interface_groups(list(groups)))
     if source_dest_check is not None:
         eni = replace(eni, source_dest_check=bool(source_dest_check))
     return with_vpc(topology, replace(v, network_interfaces={**v.network_interfaces, eni.name: eni}))
@@ -193,9 +158,7 @@ def with_interface_attribute(topology: Topology, network_interface: str, groups:
 
 def with_network_acl_association(topology: Topology, subnet: str, network_acl: str, vpc: str | None = None) -> Topology:
     v = one_vpc(topology, vpc, lambda x: subnet in x.subnets, f"subnet {subnet!r}", "InvalidSubnetID.NotFound")
-    if network_acl not in v.network_acls:
-        raise UsageError(f"no network ACL {network_acl!r} in VPC {v.name}", "InvalidNetworkAclID.NotFound",
-                         hint=f"network ACLs: {', '.join(v.network_acls)}")
+    network_acl_exists(v.name, network_acl, v.network_acls)
     s = replace(v.subnets[subnet], network_acl=network_acl)
     return with_vpc(topology, replace(v, subnets={**v.subnets, subnet: s}))
 
@@ -203,34 +166,19 @@ def with_network_acl_association(topology: Topology, subnet: str, network_acl: s
 def with_network_acl_entry(topology: Topology, network_acl: str, entry: NetworkAclEntry,
                            vpc: str | None = None) -> Topology:
     v, acl = network_acl_of(topology, network_acl, vpc)
-    entry = normalized_entry(entry)
-    same_direction = acl.ordered(entry.egress)
-    if any(e.rule_number == entry.rule_number for e in same_direction):
-        raise UsageError(f"network ACL {network_acl} already has {direction(entry.egress)} rule {entry.rule_number}",
-                         "NetworkAclEntryAlreadyExists", hint="delete it first, or choose another number")
-    if len(same_direction) >= MAX_NACL_RULES_PER_DIRECTION:
-        raise UsageError(f"network ACL {network_acl}: at most {MAX_NACL_RULES_PER_DIRECTION} "
-                         f"{direction(entry.egress)} rules", "NetworkAclEntryLimitExceeded")
-    acl = replace(acl, entries=(*acl.entries, entry))
-    return with_vpc(topology, replace(v, network_acls={**v.network_acls, network_acl: acl}))
+    acl = replace(acl, entries=(*acl.entries, acl_rules.new_entry(acl, entry)))
+    return with_vpc(topology, replace(v, network_acls={**v.network_acls, acl.name: acl}))
 
 
 def without_network_acl_entry(topology: Topology, network_acl: str, rule_number: int, egress: bool,
                               vpc: str | None = None) -> Topology:
     v, acl = network_acl_of(topology, network_acl, vpc)
-    entries = tuple(e for e in acl.entries if (e.rule_number, e.egress) != (rule_number, egress))
-    if len(entries) == len(acl.entries):
-        raise UsageError(f"network ACL {network_acl} has no {direction(egress)} rule {rule_number}",
-                         "InvalidNetworkAclEntry.NotFound", hint="the final `*` rule cannot be deleted")
-    acl = replace(acl, entries=entries)
-    return with_vpc(topology, replace(v, network_acls={**v.network_acls, network_acl: acl}))
+    gone = acl_rules.present_entry(acl, rule_number, egress)
+    acl = replace(acl, entries=tuple(e for e in acl.entries if e is not gone))
+    return with_vpc(topology, replace(v, network_acls={**v.network_acls, acl.name: acl}))
 
 
-# -- lookups and validation ----------------------------------------------------------------------
-def direction(egress: bool) -> str:
-    return "egress" if egress else "ingress"
-
-
+# -- lookups ---------------------------------------------------------------------------------------
 def with_vpc(topology: Topology, vpc: Vpc) -> Topology:
     return replace(topology, vpcs={**topology.vpcs, vpc.name: vpc})
 
@@ -273,61 +221,7 @@ def interface(topology: Topology, name: str) -> NetworkInterface:
                          hint=f"ENIs: {', '.join(sorted(topology.network_interfaces)[:20])}") from None
 
 
-def same_permission(a: SecurityGroupRule, b: SecurityGroupRule) -> bool:
-    """AWS matches rules on protocol, ports and peer; the description does not count."""
-    return replace(a, description="") == replace(b, description="")
-
-
-def protocol_ports(protocol: str, from_port: int | None, to_port: int | None,
-                   where: str) -> tuple[str, int | None, int | None]:
-    """AWS's (IpProtocol, FromPort, ToPort) in the loader's normal form, or InvalidParameterValue."""
-    protocol = PROTOCOL_NAMES.get(str(protocol), str(protocol))
-    if protocol not in ("-1", "tcp", "udp", "icmp") and not (protocol.isdigit() and 0 <= int(protocol) <= 255):
-        raise UsageError(f"{where}: {protocol!r} is not a protocol", "InvalidParameterValue",
-                         hint="tcp, udp, icmp, all (-1) or an IP protocol number 0-255")
-    if protocol in ("tcp", "udp"):
-        low, high = (0, 65535) if from_port is None else (from_port, from_port if to_port is None else to_port)
-        if not 0 <= low <= high <= 65535:
-            raise UsageError(f"{where}: port range {low}-{high} is not within 0-65535", "InvalidParameterValue")
-        return protocol, low, high
-    if protocol == "icmp":
-        if from_port is None or from_port == -1:
-            return protocol, None, None
-        code = -1 if to_port is None else to_port
-        if not 0 <= from_port <= 255 or not -1 <= code <= 255:
-            raise UsageError(f"{where}: icmp type {from_port} code {code} is not valid", "InvalidParameterValue")
-        return protocol, from_port, code
-    if from_port is not None or to_port is not None:
-        raise UsageError(f"{where}: ports apply only to tcp, udp (and icmp type/code)", "InvalidParameterValue")
-    return protocol, None, None
-
-
-def normalized(topology: Topology, vpc: Vpc, rule: SecurityGroupRule) -> SecurityGroupRule:
-    peers = [p for p in (rule.cidr, rule.group, rule.prefix_list) if p is not None]
-    if len(peers) != 1:
-        raise UsageError(f"rule {rule!r} needs exactly one peer: a CIDR, a security group or a prefix list",
-                         "InvalidParameterValue")
-    protocol, low, high = protocol_ports(rule.protocol, rule.from_port, rule.to_port, "security group rule")
-    if rule.group is not None:
-        owner, name = rule.group.split("/", 1) if "/" in rule.group else (vpc.name, rule.group)
-        peered = owner == vpc.name or any({p.requester, p.accepter} == {vpc.name, owner}
-                                          for p in topology.peering.values())
-        if not peered or owner not in topology.vpcs or name not in topology.vpcs[owner].security_groups:
-            raise UsageError(f"sg:{rule.group}: no such security group in VPC {vpc.name} or a VPC peered with it",
-                             "InvalidGroup.NotFound")
-    if rule.prefix_list is not None and rule.prefix_list not in topology.prefix_lists:
-        raise UsageError(f"pl:{rule.prefix_list}: no such prefix list", "InvalidPrefixListId.NotFound",
-                         hint=f"known: {', '.join('pl:' + k for k in topology.prefix_lists) or 'none'}")
-    cidr = None if rule.cidr is None else IPv4Network(rule.cidr, strict=False)
-    return replace(rule, protocol=protocol, from_port=low, to_port=high, cidr=cidr)
-
-
-def normalized_entry(entry: NetworkAclEntry) -> NetworkAclEntry:
-    if not 1 <= entry.rule_number <= 32766:
-        raise UsageError(f"network ACL rule number {entry.rule_number} is not within 1-32766", "InvalidParameterValue")
-    if entry.rule_action not in ("allow", "deny"):
-        raise UsageError(f"rule action {entry.rule_action!r} is neither allow nor deny", "InvalidParameterValue")
-    protocol, low, high = protocol_ports(entry.protocol, entry.from_port, entry.to_port,
-                                         f"network ACL rule {entry.rule_number}")
-    return replace(entry, protocol=protocol, from_port=low, to_port=high,
-                   cidr_block=IPv4Network(entry.cidr_block, strict=False))
+def _permission(topology: Topology, vpc: Vpc, rule: SecurityGroupRule) -> SecurityGroupRule:
+    pairs = {p.name: (p.requester, p.accepter) for p in topology.peering.values()}
+    return sg_rules.permission(rule, vpc.name, peering.peered_vpcs(vpc.name, pairs),
+                               {v.name: v.security_groups for v in topology.vpcs.values()}, topology.prefix_lists)

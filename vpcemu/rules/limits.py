@@ -1,4 +1,4 @@
-"""AWS limits the loader enforces: per-instance-type ENI/IP limits (EC2 user guide) and VPC quotas."""
+"""AWS's limits: per-instance-type ENI/IP limits (EC2 user guide) and VPC quotas, for every way into the model."""
 from __future__ import annotations
 
 # type: (max ENIs, private IPv4 addresses per ENI including the primary)

@@ -1,0 +1,79 @@
+"""`route_tables:` → RouteTables: the local routes, the file's routes (rules/route_table.py) and the
+gateway endpoints' prefix-list routes. Built last, since a route may target anything in the VPC.
+
+Duplicate destinations are found through a dict, so a table of n routes validates in O(n)."""
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Any
+
+from ..codes import ErrorCode
+from ..errors import UsageError
+from ..model import Route, RouteTable, TargetKind, aws_id
+from ..rules import route_table as rules
+from .context import VpcContext
+
+
+def route_tables(ctx: VpcContext) -> dict[str, RouteTable]:
+    r, doc, vpc = ctx.r, ctx.doc, ctx.vpc
+    local = tuple(Route(c, TargetKind.LOCAL, "local", origin="CreateRouteTable") for c in vpc.cidr_blocks)
+    raws = dict(ctx.raw_route_tables)
+    if ctx.main_rt not in raws:
+        raws[ctx.main_rt] = {"main": True}
+    attached: dict[str, list[str]] = {n: [] for n in vpc.instances}
+    for eni in vpc.network_interfaces.values():
+        if eni.attachment and eni.attachment.instance in attached:
+            attached[eni.attachment.instance].append(eni.name)
+    out = {}
+    for name, raw in raws.items():
+        path = f"{ctx.path}.route_tables.{name}"
+        t = r.mapping(raw, path, ("main", "routes"))
+        r.boolean(t.get("main"), f"{path}.main", False)
+        routes: dict[IPv4Network, Route] = {route.destination: route for route in local}
+        items = r.sequence(t.get("routes"), f"{path}.routes")
+        doc.passes(f"{path}.routes", rules.route_count, name, len(items))
+        for i, item in enumerate(items):
+            route = _route(ctx, name, item, f"{path}.routes[{i}]", routes, attached)
+            if route is not None:
+                routes[route.destination] = route
+        table = list(routes.values())
+        for ep in vpc.endpoints.values():
+            if ep.vpc_endpoint_type == "Gateway" and name in ep.route_tables:
+                table.append(Route(None, TargetKind.GATEWAY_ENDPOINT, ep.name,
+                                   destination_prefix_list_id=doc.prefix_lists[ep.service].id, origin="CreateRoute"))
+        out[name] = RouteTable(name, aws_id("rtb", vpc.name, name), vpc.name, name == ctx.main_rt, tuple(table))
+    return out
+
+
+def _route(ctx: VpcContext, table: str, item: Any, path: str, routes: dict[IPv4Network, Route],
+           attached: dict[str, list[str]]) -> Route | None:
+    r, doc, vpc = ctx.r, ctx.doc, ctx.vpc
+    d = r.mapping(item, path, ("destination", "target"), required=("destination", "target"))
+    if "destination" not in d or "target" not in d:
+        return None
+    dest = doc.check(f"{path}.destination", rules.destination, d["destination"])
+    if dest is None or not doc.passes(f"{path}.destination", rules.destination_free, table, dest, routes):
+        return None
+    target = d["target"]
+    if not isinstance(target, str):
+        r.error(f"{path}.target", f"{target!r} is not a target name")
+        return None
+    try:
+        kind, eni = rules.route_target(vpc, target, doc.peer_names, attached, doc.declared_in)
+    except UsageError as refused:
+        if not _reported_already(ctx, target, refused):
+            r.error(f"{path}.target", refused.message, refused.code, refused.hint)
+        return None
+    if not doc.passes(f"{path}.destination", rules.local_subset_destination, vpc, dest) \
+            or not doc.passes(f"{path}.target", rules.local_subset_target, vpc, dest, kind, target):
+        return None
+    return Route(dest, kind, target, network_interface=eni, state="blackhole" if kind == TargetKind.BLACKHOLE else "active")
+
+
+def _reported_already(ctx: VpcContext, target: str, refused: UsageError) -> bool:
+    """A target this VPC declares but rejected, or a malformed peering: its own problem is reported already."""
+    if refused.code != ErrorCode.INVALID_ROUTE_NOT_FOUND:
+        return False
+    declared = ctx.doc.declared_in(target)
+    return bool(declared and declared[1] == ctx.vpc.name) or (
+        target in ctx.doc.peer_names and ctx.doc.peer_names[target] is None)

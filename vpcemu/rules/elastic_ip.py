@@ -1,0 +1,42 @@
+"""Elastic IP: an address of the lab's public pools, associated with one private IP of one ENI at a time,
+in a VPC that has an internet gateway (where the mapping lives)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network
+
+from ..codes import ErrorCode
+from ..errors import UsageError
+from ..model import Vpc
+
+
+def public_address(ip: IPv4Address, pools: Sequence[IPv4Network]) -> IPv4Address:
+    if not any(ip in pool for pool in pools):
+        raise UsageError(f"{ip} is not in the lab's public address pools ({', '.join(map(str, pools))})",
+                         ErrorCode.INVALID_ADDRESS_NOT_FOUND,
+                         hint="Elastic IPs come from 198.51.100.0/24 and 203.0.113.0/24 unless `addressing.public` "
+                              "says otherwise")
+    return ip
+
+
+def not_associated(ip: IPv4Address, holder: str | None, requester_managed: bool = False) -> None:
+    """`holder`: where the address is associated now (None: free)."""
+    if holder is not None:
+        raise UsageError(f"Elastic IP {ip} is already associated at {holder}", ErrorCode.RESOURCE_ALREADY_ASSOCIATED,
+                         hint="a NAT gateway's Elastic IP stays until the NAT gateway is deleted" if requester_managed
+                         else "an Elastic IP maps to one private IP at a time; allow reassociation to move it")
+
+
+def own_private_ip(network_interface: str, addresses: Sequence[IPv4Address], private: IPv4Address) -> IPv4Address:
+    if private not in addresses:
+        raise UsageError(f"{private} is not a private IP of this ENI ({network_interface}: "
+                         f"{', '.join(map(str, addresses))})", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint="an Elastic IP is associated with one of the ENI's own private IPs")
+    return private
+
+
+def gateway_attached(vpc: Vpc, network_interface: str) -> None:
+    if not vpc.internet_gateway:
+        raise UsageError(f"VPC {vpc.name} has no internet gateway, so an Elastic IP cannot be associated with "
+                         f"{network_interface}", ErrorCode.GATEWAY_NOT_ATTACHED,
+                         hint="give the VPC `internet_gateway: igw` in the topology")

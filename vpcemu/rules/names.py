@@ -1,0 +1,69 @@
+"""Names: the syntax of every name a user chooses, and the lab-wide names that must each mean one thing.
+
+AWS names resources by id; vpcemu lets users write names, and `from`, `to`, `via` and route targets
+resolve them across the whole lab. So the names of instances, ENIs, gateways, endpoints, internet
+hosts and peering connections are unique lab-wide, whether they come from the file or a live call.
+Where a name is taken, the message says where, as the path the holder has (or would have) in a
+topology file.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import UsageError
+from ..model import Topology
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+def valid_name(name: Any) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UsageError(f"{name!r} is not a valid name",
+                         hint="use letters, digits, '-', '_' and '.', starting with a letter or digit, at most 63")
+    return name
+
+
+def unused_name(name: str, taken: Mapping[str, tuple[str, str]], where: str | None = None) -> None:
+    """`taken`: global name → (kind, where its holder is). The file may claim a name again from the same
+    place (`where`); a live call never can."""
+    if name in taken and taken[name][1] != where:
+        kind, other = taken[name]
+        raise UsageError(f"name {name!r} is already used by the {kind} at {other}",
+                         hint="names of instances, ENIs, gateways, endpoints, hosts and services must be unique")
+
+
+def global_names(topology: Topology) -> dict[str, tuple[str, str]]:
+    """Every lab-wide name of a built topology → (kind, path), as the loader claims them."""
+    out: dict[str, tuple[str, str]] = {}
+    for v in topology.vpcs.values():
+        base = f"vpcs.{v.name}"
+        if v.internet_gateway:
+            out[v.internet_gateway] = ("internet gateway", f"{base}.internet_gateway")
+        for n in v.instances:
+            out[n] = ("instance", f"{base}.instances.{n}")
+        for n, eni in v.network_interfaces.items():
+            if not eni.requester_managed:
+                out[n] = ("network interface", f"{base}.network_interfaces.{n}")
+        for inst in v.instances.values():
+            out[inst.primary_network_interface] = ("network interface", f"{base}.instances.{inst.name}")
+        for n, nat in v.nat_gateways.items():
+            out[n] = ("NAT gateway", f"{base}.nat_gateways.{n}")
+            out[nat.network_interface] = ("requester-managed network interface", f"{base}.nat_gateways.{n}")
+        for n, ep in v.endpoints.items():
+            out[n] = ("VPC endpoint", f"{base}.endpoints.{n}")
+            for eni in ep.network_interfaces:
+                out[eni] = ("requester-managed network interface", f"{base}.endpoints.{n}")
+    for n in topology.internet_hosts:
+        out[n] = ("internet host", f"internet.hosts.{n}")
+    for n in topology.peering:
+        out[n] = ("peering connection", f"peering.{n}")
+    return out
+
+
+def new_name(topology: Topology, name: str) -> str:
+    """A name a live call gives a new resource: valid, and not yet used anywhere in the lab."""
+    valid_name(name)
+    unused_name(name, global_names(topology))
+    return name
