@@ -29,7 +29,7 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
     from .. import drill
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command,
-                       tcp_port, delay_ms), as_json)
+                tcp_port, delay_ms), as_json)
 
 
 @drill_app.command("ip-move")
@@ -59,9 +59,8 @@ def nat_gateway_failure(
     """Delete a NAT gateway, then re-point the private route table to another AZ's, while CLIENT probes."""
     from .. import drill
     the_lab = running_lab(lab, as_json)
-    address = str(call(as_json, the_lab.resolve, target).address)
-    finish(call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, address,
-                 destination, interval_ms, tcp_port), as_json)
+    finish(call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, target,
+                destination, interval_ms, tcp_port), as_json)
 
 
 @drill_app.command("az-outage")
@@ -77,10 +76,8 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
     """Take every ENI (instances, NAT gateways, endpoints) in one AZ down for --hold-ms, then restore it."""
     from .. import drill
     the_lab = running_lab(lab, as_json)
-    address = str(call(as_json, the_lab.resolve, target).address)
-    finish(call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby,
-                 tcp_port),
-           as_json)
+    finish(call(as_json, drill.az_outage, the_lab, az, client, target, hold_ms, interval_ms, command, standby,
+                tcp_port), as_json)
 
 
 def finish(report, as_json: bool) -> None:
