@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
-from .common import JsonOpt, LabOpt, Report, apply_change, call, done, fail, running_lab
+from .common import JsonOpt, LabOpt, Report, apply_change, done, fail, running_lab
 
 eni_app = typer.Typer(no_args_is_help=True, help="Network interfaces (ENIs), live: attach, detach, move, modify.")
 EniArg = Annotated[str, typer.Argument(help="ENI name or eni- id.")]
@@ -83,10 +83,14 @@ def delete(network_interface: EniArg, lab: LabOpt = None, as_json: JsonOpt = Fal
     """Delete a detached ENI (delete-network-interface)."""
     from ..ops import network_interface as ops
     the_lab = running_lab(lab, as_json)
-    eni = call(as_json, ops._eni, the_lab.topology, network_interface)
-    apply_change(as_json, lambda: ops.delete_network_interface(the_lab, network_interface),
-                 lambda ms: done(f"deleted: {eni.name} ({eni.id})",
-                                 {"network_interface": eni.name, "id": eni.id, "operation": "deleted"}, ms))
+    before = the_lab.topology
+
+    def report(ms: float) -> Report:
+        eni = before.network_interface(network_interface)      # gone from the lab now
+        return done(f"deleted: {eni.name} ({eni.id})",
+                    {"network_interface": eni.name, "id": eni.id, "operation": "deleted"}, ms)
+
+    apply_change(as_json, lambda: ops.delete_network_interface(the_lab, network_interface), report)
 
 
 AddressOpt = Annotated[list[str], typer.Option("--address", "-a", help="Private IPv4 address (repeatable).")]
