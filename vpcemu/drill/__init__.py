@@ -3,6 +3,10 @@
 A ProbeStream sends one ICMP echo every `interval_ms` from inside the client's namespace (a raw socket
 made there) and records when each answer came back. The outage is the time from the first probe that
 got no answer to the first answered probe after it, as a user watching the service would see it.
+
+Each drill checks every name and argument before its first probe: the failover's own ops are first
+run as pure edits of the model, so a drill AWS would refuse, or one naming something unknown, raises
+UsageError and changes nothing.
 """
 from __future__ import annotations
 
@@ -161,8 +165,10 @@ def run_drill(lab: Lab, name: str, client: str, target: str, action: Callable[[]
     """Stream probes, wait until they are answered, run `action` (the failover), wait for recovery.
 
     With `tcp_port`, a TCP connection to an echo service at target:port is opened before and must
-    still echo after recovery (within a second, so TCP can retransmit) for `tcp_survived`."""
+    still echo after recovery (within a second, so TCP can retransmit) for `tcp_survived`.
+    `target`: an address or anything `Lab.resolve` knows (an instance, ENI, internet host)."""
     ns = lab.namespace_of(client)
+    target = str(lab.resolve(target).address)
     settle = max(1, int(settle_ms / interval_ms))
     session = TcpSession(ns, target, tcp_port) if tcp_port else None
     try:
@@ -219,9 +225,9 @@ def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str
 
     `command` runs on the new instance right after the move (a failover script's takeover step).
     """
-    from ..ops.network_interface import move_network_interface
-    eni = lab.topology.network_interface(network_interface)
-    target = target or str(eni.private_ip_address)
+    from ..ops.network_interface import move_network_interface, moved
+    moved(lab.topology, network_interface, to, device_index)
+    target = target or str(lab.topology.network_interface(network_interface).private_ip_address)
 
     def action() -> None:
         move_network_interface(lab, network_interface, to, device_index, delay_ms)
@@ -234,7 +240,8 @@ def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str
 def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1.0,
             command: list[str] | None = None, tcp_port: int | None = None) -> DrillReport:
     """Reassign a secondary private IP to the ENI `to` while `client` probes that IP."""
-    from ..ops.network_interface import assign_private_ip_addresses
+    from ..ops.network_interface import assign_private_ip_addresses, assigned
+    assigned(lab.topology, to, [address], allow_reassignment=True)
     eni = lab.topology.network_interface(to)
 
     def action() -> None:
@@ -250,8 +257,9 @@ def nat_gateway_failure(lab: Lab, nat_gateway: str, route_table: str, to: str, c
                         tcp_port: int | None = None) -> DrillReport:
     """Delete NAT gateway `nat_gateway` (its routes turn blackhole), then re-point `destination` of
     `route_table` to NAT gateway `to`, while `client` probes `target` out on the internet."""
-    from ..ops.nat_gateway import delete_nat_gateway
-    from ..ops.route_table import replace_route
+    from ..ops.nat_gateway import delete_nat_gateway, nat_gateway_deleted
+    from ..ops.route_table import replace_route, route_replaced
+    route_replaced(nat_gateway_deleted(lab.topology, nat_gateway), route_table, destination, to)
 
     def action() -> None:
         delete_nat_gateway(lab, nat_gateway)
@@ -267,6 +275,11 @@ def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_m
     VPC router for `hold_ms`, then comes back. `command` runs on `standby` as the outage starts."""
     from ..kernel.interface import set_links
     from ..plan import names
+    if command and not standby:
+        raise UsageError("a command needs a standby instance to run on", "MissingParameter",
+                         hint="give --standby with --command")
+    if standby:
+        lab.namespace_of(standby)
     by_router: dict[str, list[str]] = {}
     for vpc in lab.topology.vpcs.values():
         for eni in vpc.network_interfaces.values():

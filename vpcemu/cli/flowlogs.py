@@ -8,9 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import JsonOpt, LabOpt, _call, _lab, err_console
+from .common import JsonOpt, LabOpt, call, err_console, running_lab
+
+app = typer.Typer()
 
 
+@app.command()
 def flowlogs(duration: Annotated[float, typer.Option("--duration", "-d", min=0.0,
                                                      help="Seconds to capture (Ctrl-C ends it sooner).")],
              interval: Annotated[int, typer.Option("--interval", "-i", min=1,
@@ -21,9 +24,9 @@ def flowlogs(duration: Annotated[float, typer.Option("--duration", "-d", min=0.0
     """Capture every ENI's traffic for DURATION seconds, then write one flow log record per ENI, flow,
     action and interval: `version account-id interface-id srcaddr dstaddr srcport dstport protocol
     packets bytes start end action log-status`, after that header line."""
-    from .flowlogs import render
-    the_lab = _lab(lab, as_json)
-    records, lost = _call(as_json, _capture, the_lab, interval, duration)
+    from ..flowlogs import render
+    the_lab = running_lab(lab, as_json)
+    records, lost = call(as_json, _capture, the_lab, interval, duration)
     text = json.dumps([r.to_dict() for r in records], indent=2) if as_json else render(records)
     if output is None:
         print(text)
@@ -37,7 +40,7 @@ def flowlogs(duration: Annotated[float, typer.Option("--duration", "-d", min=0.0
 
 
 def _capture(lab, interval: int, duration: float):
-    from .flowlogs import FlowLogCollector
+    from ..flowlogs import FlowLogCollector
     with FlowLogCollector(lab, interval) as collector:
         try:
             time.sleep(duration)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
+from .common import JsonOpt, LabOpt, call, console, emit, running_lab
 
 drill_app = typer.Typer(no_args_is_help=True, help="Failover drills: the outage a stream of real packets sees.")
 TcpPortOpt = Annotated[Optional[int], typer.Option("--tcp-port", help="Also hold a TCP connection to an echo service "
@@ -26,10 +26,10 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
              delay_ms: Annotated[float, typer.Option("--delay-ms", help="AWS-like attachment time to emulate.")] = 0.0,
              lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Move a secondary ENI from the active to the standby instance while CLIENT probes it."""
-    from . import drill
-    the_lab = _lab(lab, as_json)
-    finish(_call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command,
-                       tcp_port, delay_ms), as_json)
+    from .. import drill
+    the_lab = running_lab(lab, as_json)
+    finish(call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command,
+                tcp_port, delay_ms), as_json)
 
 
 @drill_app.command("ip-move")
@@ -41,9 +41,9 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
                                                                   "(repeat for each argument word).")] = None,
             tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Reassign a secondary private IP to another ENI while CLIENT probes it."""
-    from . import drill
-    the_lab = _lab(lab, as_json)
-    finish(_call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command, tcp_port), as_json)
+    from .. import drill
+    the_lab = running_lab(lab, as_json)
+    finish(call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command, tcp_port), as_json)
 
 
 @drill_app.command("nat-gateway-failure")
@@ -57,11 +57,10 @@ def nat_gateway_failure(
         interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
         tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Delete a NAT gateway, then re-point the private route table to another AZ's, while CLIENT probes."""
-    from . import drill
-    the_lab = _lab(lab, as_json)
-    address = str(_call(as_json, the_lab.resolve, target).address)
-    finish(_call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, address,
-                 destination, interval_ms, tcp_port), as_json)
+    from .. import drill
+    the_lab = running_lab(lab, as_json)
+    finish(call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, target,
+                destination, interval_ms, tcp_port), as_json)
 
 
 @drill_app.command("az-outage")
@@ -75,12 +74,10 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
                                                                   "goes down (repeat for each word).")] = None,
               tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Take every ENI (instances, NAT gateways, endpoints) in one AZ down for --hold-ms, then restore it."""
-    from . import drill
-    the_lab = _lab(lab, as_json)
-    address = str(_call(as_json, the_lab.resolve, target).address)
-    finish(_call(as_json, drill.az_outage, the_lab, az, client, address, hold_ms, interval_ms, command, standby,
-                 tcp_port),
-           as_json)
+    from .. import drill
+    the_lab = running_lab(lab, as_json)
+    finish(call(as_json, drill.az_outage, the_lab, az, client, target, hold_ms, interval_ms, command, standby,
+                tcp_port), as_json)
 
 
 def finish(report, as_json: bool) -> None:

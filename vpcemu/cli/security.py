@@ -1,25 +1,23 @@
-"""`vpcemu sg` and `vpcemu nacl`: live security changes on a running lab (`vpcemu eni modify`: cli_eni.py).
+"""`vpcemu sg` and `vpcemu nacl`: live security changes on a running lab (`vpcemu eni modify`: eni.py).
 
 Each verb is one of AWS's API calls (vpcemu.ops.security) and takes effect as one atomic ruleset
 change in the VPC router; nothing is rebuilt and established tracked flows are kept, as on AWS.
 """
 from __future__ import annotations
 
-import time
 from ipaddress import IPv4Network
 from typing import Annotated, Optional
 
 import typer
 
-from .cli import JsonOpt, LabOpt, _call, _lab, console, emit
-from .errors import UsageError
-from .model import NetworkAclEntry, SecurityGroupRule
-from .rules.security_group import parse_port_range
+from ..errors import UsageError
+from ..model import NetworkAclEntry, SecurityGroupRule
+from ..rules.security_group import parse_port_range
+from .common import JsonOpt, LabOpt, Report, VpcOpt, apply_change, call, running_lab, say
 
 sg_app = typer.Typer(no_args_is_help=True, help="Security group rules (authorize / revoke), live.")
 nacl_app = typer.Typer(no_args_is_help=True, help="Network ACL entries and subnet associations, live.")
 
-VpcOpt = Annotated[Optional[str], typer.Option("--vpc", help="VPC holding the name (needed only if several do).")]
 ProtocolOpt = Annotated[str, typer.Option("--protocol", "-p", help="tcp, udp, icmp, all (-1) or an IP protocol number.")]
 PortOpt = Annotated[Optional[str], typer.Option("--port", help="A port or a range, e.g. 22 or 1024-65535 (tcp, udp).")]
 IcmpTypeOpt = Annotated[Optional[int], typer.Option("--icmp-type", help="ICMP type (icmp; default all).")]
@@ -56,35 +54,25 @@ def cidr(text: str, option: str) -> IPv4Network:
                          hint="e.g. 10.0.0.0/16; security group peers may also be sg:NAME or pl:NAME") from None
 
 
-def render_group(lab, group: str, vpc: str | None, elapsed_ms: float, as_json: bool) -> None:
-    from .ops.security import vpc_of_group
+def group_report(lab, group: str, vpc: str | None, elapsed_ms: float) -> Report:
+    from ..ops.security import vpc_of_group
     v = vpc_of_group(lab.topology, group, vpc)
     sg = v.security_groups[group]
     data = {"security_group": group, "id": sg.id, "vpc": v.name, "applied_ms": round(elapsed_ms, 2),
             "ingress": [r.describe() for r in sg.ingress], "egress": [r.describe() for r in sg.egress]}
-    if emit(data, as_json):
-        return
-    console.print(f"security group [bold]{group}[/] ({sg.id}, VPC {v.name}) applied in {elapsed_ms:.1f} ms",
-                  highlight=False)
-    for direction in ("ingress", "egress"):
-        console.print(f"  {direction}: {'; '.join(data[direction]) or 'none'}", highlight=False)
-
-
-def timed(as_json: bool, fn, *args, **kwargs) -> float:
-    started = time.perf_counter()
-    _call(as_json, fn, *args, **kwargs)
-    return (time.perf_counter() - started) * 1000
+    return data, "\n".join([f"security group [bold]{group}[/] ({sg.id}, VPC {v.name}) applied in {elapsed_ms:.1f} ms",
+                            *(f"  {direction}: {'; '.join(data[direction]) or 'none'}"
+                              for direction in ("ingress", "egress"))])
 
 
 def _sg_change(verb: str, group: str, egress: bool, protocol: str, port: str | None, icmp_type: int | None,
                icmp_code: int | None, peer: str, description: str, vpc: str | None, lab: str | None,
                as_json: bool) -> None:
-    from .ops import security
-    the_lab = _lab(lab, as_json)
-    rule = _call(as_json, sg_rule, protocol, port, icmp_type, icmp_code, peer, description)
+    from ..ops import security
+    the_lab = running_lab(lab, as_json)
+    rule = call(as_json, sg_rule, protocol, port, icmp_type, icmp_code, peer, description)
     fn = getattr(security, f"{verb}_security_group_{'egress' if egress else 'ingress'}")
-    elapsed = timed(as_json, fn, the_lab, group, rule, vpc=vpc)
-    render_group(the_lab, group, vpc, elapsed, as_json)
+    apply_change(as_json, lambda: fn(the_lab, group, rule, vpc=vpc), lambda ms: group_report(the_lab, group, vpc, ms))
 
 
 PeerOpt = Annotated[str, typer.Option("--peer", help="Source (ingress) or destination (egress): CIDR, sg:NAME or pl:NAME.")]
@@ -110,24 +98,21 @@ def revoke(group: str, protocol: ProtocolOpt, peer: PeerOpt, egress: EgressOpt =
 @sg_app.command()
 def show(group: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """A security group's rules as the running lab enforces them."""
-    the_lab = _lab(lab, as_json)
-    _call(as_json, render_group, the_lab, group, vpc, 0.0, as_json)
+    the_lab = running_lab(lab, as_json)
+    say(call(as_json, group_report, the_lab, group, vpc, 0.0), as_json)
 
 
 # -- network ACLs ----------------------------------------------------------------------------------
-def render_acl(lab, network_acl: str, vpc: str | None, elapsed_ms: float, as_json: bool) -> None:
-    from .ops.security import network_acl_of
+def acl_report(lab, network_acl: str, vpc: str | None, elapsed_ms: float) -> Report:
+    from ..ops.security import network_acl_of
     v, acl = network_acl_of(lab.topology, network_acl, vpc)
     data = {"network_acl": acl.name, "id": acl.id, "vpc": v.name, "applied_ms": round(elapsed_ms, 2),
             "subnets": [s.name for s in v.subnets.values() if s.network_acl == acl.name],
             "ingress": [e.describe() for e in acl.ordered(False)] + ["* deny all"],
             "egress": [e.describe() for e in acl.ordered(True)] + ["* deny all"]}
-    if emit(data, as_json):
-        return
-    console.print(f"network ACL [bold]{acl.name}[/] ({acl.id}, VPC {v.name}, subnets: "
-                  f"{', '.join(data['subnets']) or 'none'}) applied in {elapsed_ms:.1f} ms", highlight=False)
-    for direction in ("ingress", "egress"):
-        console.print(f"  {direction}: {'; '.join(data[direction])}", highlight=False)
+    return data, "\n".join([f"network ACL [bold]{acl.name}[/] ({acl.id}, VPC {v.name}, subnets: "
+                            f"{', '.join(data['subnets']) or 'none'}) applied in {elapsed_ms:.1f} ms",
+                            *(f"  {direction}: {'; '.join(data[direction])}" for direction in ("ingress", "egress"))])
 
 
 @nacl_app.command("add-entry")
@@ -139,12 +124,12 @@ def add_entry(network_acl: str,
               egress: EgressOpt = False, port: PortOpt = None, icmp_type: IcmpTypeOpt = None,
               icmp_code: IcmpCodeOpt = None, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Add a numbered entry (create-network-acl-entry): `vpcemu nacl add-entry app -n 110 -p tcp --port 1024-65535 --action allow --cidr 0.0.0.0/0`."""
-    from .ops import security
-    the_lab = _lab(lab, as_json)
-    low, high = _call(as_json, port_range, port, icmp_type, icmp_code)
-    entry = NetworkAclEntry(rule_number, protocol, action, egress, _call(as_json, cidr, cidr_block, "--cidr"), low, high)
-    elapsed = timed(as_json, security.create_network_acl_entry, the_lab, network_acl, entry, vpc=vpc)
-    render_acl(the_lab, network_acl, vpc, elapsed, as_json)
+    from ..ops import security
+    the_lab = running_lab(lab, as_json)
+    low, high = call(as_json, port_range, port, icmp_type, icmp_code)
+    entry = NetworkAclEntry(rule_number, protocol, action, egress, call(as_json, cidr, cidr_block, "--cidr"), low, high)
+    apply_change(as_json, lambda: security.create_network_acl_entry(the_lab, network_acl, entry, vpc=vpc),
+                 lambda ms: acl_report(the_lab, network_acl, vpc, ms))
 
 
 @nacl_app.command("delete-entry")
@@ -152,23 +137,23 @@ def delete_entry(network_acl: str,
                  rule_number: Annotated[int, typer.Option("--rule-number", "-n", help="The entry's number.")],
                  egress: EgressOpt = False, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Remove a numbered entry (delete-network-acl-entry)."""
-    from .ops import security
-    the_lab = _lab(lab, as_json)
-    elapsed = timed(as_json, security.delete_network_acl_entry, the_lab, network_acl, rule_number, egress, vpc=vpc)
-    render_acl(the_lab, network_acl, vpc, elapsed, as_json)
+    from ..ops import security
+    the_lab = running_lab(lab, as_json)
+    apply_change(as_json, lambda: security.delete_network_acl_entry(the_lab, network_acl, rule_number, egress, vpc=vpc),
+                 lambda ms: acl_report(the_lab, network_acl, vpc, ms))
 
 
 @nacl_app.command()
 def associate(subnet: str, network_acl: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Give SUBNET the network ACL NETWORK_ACL (replace-network-acl-association)."""
-    from .ops import security
-    the_lab = _lab(lab, as_json)
-    elapsed = timed(as_json, security.replace_network_acl_association, the_lab, subnet, network_acl, vpc=vpc)
-    render_acl(the_lab, network_acl, vpc, elapsed, as_json)
+    from ..ops import security
+    the_lab = running_lab(lab, as_json)
+    apply_change(as_json, lambda: security.replace_network_acl_association(the_lab, subnet, network_acl, vpc=vpc),
+                 lambda ms: acl_report(the_lab, network_acl, vpc, ms))
 
 
 @nacl_app.command("show")
 def show_acl(network_acl: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """A network ACL's entries in the order they are evaluated, and its subnets."""
-    the_lab = _lab(lab, as_json)
-    _call(as_json, render_acl, the_lab, network_acl, vpc, 0.0, as_json)
+    the_lab = running_lab(lab, as_json)
+    say(call(as_json, acl_report, the_lab, network_acl, vpc, 0.0), as_json)

@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .cli import JsonOpt, LabOpt, _lab, console, emit
-from .cli_security import VpcOpt, timed
+from .common import JsonOpt, LabOpt, Report, VpcOpt, apply_change, done, running_lab
 
 eip_app = typer.Typer(no_args_is_help=True, help="Elastic IPs, live: associate (or move) and disassociate.")
 nat_app = typer.Typer(no_args_is_help=True, help="NAT gateways, live: delete (its routes turn blackhole).")
@@ -20,11 +19,6 @@ DestinationArg = Annotated[str, typer.Argument(help="Destination CIDR, e.g. 0.0.
 TargetArg = Annotated[str, typer.Argument(help="blackhole, the IGW, a NAT gateway, an instance, an ENI or a peering.")]
 
 
-def _done(what: str, data: dict, elapsed_ms: float, as_json: bool) -> None:
-    if not emit({**data, "applied_ms": round(elapsed_ms, 2)}, as_json):
-        console.print(f"{what} in {elapsed_ms:.1f} ms", highlight=False)
-
-
 @eip_app.command()
 def associate(public_ip: PublicIpArg,
               network_interface: Annotated[str, typer.Option("--eni", help="ENI name or id, or an instance (its eth0).")],
@@ -32,51 +26,60 @@ def associate(public_ip: PublicIpArg,
               allow_reassociation: Annotated[bool, typer.Option(help="Move it if it is associated elsewhere.")] = False,
               lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Map an Elastic IP to a private IP (associate-address); with --allow-reassociation it moves."""
-    from .ops.elastic_ip import associate_address
-    from .ops.security import interface
-    the_lab = _lab(lab, as_json)
-    ms = timed(as_json, associate_address, the_lab, public_ip, network_interface, private_ip, allow_reassociation)
-    eni = interface(the_lab.topology, network_interface)
-    private = next(p for p, e in eni.eips.items() if str(e) == public_ip)
-    _done(f"associated {public_ip} → {eni.name} {private}",
-          {"public_ip": public_ip, "network_interface": eni.name, "private_ip": str(private)}, ms, as_json)
+    from ..ops.elastic_ip import associate_address
+    from ..ops.security import interface
+    the_lab = running_lab(lab, as_json)
+
+    def report(ms: float) -> Report:
+        eni = interface(the_lab.topology, network_interface)
+        private = next(p for p, e in eni.eips.items() if str(e) == public_ip)
+        return done(f"associated {public_ip} → {eni.name} {private}",
+                    {"public_ip": public_ip, "network_interface": eni.name, "private_ip": str(private)}, ms)
+
+    apply_change(as_json, lambda: associate_address(the_lab, public_ip, network_interface, private_ip,
+                                                    allow_reassociation), report)
 
 
 @eip_app.command()
 def disassociate(public_ip: PublicIpArg, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Remove an Elastic IP's mapping (disassociate-address); it stays allocated to the lab."""
-    from .ops.elastic_ip import disassociate_address
-    the_lab = _lab(lab, as_json)
-    ms = timed(as_json, disassociate_address, the_lab, public_ip)
-    _done(f"disassociated {public_ip}", {"public_ip": public_ip}, ms, as_json)
+    from ..ops.elastic_ip import disassociate_address
+    the_lab = running_lab(lab, as_json)
+    apply_change(as_json, lambda: disassociate_address(the_lab, public_ip),
+                 lambda ms: done(f"disassociated {public_ip}", {"public_ip": public_ip}, ms))
 
 
 @nat_app.command()
 def delete(nat_gateway: Annotated[str, typer.Argument(help="NAT gateway name or nat- id.")],
            vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Delete a NAT gateway (delete-nat-gateway): routes to it turn blackhole until replaced."""
-    from .ops.nat_gateway import delete_nat_gateway
-    the_lab = _lab(lab, as_json)
-    ms = timed(as_json, delete_nat_gateway, the_lab, nat_gateway, vpc)
-    blackholes = [f"{rt.name} {r.destination}" for v in the_lab.topology.vpcs.values() for rt in v.route_tables.values()
-                  for r in rt.routes if r.target == nat_gateway and r.state == "blackhole"]
-    _done(f"deleted {nat_gateway}; blackhole routes: {', '.join(blackholes) or 'none'}",
-          {"nat_gateway": nat_gateway, "blackhole_routes": blackholes}, ms, as_json)
+    from ..ops.nat_gateway import delete_nat_gateway
+    the_lab = running_lab(lab, as_json)
+
+    def report(ms: float) -> Report:
+        blackholes = [f"{rt.name} {r.destination}" for v in the_lab.topology.vpcs.values()
+                      for rt in v.route_tables.values() for r in rt.routes
+                      if r.target == nat_gateway and r.state == "blackhole"]
+        return done(f"deleted {nat_gateway}; blackhole routes: {', '.join(blackholes) or 'none'}",
+                    {"nat_gateway": nat_gateway, "blackhole_routes": blackholes}, ms)
+
+    apply_change(as_json, lambda: delete_nat_gateway(the_lab, nat_gateway, vpc), report)
 
 
 def _route_change(verb: str, fn, route_table: str, destination: str, target: str | None, vpc, lab, as_json) -> None:
-    the_lab = _lab(lab, as_json)
+    the_lab = running_lab(lab, as_json)
     args = (route_table, destination) if target is None else (route_table, destination, target)
-    ms = timed(as_json, fn, the_lab, *args, vpc=vpc)
-    _done(f"{verb} {route_table}: {destination}" + (f" → {target}" if target else ""),
-          {"route_table": route_table, "destination": destination, "target": target, "operation": verb}, ms, as_json)
+    apply_change(as_json, lambda: fn(the_lab, *args, vpc=vpc),
+                 lambda ms: done(f"{verb} {route_table}: {destination}" + (f" → {target}" if target else ""),
+                                 {"route_table": route_table, "destination": destination, "target": target,
+                                  "operation": verb}, ms))
 
 
 @route_app.command()
 def create(route_table: RouteTableArg, destination: DestinationArg, target: TargetArg,
            vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Add a route (create-route): `vpcemu route create private-a 203.0.113.0/24 blackhole`."""
-    from .ops.route_table import create_route
+    from ..ops.route_table import create_route
     _route_change("created", create_route, route_table, destination, target, vpc, lab, as_json)
 
 
@@ -84,7 +87,7 @@ def create(route_table: RouteTableArg, destination: DestinationArg, target: Targ
 def replace_(route_table: RouteTableArg, destination: DestinationArg, target: TargetArg,
              vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Re-point a route in place (replace-route): `vpcemu route replace private-a 0.0.0.0/0 nat-b`."""
-    from .ops.route_table import replace_route
+    from ..ops.route_table import replace_route
     _route_change("replaced", replace_route, route_table, destination, target, vpc, lab, as_json)
 
 
@@ -92,7 +95,7 @@ def replace_(route_table: RouteTableArg, destination: DestinationArg, target: Ta
 def delete_route(route_table: RouteTableArg, destination: DestinationArg,
                  vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Remove a route (delete-route)."""
-    from .ops.route_table import delete_route as op
+    from ..ops.route_table import delete_route as op
     _route_change("deleted", op, route_table, destination, None, vpc, lab, as_json)
 
 
@@ -110,25 +113,28 @@ def create_endpoint(
         private_dns: Annotated[bool, typer.Option(help="Interface: the service's name resolves to the ENIs.")] = True,
         vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Create a VPC endpoint (create-vpc-endpoint): routes, ENIs and DNS follow at once."""
-    from .ops.vpc_endpoint import create_vpc_endpoint
-    the_lab = _lab(lab, as_json)
-    ms = timed(as_json, create_vpc_endpoint, the_lab, name, service, endpoint_type, route_table, subnet, group,
-               private_dns, vpc)
-    ep = next(v.endpoints[name] for v in the_lab.topology.vpcs.values() if name in v.endpoints)
-    enis = [the_lab.topology.network_interface(n) for n in ep.network_interfaces]
-    _done(f"created {ep.vpc_endpoint_type.lower()} endpoint {name} ({ep.id}) for {service}"
-          + (f": ENIs {', '.join(str(e.private_ip_address) for e in enis)}" if enis else
-             f": routes in {', '.join(ep.route_tables)}"),
-          {"name": name, "id": ep.id, "service": service, "type": ep.vpc_endpoint_type,
-           "route_tables": list(ep.route_tables), "network_interfaces": {e.name: str(e.private_ip_address) for e in enis}},
-          ms, as_json)
+    from ..ops.vpc_endpoint import create_vpc_endpoint
+    the_lab = running_lab(lab, as_json)
+
+    def report(ms: float) -> Report:
+        ep = next(v.endpoints[name] for v in the_lab.topology.vpcs.values() if name in v.endpoints)
+        enis = [the_lab.topology.network_interface(n) for n in ep.network_interfaces]
+        return done(f"created {ep.vpc_endpoint_type.lower()} endpoint {name} ({ep.id}) for {service}"
+                    + (f": ENIs {', '.join(str(e.private_ip_address) for e in enis)}" if enis else
+                       f": routes in {', '.join(ep.route_tables)}"),
+                    {"name": name, "id": ep.id, "service": service, "type": ep.vpc_endpoint_type,
+                     "route_tables": list(ep.route_tables),
+                     "network_interfaces": {e.name: str(e.private_ip_address) for e in enis}}, ms)
+
+    apply_change(as_json, lambda: create_vpc_endpoint(the_lab, name, service, endpoint_type, route_table, subnet, group,
+                                                      private_dns, vpc), report)
 
 
 @endpoint_app.command(name="delete")
 def delete_endpoint(name: Annotated[str, typer.Argument(help="Endpoint name or vpce- id.")],
                     vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Delete a VPC endpoint (delete-vpc-endpoints): its routes, ENIs and names go."""
-    from .ops.vpc_endpoint import delete_vpc_endpoint
-    the_lab = _lab(lab, as_json)
-    ms = timed(as_json, delete_vpc_endpoint, the_lab, name, vpc)
-    _done(f"deleted endpoint {name}", {"name": name}, ms, as_json)
+    from ..ops.vpc_endpoint import delete_vpc_endpoint
+    the_lab = running_lab(lab, as_json)
+    apply_change(as_json, lambda: delete_vpc_endpoint(the_lab, name, vpc),
+                 lambda ms: done(f"deleted endpoint {name}", {"name": name}, ms))

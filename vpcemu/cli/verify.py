@@ -1,4 +1,4 @@
-"""`vpcemu verify`, `vpcemu matrix`, `vpcemu diff`: expected (AWS's rules) against observed (real packets)."""
+"""`vpcemu probe`, `verify`, `matrix`, `diff`: expected (AWS's rules) against observed (real packets)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .cli import JsonOpt, _call, _lab, app, console, emit
+from .common import JsonOpt, LabOpt, call, console, emit, running_lab
+
+app = typer.Typer()
 
 LabArg = Annotated[Optional[str], typer.Argument(help="Lab name (default: the only lab that is up).")]
 PortsOpt = Annotated[Optional[list[str]], typer.Option("--port", "-p", help="icmp, tcp/N or udp/N (repeat); "
@@ -16,12 +18,61 @@ PortsOpt = Annotated[Optional[list[str]], typer.Option("--port", "-p", help="icm
 
 
 @app.command()
+def probe(source: str, destination: str,
+          protocol: Annotated[str, typer.Option("--protocol", "-p", help="icmp, tcp or udp.")] = "icmp",
+          port: Annotated[Optional[int], typer.Option(help="Destination port (tcp, udp).")] = None,
+          timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 1.0,
+          lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Send one real packet from SOURCE to DESTINATION and report what happened, hop by hop, next to
+    what AWS's rules expect. Exit 0 reachable, 1 not reachable, 3 if the two disagree (a bug)."""
+    the_lab = running_lab(lab, as_json)
+    result = call(as_json, the_lab.probe, source, destination, protocol, port, timeout)
+    if not emit(result.to_dict(), as_json):
+        render_probe(result)
+    if result.disagreements:
+        raise typer.Exit(3)
+    if not result.reachable:
+        raise typer.Exit(1)
+
+
+def _endpoint(address: str, port: int | None) -> str:
+    return address if port is None else f"{address}:{port}"
+
+
+def render_probe(r) -> None:
+    what = f"{r.protocol}" + (f"/{r.port}" if r.port else "")
+    verdict = "[green]reachable[/]" if r.reachable else "[red]not reachable[/]"
+    extra = f" ({r.answer}, rtt {r.rtt_ms} ms)" if r.reachable else (f" ({r.icmp_error})" if r.icmp_error else "")
+    console.print(f"{r.source} ({r.source_address}) → {r.destination} ({r.destination_address}) {what}: "
+                  f"{verdict}{extra}", highlight=False)
+    table = Table("t (ms)", "leg", "namespace", "link", "component", "dir", "src → dst", "ttl", box=None, padding=(0, 1))
+    for h in r.hops:
+        table.add_row(f"{h.time_ms:.3f}", h.leg, h.namespace, h.ifname, h.component, h.direction,
+                      f"{_endpoint(h.source, h.source_port)} → {_endpoint(h.destination, h.destination_port)}",
+                      str(h.ttl))
+    console.print(table)
+    for e in r.explanations:
+        details = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("code", "namespace", "chain"))
+        console.print(f"  dropped: [bold]{e['code']}[/] {details}", highlight=False)
+    exp = r.expected or {}
+    path = " → ".join(h["component"] for h in exp.get("forward", []) if h["kind"] not in ("check", "route-table"))
+    why = "; ".join(e["code"] for e in exp.get("explanations", []))
+    console.print(f"  expected (AWS rules): {'reachable' if exp.get('reachable') else 'not reachable'}: {path}"
+                  + (f" ({why})" if why else ""), highlight=False)
+    if r.disagreements:
+        for d in r.disagreements:
+            console.print(f"  [red bold]DISAGREEMENT (a vpcemu bug):[/] {d}", highlight=False)
+    else:
+        console.print("  observed and expected agree", highlight=False)
+
+
+@app.command()
 def verify(lab: LabArg = None, as_json: JsonOpt = False) -> None:
     """Check the topology's `expect:` block with real packets. Exit 0 if all hold, 1 if any does not,
     3 if expected and observed disagree (a vpcemu bug)."""
-    from .verify import verify as run
-    the_lab = _lab(lab, as_json)
-    verdicts = _call(as_json, run, the_lab)
+    from ..verify import verify as run
+    the_lab = running_lab(lab, as_json)
+    verdicts = call(as_json, run, the_lab)
     if not emit([v.to_dict() for v in verdicts], as_json):
         table = Table("#", "flow", "expected", "observed", "path", "result", box=None, padding=(0, 1))
         for v in verdicts:
@@ -48,9 +99,10 @@ def matrix(lab: LabArg = None, port: PortsOpt = None,
            as_json: JsonOpt = False) -> None:
     """Every source to every destination on each port, all probes at once; observed vs expected per cell.
     Exit 0 if every cell agrees with AWS's rules, 3 if any does not."""
-    from .verify import DEFAULT_PORTS, matrix as run
-    the_lab = _lab(lab, as_json)
-    m = _call(as_json, run, the_lab, tuple(port or DEFAULT_PORTS), source, destination, timeout)
+    from ..verify import DEFAULT_PORTS
+    from ..verify import matrix as run
+    the_lab = running_lab(lab, as_json)
+    m = call(as_json, run, the_lab, tuple(port or DEFAULT_PORTS), source, destination, timeout)
     data = m.to_dict()
     if save is not None:
         save.write_text(json.dumps(data, indent=1))
@@ -89,12 +141,13 @@ def diff(before: Annotated[Path, typer.Argument(help="A matrix saved with `vpcem
          as_json: JsonOpt = False) -> None:
     """What became reachable and what broke between two matrices (before and after a change or drill).
     Exit 0 if nothing changed, 1 if something did."""
-    from .verify import matrix as run, matrix_diff
-    old = _call(as_json, _read_matrix, before)
+    from ..verify import matrix as run
+    from ..verify import matrix_diff
+    old = call(as_json, _read_matrix, before)
     if after is not None:
-        new = _call(as_json, _read_matrix, after)
+        new = call(as_json, _read_matrix, after)
     else:
-        the_lab = _lab(lab or old["lab"], as_json)
+        the_lab = running_lab(lab or old["lab"], as_json)
         new = run(the_lab, tuple(old["ports"]), old["sources"], old["destinations"]).to_dict()
     d = matrix_diff(old, new)
     if not emit(d, as_json):
@@ -110,7 +163,7 @@ def diff(before: Annotated[Path, typer.Argument(help="A matrix saved with `vpcem
 
 
 def _read_matrix(path: Path) -> dict:
-    from .errors import UsageError
+    from ..errors import UsageError
     try:
         data = json.loads(path.read_text())
         data["cells"]

@@ -1,0 +1,89 @@
+"""Drills check every name and argument before their first probe, so no lab needs to be up to see a
+refusal: the drills here run on a lab that was never built, and any check that came too late would
+reach for a namespace that does not exist instead of raising UsageError."""
+from __future__ import annotations
+
+import pytest
+
+from vpcemu import drill, load_text
+from vpcemu.errors import UsageError
+from vpcemu.kernel.journal import Journal
+from vpcemu.lab import Lab
+
+TOPOLOGY = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    internet_gateway: igw
+    subnets:
+      public-a:  {cidr: 10.0.0.0/24, az: us-east-1a, route_table: public}
+      private-a: {cidr: 10.0.1.0/24, az: us-east-1a, route_table: private-a}
+      public-b:  {cidr: 10.0.2.0/24, az: us-east-1b, route_table: public}
+    route_tables:
+      public:    {routes: [{destination: 0.0.0.0/0, target: igw}]}
+      private-a: {routes: [{destination: 0.0.0.0/0, target: nat-a}]}
+    nat_gateways:
+      nat-a: {subnet: public-a, eip: 198.51.100.20}
+      nat-b: {subnet: public-b, eip: 198.51.100.21}
+    security_groups:
+      open: {ingress: [{protocol: all, source: 0.0.0.0/0}]}
+    instances:
+      active:  {subnet: private-a, private_ip: 10.0.1.10, security_groups: [open]}
+      standby: {subnet: private-a, private_ip: 10.0.1.11, security_groups: [open]}
+      client:  {subnet: private-a, private_ip: 10.0.1.20, security_groups: [open]}
+    network_interfaces:
+      vip: {subnet: private-a, private_ips: [10.0.1.100, 10.0.1.101], security_groups: [open],
+            attachment: {instance: active, device_index: 1}}
+internet:
+  hosts:
+    ext: {ip: 198.18.0.50}
+"""
+
+ENI_MOVE = dict(network_interface="vip", to="standby", client="client")
+IP_MOVE = dict(address="10.0.1.101", to="standby.eth0", client="client")
+NAT = dict(nat_gateway="nat-a", route_table="private-a", to="nat-b", client="client", target="ext")
+AZ = dict(availability_zone="us-east-1a", client="client", target="ext")
+
+REFUSED = [
+    # (drill, arguments, what the message must name, AWS's code or None for a name the lab does not know)
+    (drill.eni_move, {**ENI_MOVE, "network_interface": "nope"}, "'nope'", "InvalidNetworkInterfaceID.NotFound"),
+    (drill.eni_move, {**ENI_MOVE, "to": "nope"}, "'nope'", "InvalidInstanceID.NotFound"),
+    (drill.eni_move, {**ENI_MOVE, "client": "nope"}, "'nope'", None),
+    (drill.eni_move, {**ENI_MOVE, "target": "nope"}, "'nope'", None),
+    (drill.eni_move, {**ENI_MOVE, "network_interface": "active.eth0"}, "active.eth0", "OperationNotPermitted"),
+    (drill.ip_move, {**IP_MOVE, "to": "nope"}, "'nope'", "InvalidNetworkInterfaceID.NotFound"),
+    (drill.ip_move, {**IP_MOVE, "client": "nope"}, "'nope'", None),
+    (drill.ip_move, {**IP_MOVE, "address": "10.0.1.10"}, "10.0.1.10", "InvalidParameterValue"),   # a primary IP
+    (drill.nat_gateway_failure, {**NAT, "nat_gateway": "nope"}, "'nope'", "NatGatewayNotFound"),
+    (drill.nat_gateway_failure, {**NAT, "route_table": "nope"}, "'nope'", "InvalidRouteTableID.NotFound"),
+    (drill.nat_gateway_failure, {**NAT, "to": "nope"}, "'nope'", "InvalidRoute.NotFound"),
+    (drill.nat_gateway_failure, {**NAT, "to": "nat-a"}, "'nat-a'", "InvalidRoute.NotFound"),     # the one deleted
+    (drill.nat_gateway_failure, {**NAT, "destination": "10.9.0.0/16"}, "10.9.0.0/16", "InvalidRoute.NotFound"),
+    (drill.nat_gateway_failure, {**NAT, "client": "nope"}, "'nope'", None),
+    (drill.nat_gateway_failure, {**NAT, "target": "nope"}, "'nope'", None),
+    (drill.az_outage, {**AZ, "availability_zone": "us-east-1z"}, "us-east-1z", "InvalidParameterValue"),
+    (drill.az_outage, {**AZ, "client": "nope"}, "'nope'", None),
+    (drill.az_outage, {**AZ, "target": "nope"}, "'nope'", None),
+    (drill.az_outage, {**AZ, "standby": "nope", "command": ["true"]}, "'nope'", None),
+    (drill.az_outage, {**AZ, "command": ["true"]}, "standby", "MissingParameter"),
+]
+
+
+@pytest.fixture
+def lab() -> Lab:
+    return Lab("u-drill", load_text(TOPOLOGY, name="u-drill"), Journal("u-drill"))
+
+
+def case_id(fn, kwargs: dict) -> str:
+    base = {drill.eni_move: ENI_MOVE, drill.ip_move: IP_MOVE, drill.nat_gateway_failure: NAT, drill.az_outage: AZ}[fn]
+    return fn.__name__ + "".join(f"-{k}={v}" for k, v in kwargs.items() if base.get(k) != v)
+
+
+@pytest.mark.parametrize("fn, kwargs, named, code", REFUSED, ids=[case_id(fn, kw) for fn, kw, _, _ in REFUSED])
+def test_a_drill_refuses_before_its_first_probe(lab, fn, kwargs, named, code):
+    before = lab.topology
+    with pytest.raises(UsageError) as exc:
+        fn(lab, **kwargs)
+    assert named in str(exc.value) and exc.value.code == code
+    assert lab.topology is before

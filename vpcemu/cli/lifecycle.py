@@ -1,0 +1,127 @@
+"""`vpcemu up`, `down`, `clean`, `status`, `exec`: a lab built, torn down, cleaned up after a crash,
+shown, and used (a program run inside one of its instances or internet hosts)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .common import JsonOpt, LabOpt, call, console, emit, running_lab
+
+app = typer.Typer()
+
+
+@app.command()
+def up(topology: Path, name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's).")] = None,
+       as_json: JsonOpt = False) -> None:
+    """Build a lab from a topology file (root). All or nothing."""
+    from ..lab import Lab
+    lab = call(as_json, Lab.up, topology, name)
+    st = lab.status()
+    if not emit(st, as_json):
+        console.print(f"[green]up[/]: lab [bold]{lab.name}[/] in {st['build_seconds']} s "
+                      f"({st['namespaces']} namespaces). Next: `vpcemu status`, `vpcemu exec`, `vpcemu probe`, "
+                      f"`vpcemu down {lab.name}`")
+
+
+@app.command()
+def down(name: Annotated[Optional[str], typer.Argument(help="Lab to tear down.")] = None,
+         all_labs: Annotated[bool, typer.Option("--all", help="Tear down every lab.")] = False,
+         as_json: JsonOpt = False) -> None:
+    """Tear a lab down from its journal."""
+    from ..lab import Lab, require_root
+    call(as_json, require_root)
+    targets = Lab.list() if all_labs else [running_lab(name, as_json).name]
+    for lab_name in targets:
+        call(as_json, lambda n=lab_name: Lab.attach(n).down())
+    if not emit({"down": targets}, as_json):
+        console.print(f"down: {', '.join(targets) or 'no lab was up'}")
+
+
+@app.command()
+def clean(as_json: JsonOpt = False) -> None:
+    """After a crash: remove what crashed labs left (journals and ownership marks say what), and only that."""
+    from ..lab import require_root
+    from ..lifecycle import clean_crashed
+    call(as_json, require_root)
+    report = call(as_json, clean_crashed)
+    if not emit(report, as_json):
+        if not report["removed_labs"] and not report["orphan_namespaces"]:
+            console.print("clean: nothing left behind by a crashed lab")
+        for lab in report["removed_labs"]:
+            console.print(f"clean: removed crashed lab {lab}")
+        for ns in report["orphan_namespaces"]:
+            console.print(f"clean: removed orphan namespace {ns}")
+
+
+@app.command()
+def status(name: Annotated[Optional[str], typer.Argument(help="Lab name (default: all labs).")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Labs that are up; per lab its VPCs, subnets, route tables, instances and ENIs."""
+    from ..lab import Lab, require_root
+    call(as_json, require_root)
+    labs = [running_lab(name, as_json)] if name else [call(as_json, Lab.attach, n) for n in Lab.list()]
+    data = [lab.status() for lab in labs]
+    if emit(data if name is None else data[0], as_json):
+        return
+    if not data:
+        console.print("no lab is up")
+    for st in data:
+        render_status(st)
+
+
+def render_status(st: dict) -> None:
+    console.print(f"[bold]lab {st['lab']}[/] ({st['status']}, {st['namespaces']} namespaces, region {st['region']})")
+    for vpc in st["vpcs"]:
+        console.print(f"  VPC [cyan]{vpc['name']}[/] {vpc['id']} {', '.join(vpc['cidr_blocks'])}", highlight=False)
+        table = Table("subnet", "cidr", "az", "route table", "network acl", box=None, padding=(0, 2))
+        for s in vpc["subnets"]:
+            table.add_row(s["name"], s["cidr"], s["az"], s["route_table"], s["network_acl"])
+        console.print(table)
+        for rt in vpc["route_tables"]:
+            routes = "; ".join(f"{r['destination']} → {r['target']}" + ("" if r["state"] == "active" else f" ({r['state']})")
+                               for r in rt["routes"])
+            console.print(f"  route table {rt['name']}{' (main)' if rt['main'] else ''}: {routes}", highlight=False)
+        if vpc["internet_gateway"]:
+            console.print(f"  internet gateway {vpc['internet_gateway']['name']}", highlight=False)
+        for e in vpc["endpoints"]:
+            where = ", ".join(e["route_tables"] or e["network_interfaces"])
+            console.print(f"  {e['type'].lower()} endpoint {e['name']} {e['id']} → {e['service']}: {where}"
+                          + (" (private DNS)" if e["private_dns"] and e["type"] == "Interface" else ""), highlight=False)
+        for n in vpc["nat_gateways"]:
+            console.print(f"  NAT gateway {n['name']} {n['id']} ({n['connectivity_type']}) in {n['subnet']}: "
+                          f"{n['private_ip']}" + (f" → {n['eip']}" if n["eip"] else ""), highlight=False)
+        table = Table("ENI", "id", "attached to", "dev", "mac", "private IPs", "public", "SGs", "src/dst", "managed",
+                      box=None, padding=(0, 1))
+        for e in vpc["network_interfaces"]:
+            table.add_row(e["name"], e["id"], e["attached_to"] or "detached",
+                          "" if e["device_index"] is None else f"eth{e['device_index']}", e["mac"],
+                          ", ".join(e["private_ips"]), ", ".join(e["public_ips"].values()),
+                          ", ".join(e["security_groups"]), "on" if e["source_dest_check"] else "off",
+                          e["interface_type"] if e["requester_managed"] else "")
+        console.print(table)
+    for p in st["peering"]:
+        console.print(f"  peering {p['name']} {p['id']}: {p['requester']} ⇄ {p['accepter']}", highlight=False)
+    for h in st["internet_hosts"]:
+        console.print(f"  internet host {h['name']} {h['ip']} listening on {', '.join(h['listen']) or 'nothing'}",
+                      highlight=False)
+    for service, addresses in st["services"].items():
+        console.print(f"  AWS service {service}: {', '.join(addresses)}", highlight=False)
+
+
+# -- using a lab ----------------------------------------------------------------------------------------
+@app.command(name="exec", context_settings={"allow_interspersed_args": False})
+def exec_(target: Annotated[str, typer.Argument(help="Instance, attached ENI or internet host to run in.")],
+          command: Annotated[list[str], typer.Argument(help="The program and its arguments (after --).")],
+          lab: LabOpt = None) -> None:
+    """Run a program inside an instance or internet host: `vpcemu exec web-1 -- curl -s http://10.0.1.10:8080/`."""
+    the_lab = running_lab(lab, False)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    argv = call(False, the_lab.exec_argv, target, command)
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
