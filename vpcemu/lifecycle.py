@@ -43,11 +43,12 @@ def clean_crashed() -> dict:
     live = {ownership_mark(lab, Journal(lab).state().get("uuid", "")) for lab in all_labs()}
     orphans = []
     if os.path.isdir(netns.NETNS_DIR):
-        for ns in sorted(os.listdir(netns.NETNS_DIR)):
-            try:
-                mark = netns.get_ownership_mark(ns)
-            except Exception:       # not a namespace we can enter: not ours to judge
-                continue
+        # a plain file or a placeholder whose mount is gone is no namespace; read_marks leaves out
+        # what it cannot enter, and raises anything else
+        present = [ns for ns in sorted(os.listdir(netns.NETNS_DIR)) if netns.netns_inode(ns) is not None]
+        marks = apply.read_marks(present)
+        for ns in present:
+            mark = marks.get(ns)
             if mark and mark.startswith(OWNERSHIP_PREFIX + ":") and mark not in live:
                 netns.kill_processes_in_netns(ns)
                 netns.delete_netns(ns)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from kernel_namespaces import Namespaces
 from vpcemu import Lab, load_text
 from vpcemu.errors import KernelError, UsageError
 from vpcemu.kernel import apply, netns
@@ -170,9 +171,9 @@ def test_clean_removes_a_crashed_lab_and_orphans_but_nothing_else():
     dead.wait()
     lab.journal.write_state(status="building", pid=dead.pid)     # as if the builder died mid-way
     orphan, stranger = "k-orphan-ns", "k-stranger-ns"
-    netns.create_netns(orphan)
-    netns.set_ownership_mark(orphan, names.ownership_mark("k-gone", "0" * 32))
-    netns.create_netns(stranger)                                  # no mark: not ours
+    gone = Namespaces("k-gone", "0" * 32)       # a lab whose state directory is gone: it has no state file
+    gone.create(orphan)
+    subprocess.run(["ip", "netns", "add", stranger], check=True)      # no mark: not ours
     try:
         report = clean_crashed()
         assert "k-crash" in report["removed_labs"]
@@ -181,7 +182,7 @@ def test_clean_removes_a_crashed_lab_and_orphans_but_nothing_else():
         assert netns.netns_inode(stranger) is not None
     finally:
         netns.delete_netns(stranger)
-        netns.delete_netns(orphan)
+        gone.remove()
 
 
 def test_python_api_as_documented():

@@ -1,6 +1,8 @@
 """Kernel primitives against the real kernel: namespaces, sysctls, ethtool, nft, capture, trace.
 
 Every test builds its own `vpkt-*` namespaces and removes them; nothing touches the root namespace.
+Namespaces, sysctls, checksum offload and ownership marks go through the build's own steps
+(vpcemu.kernel.apply), as a lab's do.
 """
 from __future__ import annotations
 
@@ -17,24 +19,22 @@ from collections.abc import Callable, Iterator
 import pytest
 from pyroute2 import IPRoute
 
+from kernel_namespaces import Namespaces
 from vpcemu.errors import KernelError
+from vpcemu.kernel import apply
 from vpcemu.kernel.capture import Capture, Frame, NftTrace
 from vpcemu.drill import icmp_checksum
 from vpcemu.kernel.netns import (
     NETNS_DIR,
-    create_netns,
     delete_netns,
-    disable_tx_checksum,
-    get_ownership_mark,
     kill_processes_in_netns,
     netns_inode,
     open_iproute,
     processes_in_netns,
     run_in_netns,
-    set_ownership_mark,
-    write_sysctls,
 )
 from vpcemu.kernel.nft import nft_json, nft_run
+from vpcemu.plan.state import Plan
 
 pytestmark = [
     pytest.mark.kernel,
@@ -46,18 +46,14 @@ MakeNs = Callable[[str], str]
 
 @pytest.fixture
 def make_ns() -> Iterator[MakeNs]:
-    made: list[str] = []
+    with Namespaces(f"vpkt-{os.getpid()}") as made:
 
-    def make(tag: str) -> str:
-        name = f"vpkt-{os.getpid()}-{tag}"
-        create_netns(name)
-        made.append(name)
-        return name
+        def make(tag: str) -> str:
+            name = f"vpkt-{os.getpid()}-{tag}"
+            made.create(name)
+            return name
 
-    yield make
-    for name in made:
-        kill_processes_in_netns(name)
-        delete_netns(name)
+        yield make
 
 
 def read_proc(path: str) -> str:
@@ -131,6 +127,14 @@ def tx_checksum(ns: str, ifname: str) -> int:
     return run_in_netns(ns, body)
 
 
+def write_sysctls(ns: str, values: dict) -> None:
+    apply.apply_config(Plan("vpkt", (ns,), sysctls={ns: values}))
+
+
+def disable_tx_checksum(ns: str, ifnames: list[str]) -> None:
+    apply.apply_config(Plan("vpkt", (ns,), tx_checksum_off=tuple((ns, ifname) for ifname in ifnames)))
+
+
 def netns_dir_mount() -> str | None:
     for line in read_proc("/proc/self/mountinfo").splitlines():
         if line.split(" ")[4] == NETNS_DIR:
@@ -143,14 +147,16 @@ def netns_dir_mount() -> str | None:
 def test_create_and_delete_netns() -> None:
     name = f"vpkt-{os.getpid()}-life"
     path = f"{NETNS_DIR}/{name}"
-    try:
-        inode = create_netns(name)
-        assert inode == os.stat(path).st_ino == netns_inode(name)
-        assert inode != os.stat("/proc/self/ns/net").st_ino
-        mount = netns_dir_mount()
-        assert mount is not None and "shared:" in mount
-    finally:
-        assert delete_netns(name) is True
+    with Namespaces(name) as made:
+        try:
+            made.create(name)
+            inode = netns_inode(name)
+            assert inode == os.stat(path).st_ino
+            assert inode != os.stat("/proc/self/ns/net").st_ino
+            mount = netns_dir_mount()
+            assert mount is not None and "shared:" in mount
+        finally:
+            assert delete_netns(name) is True
     assert not os.path.exists(path)
     assert netns_inode(name) is None
     assert delete_netns(name) is False
@@ -159,9 +165,12 @@ def test_create_and_delete_netns() -> None:
 def test_create_existing_netns_raises_eexist(make_ns: MakeNs) -> None:
     name = make_ns("dup")
     inode = netns_inode(name)
+    other = Namespaces(f"vpkt-{os.getpid()}-other")
     with pytest.raises(KernelError) as info:
-        create_netns(name)
+        other.create(name)
     assert info.value.errno == errno.EEXIST
+    # journalled by the other lab before the attempt, but carrying the first lab's mark: left alone
+    assert other.remove() == [f"namespace {name} does not carry this lab's ownership mark; left alone"]
     assert netns_inode(name) == inode
     assert in_ns_read(name, "/proc/sys/net/ipv6/conf/all/disable_ipv6") == "1"
 
@@ -234,13 +243,16 @@ def test_disable_tx_checksum(make_ns: MakeNs) -> None:
     assert info.value.errno == errno.ENODEV
 
 
-def test_ownership_mark(make_ns: MakeNs) -> None:
+def test_ownership_mark() -> None:
     host_alias = read_proc("/sys/class/net/lo/ifalias")
-    a, b = make_ns("marka"), make_ns("markb")
-    assert get_ownership_mark(a) is None
-    set_ownership_mark(a, "vpcemu-lab:test-1234")
-    assert get_ownership_mark(a) == "vpcemu-lab:test-1234"
-    assert get_ownership_mark(b) is None
+    a, b, gone = (f"vpkt-{os.getpid()}-{tag}" for tag in ("marka", "markb", "markgone"))
+    with Namespaces(f"vpkt-{os.getpid()}-marks") as made:
+        made.create(a)
+        subprocess.run(["ip", "netns", "add", b], check=True)      # someone else's: no alias on lo
+        try:
+            assert apply.read_marks([a, b, gone]) == {a: made.mark, b: None}
+        finally:
+            delete_netns(b)
     assert read_proc("/sys/class/net/lo/ifalias") == host_alias
 
 

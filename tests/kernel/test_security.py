@@ -18,9 +18,10 @@ from ipaddress import IPv4Network
 import pytest
 from scapy.layers.inet import ICMP, IP
 
+from kernel_namespaces import Namespaces
 from vpcemu.errors import UsageError
 from vpcemu.kernel.capture import Capture, NftTrace
-from vpcemu.kernel.netns import create_netns, delete_netns, run_in_netns
+from vpcemu.kernel.netns import run_in_netns
 from vpcemu.kernel.nft import nft_json, nft_run
 from vpcemu.lab import Lab
 from vpcemu.load import load_text
@@ -385,8 +386,8 @@ aws:
     vpc = t.vpcs["main"]
     text = router_ruleset(vpc, subnet_marks(vpc), t)
     ns = f"sgload-{os.getpid()}"
-    create_netns(ns)
-    try:
+    with Namespaces(ns) as made:
+        made.create(ns)
         for _ in range(2):                                   # the second load replaces the first
             started = time.perf_counter()
             nft_run(ns, text)
@@ -394,8 +395,6 @@ aws:
         chains = [i["chain"]["name"] for i in nft_json(ns, "list chains ip")["nftables"] if "chain" in i]
         assert sum(c.startswith("sg_ingress_e") for c in chains) == 100
         print(f"ruleset for 100 ENIs loads in {elapsed_ms:.1f} ms")
-    finally:
-        delete_netns(ns)
 
 
 def _listing(ns: str) -> list:
@@ -422,9 +421,8 @@ def test_live_changes_as_diffs_leave_the_same_table_as_a_full_load():
              lambda t: security.with_interface_attribute(t, "x", ["db"], True),
              lambda t: security.with_network_acl_association(t, "b", "default")]
     diffed, fresh = f"nftdiff-{os.getpid()}-a", f"nftdiff-{os.getpid()}-b"
-    create_netns(diffed)
-    create_netns(fresh)
-    try:
+    with Namespaces(f"nftdiff-{os.getpid()}") as made:
+        made.create(diffed, fresh)
         vpc = t.vpcs["main"]
         before = router_ruleset(vpc, subnet_marks(vpc), t)
         nft_run(diffed, before)
@@ -438,6 +436,3 @@ def test_live_changes_as_diffs_leave_the_same_table_as_a_full_load():
             nft_run(fresh, after)
             assert _listing(diffed) == _listing(fresh)
             before = after
-    finally:
-        delete_netns(diffed)
-        delete_netns(fresh)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from kernel_namespaces import Namespaces
 from vpcemu import load_text
 from vpcemu.dns.zone import build_zone
-from vpcemu.kernel.netns import create_netns, delete_netns, kill_processes_in_netns, open_iproute, run_in_netns
+from vpcemu.kernel.netns import open_iproute, run_in_netns
 from vpcemu.services.aws import AwsRegion
 from vpcemu.services.ca import CertificateAuthority
 from vpcemu.services.environment import exec_environment, resolv_conf, resolv_conf_path
@@ -60,11 +61,9 @@ def lab(tmp_path_factory):
     tag = f"svct-{os.getpid()}"
     client, service = f"{tag}-c", f"{tag}-s"
     etc_dir = Path(resolv_conf_path(client)).parent
-    made, handles = [], []
+    made, handles = Namespaces(tag), []
     try:
-        for ns in (client, service):
-            create_netns(ns)
-            made.append(ns)
+        made.create(client, service)
         with open_iproute(client) as ipr:
             ipr.link("add", ifname="vc", kind="veth", peer={"ifname": "vs", "net_ns_fd": service})
         _configure(client, "vc", [CLIENT_IP])
@@ -82,9 +81,7 @@ def lab(tmp_path_factory):
         for h in handles:
             h.stop()
         shutil.rmtree(etc_dir, ignore_errors=True)
-        for ns in made:
-            kill_processes_in_netns(ns)
-            delete_netns(ns)
+        made.remove()
 
 
 BOTO_PROGRAM = r"""

@@ -24,6 +24,7 @@ from vpcemu.kernel import apply, netns, process
 from vpcemu.kernel.journal import Journal
 from vpcemu.kernel.process import signal_supervisor, start_supervisor, supervisor_entry
 from vpcemu.plan import names
+from vpcemu.plan.state import Plan
 from vpcemu.services.supervisor import MODEL_FILE
 
 pytestmark = [
@@ -214,14 +215,15 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
     lab = "k-sup-edge"
     topology = load_text(EDGE, name=lab)
     journal = Journal(lab)
-    journal.create(uuid.uuid4().hex, "<test>")
+    lab_uuid = uuid.uuid4().hex
+    journal.create(lab_uuid, "<test>")
     host_ns, region_ns, router = names.internet_host_ns(lab, "ext"), names.region_ns(lab), names.router_ns(lab, "main")
     on_lo = {names.parking_ns(lab): [], router: ["10.0.0.2", "169.254.169.253"], host_ns: ["198.18.0.50"],
              region_ns: [str(a) for a in topology.service_addresses["s3"]]}
     try:
-        for ns, addresses in on_lo.items():        # what the planner will build: journalled, so teardown removes it
-            journal.record("netns", name=ns)
-            netns.create_netns(ns)
+        # what the planner will build, made as the build makes it: journalled, so teardown removes it
+        apply.create_namespaces(Plan(lab, tuple(on_lo)), journal, names.ownership_mark(lab, lab_uuid))
+        for ns, addresses in on_lo.items():
             with netns.open_iproute(ns) as ipr:
                 for a in addresses:
                     ipr.addr("add", index=1, address=a, prefixlen=32)

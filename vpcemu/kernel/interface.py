@@ -62,10 +62,6 @@ def remove_addresses(ns: str, addresses: list) -> None:
                                   getattr(exc, "code", None), str(exc)) from None
 
 
-NUD_PERMANENT = 0x80
-SCOPE_LINK = 253
-
-
 def point_address(ns: str, table: int, address: str, link: str | None, mac: str | None) -> None:
     """The router's /32 route and permanent neighbour for a private IP: onto `link`, or gone (None)."""
     try:
@@ -80,8 +76,8 @@ def point_address(ns: str, table: int, address: str, link: str | None, mac: str 
                         ipr.route("del", table=table, dst=address, dst_len=32, oif=r.get_attr("RTA_OIF"),
                                   scope=r["scope"])
                 return
-            ipr.route("replace", table=table, dst=address, dst_len=32, oif=index, scope=SCOPE_LINK)
-            ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
+            ipr.route("replace", table=table, dst=address, dst_len=32, oif=index, scope="link")
+            ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state="permanent")
     except (OSError, IndexError) as exc:
         raise KernelError("private IP move", ns, f"{address} → {link}", getattr(exc, "code", None), str(exc)) from None
 

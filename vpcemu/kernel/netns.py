@@ -35,11 +35,8 @@ _MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_SHARED = 1 << 20
 _MNT_DETACH = 2
-_SIOCGIFFLAGS = 0x8913
-_SIOCSIFFLAGS = 0x8914
 _SIOCETHTOOL = 0x8946
 _ETHTOOL_STXCSUM = 0x17
-_IFF_UP = 0x1
 _IFREQ_SIZE = 40
 _KILL_TIMEOUT_S = 5.0
 
@@ -109,42 +106,27 @@ def ensure_netns_dir() -> None:
     _check(_libc.mount(b"", target, b"none", _MS_SHARED | _MS_REC, None), "mount", None, NETNS_DIR)
 
 
-def _bring_lo_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        req = bytearray(_IFREQ_SIZE)
-        req[:2] = b"lo"
-        fcntl.ioctl(sock, _SIOCGIFFLAGS, req)
-        flags = struct.unpack_from("H", req, 16)[0]
-        struct.pack_into("H", req, 16, flags | _IFF_UP)
-        fcntl.ioctl(sock, _SIOCSIFFLAGS, req)
-
-
-def create_netns(name: str) -> int:
-    """Create namespace `name` with IPv6 disabled and lo up; return its inode."""
+def create_and_enter(name: str) -> None:
+    """Create namespace `name` with IPv6 disabled and move the calling thread into it, for a worker
+    thread that does the namespace's next steps there (lo is still down)."""
     path = _path(name)
-    ensure_netns_dir()
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0))
     except OSError as exc:
         raise KernelError("create_netns", name, path, exc.errno, exc.strerror or str(exc)) from None
     mounted = False
-
-    def body() -> int:
-        nonlocal mounted
+    try:
         _check(_libc.unshare(_CLONE_NEWNET), "unshare", name, None)
         # /proc/self is the thread-group leader, which is still in the old namespace.
-        _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", _MS_BIND, None),
-               "mount", name, path)
+        _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", _MS_BIND, None), "mount", name, path)
         mounted = True
         # Before any interface exists, so none ever emits MLD/DAD/RS noise.
         for key in ("all", "default"):
-            with open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", "w") as f:
-                f.write("1")
-        _bring_lo_up()
-        return os.stat("/proc/thread-self/ns/net").st_ino
-
-    try:
-        return _in_thread(body)
+            fd = os.open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"1")
+            finally:
+                os.close(fd)
     except BaseException as exc:
         if mounted:
             _libc.umount2(path.encode(), _MNT_DETACH)
@@ -216,53 +198,35 @@ def open_iproute(name: str) -> IPRoute:
     return IPRoute(use_socket=sock)
 
 
-def write_sysctls(name: str, values: dict[str, str | int]) -> None:
-    """Write net sysctls (`net/ipv4/ip_forward`: 1, ...) inside namespace `name`."""
+def write_sysctls_here(name: str, values: dict[str, str | int]) -> None:
+    """Write net sysctls (`net/ipv4/ip_forward`: 1, ...) from a thread inside namespace `name`."""
     for key in values:
         # Only net/ sysctls are per namespace; anything else would change the host.
         if not key.startswith("net/") or ".." in key.split("/"):
             raise ValueError(f"not a per-namespace sysctl: {key!r}")
-
-    def body() -> None:
-        for key, value in values.items():
+    for key, value in values.items():
+        try:
+            # /proc/sys/net resolves against the namespace of the thread that opens it.
+            fd = os.open(f"/proc/sys/{key}", os.O_WRONLY | os.O_CLOEXEC)
             try:
-                # /proc/sys/net resolves against the namespace of the thread that opens it.
-                with open(f"/proc/sys/{key}", "w") as f:
-                    f.write(str(value))
-            except OSError as exc:
-                raise KernelError("sysctl", name, key, exc.errno, exc.strerror or str(exc)) from None
-
-    run_in_netns(name, body)
+                os.write(fd, str(value).encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise KernelError("sysctl", name, key, exc.errno, exc.strerror or str(exc)) from None
 
 
-def disable_tx_checksum(name: str, ifnames: list[str]) -> None:
-    """Turn off TX checksum offload so captured frames carry real L4 checksums."""
-
-    def body() -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for ifname in ifnames:
-                # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
-                value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
-                req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
-                req = req.ljust(_IFREQ_SIZE, b"\0")
-                try:
-                    fcntl.ioctl(sock, _SIOCETHTOOL, req)
-                except OSError as exc:
-                    raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
-
-    run_in_netns(name, body)
-
-
-def set_ownership_mark(name: str, mark: str) -> None:
-    """Record `mark` as the alias of lo in namespace `name` (how a lab marks what it owns)."""
-    with open_iproute(name) as ipr:
-        ipr.link("set", index=1, ifalias=mark)
-
-
-def get_ownership_mark(name: str) -> str | None:
-    """The mark set by set_ownership_mark, or None."""
-    with open_iproute(name) as ipr:
-        return ipr.get_links(1)[0].get("IFLA_IFALIAS") or None
+def disable_tx_checksum(name: str, ifnames: list[str], sock: socket.socket) -> None:
+    """Turn off TX checksum offload so captured frames carry real L4 checksums; `sock` is any socket
+    made in namespace `name` (the device ioctls reach that namespace's interfaces through it)."""
+    for ifname in ifnames:
+        # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
+        value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
+        req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
+        try:
+            fcntl.ioctl(sock, _SIOCETHTOOL, req)
+        except OSError as exc:
+            raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
 
 
 def _netns_of(pid: int) -> tuple[int, int] | None:
