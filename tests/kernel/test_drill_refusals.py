@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -18,35 +20,7 @@ from vpcemu.plan import plan_lab
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root")]
 
-TOPOLOGY = """
-format: 1
-vpcs:
-  main:
-    cidr: 10.0.0.0/16
-    internet_gateway: igw
-    subnets:
-      public-a:  {cidr: 10.0.0.0/24, az: us-east-1a, route_table: public}
-      private-a: {cidr: 10.0.1.0/24, az: us-east-1a, route_table: private-a}
-      public-b:  {cidr: 10.0.2.0/24, az: us-east-1b, route_table: public}
-    route_tables:
-      public:    {routes: [{destination: 0.0.0.0/0, target: igw}]}
-      private-a: {routes: [{destination: 0.0.0.0/0, target: nat-a}]}
-    nat_gateways:
-      nat-a: {subnet: public-a, eip: 198.51.100.20}
-      nat-b: {subnet: public-b, eip: 198.51.100.21}
-    security_groups:
-      open: {ingress: [{protocol: all, source: 0.0.0.0/0}]}
-    instances:
-      active:  {subnet: private-a, private_ip: 10.0.1.10, security_groups: [open]}
-      standby: {subnet: private-a, private_ip: 10.0.1.11, security_groups: [open]}
-      client:  {subnet: private-a, private_ip: 10.0.1.20, security_groups: [open]}
-    network_interfaces:
-      vip: {subnet: private-a, private_ips: [10.0.1.100, 10.0.1.101], security_groups: [open],
-            attachment: {instance: active, device_index: 1}}
-internet:
-  hosts:
-    ext: {ip: 198.18.0.50}
-"""
+TOPOLOGY = (Path(__file__).resolve().parents[1] / "data" / "drill.yaml").read_text()
 
 ENI_MOVE = ["eni-move", "--eni", "vip", "--to", "standby", "--client", "client"]
 IP_MOVE = ["ip-move", "--address", "10.0.1.101", "--to", "standby.eth0", "--client", "client"]

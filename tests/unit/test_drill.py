@@ -3,6 +3,8 @@ refusal: the drills here run on a lab that was never built, and any check that c
 reach for a namespace that does not exist instead of raising UsageError."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vpcemu import drill, load_text
@@ -10,35 +12,7 @@ from vpcemu.errors import UsageError
 from vpcemu.kernel.journal import Journal
 from vpcemu.lab import Lab
 
-TOPOLOGY = """
-format: 1
-vpcs:
-  main:
-    cidr: 10.0.0.0/16
-    internet_gateway: igw
-    subnets:
-      public-a:  {cidr: 10.0.0.0/24, az: us-east-1a, route_table: public}
-      private-a: {cidr: 10.0.1.0/24, az: us-east-1a, route_table: private-a}
-      public-b:  {cidr: 10.0.2.0/24, az: us-east-1b, route_table: public}
-    route_tables:
-      public:    {routes: [{destination: 0.0.0.0/0, target: igw}]}
-      private-a: {routes: [{destination: 0.0.0.0/0, target: nat-a}]}
-    nat_gateways:
-      nat-a: {subnet: public-a, eip: 198.51.100.20}
-      nat-b: {subnet: public-b, eip: 198.51.100.21}
-    security_groups:
-      open: {ingress: [{protocol: all, source: 0.0.0.0/0}]}
-    instances:
-      active:  {subnet: private-a, private_ip: 10.0.1.10, security_groups: [open]}
-      standby: {subnet: private-a, private_ip: 10.0.1.11, security_groups: [open]}
-      client:  {subnet: private-a, private_ip: 10.0.1.20, security_groups: [open]}
-    network_interfaces:
-      vip: {subnet: private-a, private_ips: [10.0.1.100, 10.0.1.101], security_groups: [open],
-            attachment: {instance: active, device_index: 1}}
-internet:
-  hosts:
-    ext: {ip: 198.18.0.50}
-"""
+TOPOLOGY = (Path(__file__).resolve().parents[1] / "data" / "drill.yaml").read_text()
 
 ENI_MOVE = dict(network_interface="vip", to="standby", client="client")
 IP_MOVE = dict(address="10.0.1.101", to="standby.eth0", client="client")
