@@ -92,7 +92,7 @@ class FlowLogRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """AWS's field names (`interface-id`, `log-status` …) as keys."""
-        return dict(zip(FIELDS, self.values()))
+        return dict(zip(FIELDS, self.values(), strict=True))
 
 
 def render(records: Iterable[FlowLogRecord]) -> str:

@@ -19,14 +19,14 @@ from typing import Any
 
 from .errors import ServiceDown, UsageError
 from .kernel import apply, process
-from .kernel.journal import Journal, all_labs
+from .kernel.journal import MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
 from .services.environment import exec_environment, instance_resolv_conf
-from .services.supervisor import CA_BUNDLE_FILE, MODEL_FILE, supervisor_spec
+from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,7 @@ def matrix(lab: "Lab", ports: tuple[str, ...] = DEFAULT_PORTS, sources: list[str
     lab.require_services()          # a service that died during the matrix makes its answers suspect
     analyzer = Analyzer(t)
     cells = []
-    for i, (f, o) in enumerate(zip(flows, observed)):
+    for i, (f, o) in enumerate(zip(flows, observed, strict=True)):
         e = analyzer.flow(f.source, f.destination, f.protocol, f.port, SPORT_BASE + i)
         cells.append(Cell(f.source, f.destination, f.protocol, f.port, e.reachable, o.reachable, o.answer,
                           e.explanations[0]["code"] if e.explanations else None))

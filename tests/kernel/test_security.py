@@ -171,7 +171,7 @@ def drop_comment(lab: Lab, trace: NftTrace) -> str:
 
 # -- security groups -----------------------------------------------------------------------------
 def test_sender_egress_and_receiver_ingress_each_block():
-    groups = f"mute: {{ingress: [{{protocol: all, source: 0.0.0.0/0}}], egress: []}}, deaf: {{}}"
+    groups = "mute: {ingress: [{protocol: all, source: 0.0.0.0/0}], egress: []}, deaf: {}"
     with lab_up("sg-eachdir", topology(groups, instances="security_groups: [open]")) as lab:
         assert ping(lab, "x", "10.0.2.10")
         security.modify_network_interface_attribute(lab, "x", groups=["mute"])     # sender: no egress
@@ -184,7 +184,7 @@ def test_sender_egress_and_receiver_ingress_each_block():
 
 
 def test_group_reference_follows_membership_and_a_refused_change_changes_nothing():
-    groups = f"clients: {{}}, web: {{ingress: [{{protocol: icmp, source: sg:clients}}]}}"
+    groups = "clients: {}, web: {ingress: [{protocol: icmp, source: sg:clients}]}"
     with lab_up("sg-member", topology(groups)) as lab:
         security.modify_network_interface_attribute(lab, "y", groups=["web"])
         assert not ping(lab, "x", "10.0.2.10")

@@ -25,7 +25,7 @@ from vpcemu.kernel.journal import Journal
 from vpcemu.kernel.process import signal_supervisor, start_supervisor, supervisor_entry
 from vpcemu.plan import names
 from vpcemu.plan.state import Plan
-from vpcemu.services.supervisor import MODEL_FILE
+from vpcemu.kernel.journal import MODEL_FILE
 
 pytestmark = [
     pytest.mark.kernel,

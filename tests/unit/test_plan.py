@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vpcemu import TopologyError, load_text, load_topology
+from vpcemu import load_text, load_topology
 from vpcemu.plan import plan_lab
 from vpcemu.plan.build import ENI_TABLE, PREF_BLACKHOLE, PREF_ENI_TABLE, route_table_ids
 

@@ -24,7 +24,7 @@ from vpcemu.ops.route_table import route_created, route_replaced
 from vpcemu.ops.vpc_endpoint import vpc_endpoint_created
 from vpcemu.rules import limits
 from vpcemu.rules.security_group import parse_port_range
-from vpcemu.services.supervisor import MODEL_FILE
+from vpcemu.kernel.journal import MODEL_FILE
 
 ANY = "0.0.0.0/0"
 BASE = {

@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 STATE_ROOT = Path(os.environ.get("VPCEMU_STATE_DIR", "/run/vpcemu"))
+# files in a lab's state directory besides the journal and state.json
+MODEL_FILE = "model.pickle"          # the committed model (Lab.commit)
+SERVICES_FILE = "services.json"      # the service keeper's account: worker pid, restarts, the services it runs
+RELOADED_FILE = "model-reloaded"     # the supervisor's answer to SIGHUP: the model version it re-read
+GO = "go"                            # the supervisor may start: the namespaces exist
 
 
 class Journal:

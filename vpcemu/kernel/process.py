@@ -18,7 +18,7 @@ import time
 
 from ..errors import KernelError
 from ..plan.names import parking_ns
-from .journal import Journal
+from .journal import GO, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, Journal
 
 SUPERVISOR = "supervisor"
 SUPERVISOR_LOG = "supervisor.log"
@@ -74,7 +74,6 @@ def await_supervisor(journal: Journal, lab: str, proc: subprocess.Popen, timeout
     """Tell a spawned supervisor the namespaces exist and wait until it says `ready`; its pid. Raises
     KernelError (with the tail of its log) if it says `error: ...`, dies or is not ready within
     `timeout` seconds; it is then stopped, and the lab's teardown finds nothing of it."""
-    from ..services.supervisor import GO
     log_path = journal.dir / SUPERVISOR_LOG
     entry = supervisor_entry(journal)
     try:
@@ -200,7 +199,6 @@ def supervisor_health(journal: Journal) -> dict | None:
 
     The keeper (the journalled process) restarts a dead worker; the services are up while the worker
     its last account names is alive. A dead keeper leaves a live worker serving, unsupervised."""
-    from ..services.supervisor import SERVICES_FILE
     entry = supervisor_entry(journal)
     if entry is None:
         return None
@@ -217,7 +215,6 @@ def supervisor_health(journal: Journal) -> dict | None:
 
 def reload_supervisor(journal: Journal, timeout: float = 5.0) -> bool:
     """SIGHUP the supervisor and wait until it has re-read the model as it is now (False: none runs)."""
-    from ..services.supervisor import MODEL_FILE, RELOADED_FILE
     version = str((journal.dir / MODEL_FILE).stat().st_mtime_ns)
     if not signal_supervisor(journal, signal.SIGHUP):
         return False

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from ..errors import Problem, TopologyError
+from ..errors import TopologyError
 from ..model import KNOWN_SERVICES, Addressing, Topology, Vpc
 from ..rules import limits
 from ..rules.vpc import LINK_LOCAL, PRIVATE_RANGES, SHARED_RANGE

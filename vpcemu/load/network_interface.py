@@ -121,7 +121,7 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
     launched_with = {n: 1 for n in inst_data}
     for d in eni_data.values():
         a = d.get("attachment")
-        if isinstance(a, dict) and a.get("instance") in launched_with:
+        if isinstance(a, dict) and isinstance(a.get("instance"), str) and a["instance"] in launched_with:
             launched_with[a["instance"]] += 1
     for n, d in inst_data.items():
         path = f"{ctx.path}.instances.{n}"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import reprlib
 import stat
 from ipaddress import AddressValueError, IPv4Address, IPv4Network, NetmaskValueError

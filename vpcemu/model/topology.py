@@ -1,6 +1,7 @@
 """Topology: the whole lab as one immutable value, with lookups by the names users write."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
@@ -25,7 +26,7 @@ class Addressing:
         """Each known service owns two /24s of the services pool; its prefix list is exactly those."""
         index = KNOWN_SERVICES.index(service)
         blocks = self.services[0].subnets(new_prefix=24)
-        return tuple(b for i, b in zip(range(2 * index + 2), blocks))[2 * index:]
+        return tuple(itertools.islice(blocks, 2 * index, 2 * index + 2))
 
 
 @dataclass(frozen=True)

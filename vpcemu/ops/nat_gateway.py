@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..errors import UsageError
 from ..model import Topology
 from .live import apply_topology
 from .security import one_vpc, with_vpc

@@ -108,7 +108,7 @@ def probe_many(lab: "Lab", flows: list[Flow], timeout: float = 1.0) -> list[Flow
         for ns, cap in caps.items():
             pending = {i for i, _, _ in by_ns[ns]}
 
-            def answered(frame) -> bool:
+            def answered(frame, pending: set[int] = pending) -> bool:
                 if frame.direction == "in":
                     found = _key_of(frame.data)
                     if found is not None and found[0] in keys and keys[found[0]] not in answers:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import KernelError
+from ..kernel.journal import GO, MODEL_FILE, RELOADED_FILE, SERVICES_FILE
 from ..kernel.netns import enter_netns
 from ..kernel.process import read_line, starttime
 from ..model.internet import Listener
@@ -35,10 +36,6 @@ from ..model.topology import Topology
 from ..plan import names
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 
-RELOADED_FILE = "model-reloaded"
-SERVICES_FILE = "services.json"     # the keeper's account: worker pid, restarts, the services it runs
-GO = "go"
-MODEL_FILE = "model.pickle"
 CA_DIR = "ca"
 CA_BUNDLE_FILE = "ca-bundle.pem"
 READY = "ready"
@@ -132,12 +129,12 @@ class Supervisor:
             for r in spec.resolvers:
                 resolver = VpcResolver(build_zone(topology, r.vpc, topology.service_addresses))
                 self._start(f"the resolver of VPC {r.vpc}", r.namespace, ", ".join(r.addresses),
-                            lambda: resolver.start(r.namespace, list(r.addresses)))
+                            lambda resolver=resolver, r=r: resolver.start(r.namespace, list(r.addresses)))
                 self.resolvers[r.vpc] = resolver
             for h in spec.hosts:
                 self._start(f"the listeners of internet host {h.host}", h.namespace,
                             f"{h.ip} " + " ".join(f"{l.protocol}/{l.port}" for l in h.listen),
-                            lambda: start_host_listeners(h.namespace, h.ip, h.listen, ca, h.host))
+                            lambda h=h: start_host_listeners(h.namespace, h.ip, h.listen, ca, h.host))
             if spec.region is not None:
                 region = AwsRegion(spec.region.region, ca, {s: list(a) for s, a in spec.region.services.items()})
                 self._start(f"the AWS region {spec.region.region}", spec.region.namespace,

@@ -1,0 +1,1 @@
+"""The only code that touches the system: namespaces, netlink, nft, captures, processes, the journal."""
