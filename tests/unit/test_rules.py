@@ -267,14 +267,8 @@ def test_network_acl_entry_quota(topo):
 
 
 def test_network_acl_entry_action(topo):
-    """The same words from both sides (rules.network_acl.RULE_ACTIONS). The file's check of its own
-    vocabulary reports no AWS code (tests/invalid/nacl-bad-action.yaml pins that); the live call says
-    InvalidParameterValue."""
-    problem = loader_refuses(add_entry(action="permit"))
-    refused = live_refuses(security.with_network_acl_entry, topo, "strict",
-                           NetworkAclEntry(110, "-1", "permit", False, IPv4Network(ANY)))
-    assert problem.message == refused.message == "'permit' is not one of: allow, deny"
-    assert refused.code == ErrorCode.INVALID_PARAMETER_VALUE
+    both(ErrorCode.INVALID_PARAMETER_VALUE, add_entry(action="permit"), security.with_network_acl_entry, topo, "strict",
+         NetworkAclEntry(110, "-1", "permit", False, IPv4Network(ANY)))
 
 
 # -- ENI attachment -----------------------------------------------------------------------------------
@@ -293,6 +287,18 @@ def attach(eni, instance, index):
 ])
 def test_eni_attachment(topo, eni, instance, index, code):
     both(code, attach(eni, instance, index), attached, topo, eni, instance, index)
+
+
+def test_eni_attachment_to_an_instance_of_another_vpc():
+    """Multi-VPC ENIs are not emulated: refused from both sides with the same code and words."""
+    def with_instance(doc):
+        doc["vpcs"]["peer"]["instances"] = {"there": {"subnet": "p"}}
+    doc = copy.deepcopy(BASE)
+    with_instance(doc)
+    t = load_text(yaml.safe_dump(doc), name="rules")
+    problem, refused = both(ErrorCode.INVALID_PARAMETER_COMBINATION,
+                            lambda d: (with_instance(d), attach("spare", "there", 1)(d)), attached, t, "spare", "there", 1)
+    assert problem.message == refused.message == "spare is in VPC main but instance there is in VPC peer"
 
 
 def test_private_ips_per_interface_of_the_instance_type(topo):
