@@ -142,10 +142,7 @@ class Lab:
             finally:
                 self._lock_depth -= 1
             return
-        fd = self.journal.lock(self.lock_timeout)
-        if fd is None:
-            raise UsageError(f"lab {self.name} is busy: another change held its lock for {self.lock_timeout:g} s",
-                             "LabBusy", hint="try again, or wait longer with --lock-timeout SECONDS")
+        fd = self._lock()
         self._lock_fd, self._lock_depth = fd, 1
         marker = self.journal.dir / CHANGING_FILE
         try:
@@ -164,6 +161,13 @@ class Lab:
         finally:
             self._lock_fd, self._lock_depth = None, 0
             os.close(fd)
+
+    def _lock(self) -> int:
+        fd = self.journal.lock(self.lock_timeout)
+        if fd is None:
+            raise UsageError(f"lab {self.name} is busy: another change held its lock for {self.lock_timeout:g} s",
+                             "LabBusy", hint="try again, or wait longer with --lock-timeout SECONDS")
+        return fd
 
     def changing(self) -> None:
         """Called by a live change before its first kernel step: from here a failure or a kill needs the
@@ -212,11 +216,17 @@ class Lab:
         return topology
 
     def down(self) -> None:
-        """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched."""
-        state = self.journal.state()
-        mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
-        apply.teardown(self.journal, expect_mark=mark)
-        self.journal.remove()
+        """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched.
+        Waits for a change in progress to end (the lab's lock), so none is left half-applied."""
+        fd = None if self._lock_depth else self._lock()
+        try:
+            state = self.journal.state()
+            mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
+            apply.teardown(self.journal, expect_mark=mark)
+            self.journal.remove()
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def __enter__(self) -> "Lab":
         return self
