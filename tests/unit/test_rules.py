@@ -19,7 +19,7 @@ from vpcemu.load import load_text
 from vpcemu.model import NetworkAclEntry, SecurityGroupRule
 from vpcemu.ops import security
 from vpcemu.ops.elastic_ip import associated
-from vpcemu.ops.network_interface import assigned, attached, created
+from vpcemu.ops.network_interface import assigned, attached, created, deleted, detached, moved
 from vpcemu.ops.route_table import route_created, route_replaced
 from vpcemu.ops.vpc_endpoint import vpc_endpoint_created
 from vpcemu.rules import limits
@@ -145,6 +145,15 @@ def test_decided_a_requester_managed_eni_is_not_a_route_target(topo):
     assert live_refuses(route_replaced, topo, "rt", ANY, "nat.eni").code == ErrorCode.OPERATION_NOT_PERMITTED
     assert route_created(topo, "rt", "10.9.0.0/16", "nat").vpcs["main"].route_tables["rt"].routes[-1].network_interface \
         == "nat.eni"
+
+
+@pytest.mark.parametrize("eni", ["nat.eni", "sqs.a"])
+def test_a_requester_managed_eni_is_only_looked_at(topo, eni):
+    """Moving, attaching, detaching or deleting a NAT gateway's or an endpoint's ENI: OperationNotPermitted
+    before anything changes (a move used to reach the kernel and fail there)."""
+    for refused in (live_refuses(moved, topo, eni, "far"), live_refuses(attached, topo, eni, "far", 1),
+                    live_refuses(detached, topo, eni), live_refuses(deleted, topo, eni)):
+        assert refused.code == ErrorCode.OPERATION_NOT_PERMITTED and "requester-managed" in refused.message
 
 
 def test_decided_a_vpc_endpoint_is_not_a_route_target(topo):

@@ -155,6 +155,7 @@ def detached(topology: Topology, network_interface: str) -> Topology:
 def moved(topology: Topology, network_interface: str, instance: str, device_index: int | None = None) -> Topology:
     """Detach then attach in one step; refused as a whole if either half is refused."""
     eni = _eni(topology, network_interface)
+    rules.not_requester_managed(eni, "moved")
     if device_index is None and eni.attachment is not None:
         taken = {e.attachment.device_index for e in topology.interfaces_of(instance)}
         if eni.attachment.device_index not in taken:
