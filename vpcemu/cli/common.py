@@ -59,9 +59,16 @@ def call(as_json: bool, fn, *args, **kwargs):
         fail(exc, as_json)
 
 
+def lab_name(name: str | None, as_json: bool) -> str | None:
+    """A lab name from the command line, checked by the one lab-name rule before anything else."""
+    from ..rules.names import valid_lab_name
+    return None if name is None else call(as_json, valid_lab_name, name)
+
+
 def running_lab(name: str | None, as_json: bool):
     """The running lab `name` (or the only one up); root is needed to act on it."""
     from ..lab import Lab, require_root
+    lab_name(name, as_json)
     call(as_json, require_root)
     return call(as_json, Lab.attach, name)
 
