@@ -30,7 +30,11 @@ pytestmark = [pytest.mark.reliability, pytest.mark.kernel,
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = "k-badargs"
-TOPOLOGY = (REPO / "tests" / "data" / "drill.yaml").read_text() + "aws:\n  services: [s3, sqs]\n"
+# the drill lab, its AWS services, and a detached ENI (spare) to attach
+TOPOLOGY = (REPO / "tests" / "data" / "drill.yaml").read_text().replace(
+    "    network_interfaces:\n",
+    "    network_interfaces:\n      spare: {subnet: private-a, security_groups: [open]}\n") \
+    + "aws:\n  services: [s3, sqs]\n"
 LONG = "x" * 64                                   # one more than a name may have
 DESCRIPTION_256 = "d" * 256                       # one more than AWS's 255
 
@@ -129,8 +133,8 @@ NUMBER_CASES = {
        for verb, args in (("detach", ["vip"]), ("move", ["vip", "--to", "standby"]),
                           ("attach", ["vip", "-i", "standby", "-d", "2"]))
        for v in ("-1", "nan")},
-    **{f"eni-attach-index-{v}": ["eni", "attach", "vip", "-i", "standby", "-d", v, "--lab", LAB]
-       for v in ("-1", "32", "99999999999999999999")},
+    **{f"eni-attach-index-{v}": ["eni", "attach", "spare", "-i", "standby", "-d", v, "--lab", LAB]
+       for v in ("-1", "0", "32", "99999999999999999999")},
     **{f"sg-icmp-{what}": ["sg", "authorize", "open", "-p", "icmp", "--peer", "10.9.0.0/16", "--lab", LAB, opt, v]
        for what, opt, v in (("type-256", "--icmp-type", "256"), ("type-minus-2", "--icmp-type", "-2"),
                             ("code-300", "--icmp-code", "300"))},
@@ -188,9 +192,13 @@ REFERENCE_CASES = {
     "nacl-associate-unknown-acl": ["nacl", "associate", "private-a", "nope", "--lab", LAB],
     "eni-attach-unknown": ["eni", "attach", "nope", "-i", "standby", "-d", "2", "--lab", LAB],
     "eni-attach-attached": ["eni", "attach", "vip", "-i", "standby", "-d", "2", "--lab", LAB],
-    "eni-attach-unknown-instance": ["eni", "attach", "vip", "-i", "nope", "-d", "2", "--lab", LAB],
+    "eni-attach-unknown-instance": ["eni", "attach", "spare", "-i", "nope", "-d", "2", "--lab", LAB],
+    "eni-attach-index-taken": ["eni", "attach", "spare", "-i", "active", "-d", "1", "--lab", LAB],
+    "eni-detach-detached": ["eni", "detach", "spare", "--lab", LAB],
     "eni-detach-unknown": ["eni", "detach", "nope", "--lab", LAB],
-    "eni-detach-primary": ["eni", "detach", "active", "--lab", LAB],
+    "eni-detach-primary": ["eni", "detach", "active.eth0", "--lab", LAB],
+    "eni-detach-requester-managed": ["eni", "detach", "nat-a.eni", "--lab", LAB],
+    "eni-delete-requester-managed": ["eni", "delete", "nat-a.eni", "--lab", LAB],
     "eni-move-unknown": ["eni", "move", "nope", "--to", "standby", "--lab", LAB],
     "eni-move-unknown-instance": ["eni", "move", "vip", "--to", "nope", "--lab", LAB],
     "eni-create-unknown-subnet": ["eni", "create", "new-eni", "--subnet", "nope", "--lab", LAB],
@@ -219,6 +227,8 @@ REFERENCE_CASES = {
     "eip-associate-foreign-private": ["eip", "associate", "198.51.100.30", "--eni", "vip", "--private-ip",
                                       "10.0.1.20", "--lab", LAB],
     "eip-associate-in-use": ["eip", "associate", "198.51.100.20", "--eni", "vip", "--lab", LAB],
+    "eip-associate-private-garbage": ["eip", "associate", "198.51.100.30", "--eni", "vip", "--private-ip", "x",
+                                      "--lab", LAB],
     "eip-disassociate-unknown": ["eip", "disassociate", "198.51.100.99", "--lab", LAB],
     "eip-disassociate-garbage": ["eip", "disassociate", "x", "--lab", LAB],
     "nat-delete-unknown": ["nat", "delete", "nope", "--lab", LAB],
@@ -248,7 +258,9 @@ REFERENCE_CASES = {
                               "private-a", "--to", "nat-b", "--client", "client", "--target", "ext", "--lab", LAB],
     "drill-eni-move-unknown-eni": ["drill", "eni-move", "--eni", "nope", "--to", "standby", "--client", "client",
                                    "--lab", LAB],
-    "drill-ip-move-unknown-address": ["drill", "ip-move", "--address", "10.0.1.199", "--to", "standby",
+    "drill-ip-move-unknown-address": ["drill", "ip-move", "--address", "10.0.1.199", "--to", "standby.eth0",
+                                      "--client", "client", "--lab", LAB],
+    "drill-ip-move-garbage-address": ["drill", "ip-move", "--address", "x", "--to", "standby.eth0",
                                       "--client", "client", "--lab", LAB],
     "drill-az-unknown": ["drill", "az-outage", "--az", "us-east-1z", "--client", "client", "--target", "ext",
                          "--lab", LAB],

@@ -111,13 +111,14 @@ def write_output(as_json: bool, option: str, path: Path, text: str) -> None:
                         ErrorCode.INVALID_PARAMETER_VALUE, hint="give a file in a writable directory"), as_json)
 
 
-def read_input(as_json: bool, path: Path) -> str:
-    """The text of a file a verb reads, by the rules a topology file is read by (load/shape.py's
+def read_input(as_json: bool, path: Path, what: str) -> str:
+    """The text of `what`, a file a verb reads, by the rules a topology file is read by (load/shape.py's
     read_document): a regular file, not too large, UTF-8; else exit 2 saying why."""
     from ..load.shape import read_document
     text, problems = read_document(path)
     if problems:
-        fail(UsageError(f"{path}: " + "; ".join(str(p) for p in problems)), as_json)
+        why = "; ".join(p.message if p.path == str(path) else f"{p.path}: {p.message}" for p in problems)
+        fail(UsageError(f"{path}: {why}", hint=f"give the path of {what}"), as_json)
     return text
 
 

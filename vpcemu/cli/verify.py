@@ -12,6 +12,7 @@ from .common import JsonOpt, LabOpt, call, console, emit, number, output_file, r
 
 app = typer.Typer()
 MAX_TIMEOUT_S = 60.0
+SAVED_MATRIX = "a matrix saved by `vpcemu matrix --save`"
 
 LabArg = Annotated[Optional[str], typer.Argument(help="Lab name (default: the only lab that is up).")]
 PortsOpt = Annotated[Optional[list[str]], typer.Option("--port", "-p", help="icmp, tcp/N or udp/N (repeat); "
@@ -148,9 +149,9 @@ def diff(before: Annotated[Path, typer.Argument(help="A matrix saved with `vpcem
     Exit 0 if nothing changed, 1 if something did."""
     from ..verify import matrix as run
     from ..verify import matrix_diff
-    old = call(as_json, _read_matrix, before, read_input(as_json, before))
+    old = call(as_json, _read_matrix, before, read_input(as_json, before, SAVED_MATRIX))
     if after is not None:
-        new = call(as_json, _read_matrix, after, read_input(as_json, after))
+        new = call(as_json, _read_matrix, after, read_input(as_json, after, SAVED_MATRIX))
     else:
         the_lab = running_lab(lab or old["lab"], as_json)
         new = call(as_json, run, the_lab, tuple(old["ports"]), old["sources"], old["destinations"]).to_dict()
@@ -173,7 +174,7 @@ def _read_matrix(path: Path, text: str) -> dict:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise UsageError(f"{path}: not a matrix saved by `vpcemu matrix --save`: not JSON ({exc})") from None
+        raise UsageError(f"{path}: not {SAVED_MATRIX}: not JSON ({exc})") from None
     fields = ("lab", "ports", "sources", "destinations", "cells")
     if not isinstance(data, dict):
         wrong = list(fields)
@@ -184,7 +185,7 @@ def _read_matrix(path: Path, text: str) -> dict:
                                   ("cells", isinstance(data.get("cells"), list) and all(map(_cell, data["cells"]))))
                   if not ok]
     if wrong:
-        raise UsageError(f"{path}: not a matrix saved by `vpcemu matrix --save`: {', '.join(wrong)} missing or "
+        raise UsageError(f"{path}: not {SAVED_MATRIX}: {', '.join(wrong)} missing or "
                          "of the wrong type")
     return data
 
