@@ -105,7 +105,7 @@ class Lab:
     @classmethod
     def attach(cls, name: str | None = None) -> "Lab":
         """The running lab called `name`, or the only one that is up."""
-        journal = Journal(_lab_name(name))
+        journal = Journal(_choose(name))
         name = journal.lab
         try:
             topology = pickle.loads((journal.dir / MODEL_FILE).read_bytes())
@@ -124,7 +124,7 @@ class Lab:
         """Tear down the lab called `name` (or the only one up) from its journal, without needing its
         model: what `down` does, for a lab whose model is torn too. A lab still being built is
         refused. Returns what was left alone (entries that cannot be the lab's), and why."""
-        journal = Journal(_lab_name(name))
+        journal = Journal(_choose(name))
         if lifecycle.condition(journal) == lifecycle.BUILDING:
             raise UsageError(f"lab {journal.lab!r} is being built by pid {journal.state().get('pid')}",
                              hint="wait until `vpcemu up` returns; if it hangs, stop it, then `vpcemu clean`")
@@ -133,6 +133,11 @@ class Lab:
     @staticmethod
     def list() -> list[str]:
         return all_labs()
+
+    @staticmethod
+    def choose(name: str | None) -> str:
+        """`name`, checked by the lab-name rule and up; or the only lab that is up."""
+        return _choose(name)
 
     @classmethod
     def statuses(cls) -> list[dict]:
@@ -277,8 +282,7 @@ class Lab:
         return lab_status(self)
 
 
-def _lab_name(name: str | None) -> str:
-    """`name`, checked by the lab-name rule and up; or the only lab that is up."""
+def _choose(name: str | None) -> str:
     labs = all_labs()
     if name is None:
         if len(labs) != 1:

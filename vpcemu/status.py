@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from .kernel.journal import Journal
 from .kernel.netns import netns_inode
 from .kernel.process import supervisor_health
-from .lifecycle import BROKEN, BUILDING, CRASHED, builder_alive, condition
+from .lifecycle import BROKEN, BUILDING, CRASHED, DAMAGED, builder_alive, condition
 from .plan import names
 from .plan.nat_gateway import nat_gateway_of
 from .plan.vpc_endpoint import interface_endpoint_of
@@ -68,8 +68,10 @@ def lab_status(lab: "Lab") -> dict:
         })
     supervisor = supervisor_health(lab.journal)
     down = [s["service"] for s in supervisor["services"] if s["state"] != "up"] if supervisor else []
-    condition = state.get("status", "unknown")
-    if condition != "up":           # its namespaces are still being made, or never will be
+    condition = state.get("status", DAMAGED)
+    if not state:                   # the state file is torn or gone: the journal is all there is
+        condition = DAMAGED
+    elif condition != "up":         # its namespaces are still being made, or never will be
         condition = BUILDING if builder_alive(state) else CRASHED
     elif missing:
         condition = BROKEN

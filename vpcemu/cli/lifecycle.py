@@ -41,7 +41,7 @@ def down(name: Annotated[Optional[str], typer.Argument(help="Lab to tear down.")
     call(as_json, require_root)
     if all_labs and name is not None:
         fail(UsageError("give a lab name or --all, not both", ErrorCode.INVALID_PARAMETER_COMBINATION), as_json)
-    targets = Lab.list() if all_labs else [lab_name(name, as_json)]
+    targets = Lab.list() if all_labs else [call(as_json, Lab.choose, lab_name(name, as_json))]
     done, left_alone, refused = [], [], []
     for target in targets:
         try:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .netns import valid_name
 from .pids import running, starttime
 
 STATE_ROOT = Path(os.environ.get("VPCEMU_STATE_DIR", "/run/vpcemu"))
@@ -140,11 +141,12 @@ class Journal:
         return out
 
     def live_namespaces(self) -> list[str]:
-        """Namespaces created and not deleted since by a live change (a deleted NAT gateway's)."""
+        """Namespaces created and not deleted since by a live change (a deleted NAT gateway's). A name
+        that cannot be one of this lab's namespaces (a damaged journal's) is not among them."""
         alive: dict[str, None] = {}
         for e in self.entries():
             name = e.get("name")
-            if not isinstance(name, str):
+            if not (valid_name(name) and name.startswith(f"{self.lab}-")):
                 continue
             if e["kind"] == "netns":
                 alive[name] = None
