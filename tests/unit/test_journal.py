@@ -74,7 +74,7 @@ def test_a_damaged_journal_yields_only_its_entries(state_root):
                 b'{"kind": "' + NETNS_NOT_OURS.encode() + b'", "name": "a-taken"}\n{"kind": "netns", "na')
     assert [e["kind"] for e in j.entries()] == ["netns", "netns", "netns", "netns", NETNS_NOT_OURS]
     assert j.live_namespaces() == ["a-park", "a-one"]
-    assert j.owned_namespaces() == ["a-park", "a-one"]
+    assert j.recorded_namespaces() == (["a-park", 3, "a-one", "a-taken"], {"a-taken"})
 
 
 def test_a_torn_or_foreign_state_reads_as_none(state_root):

@@ -299,9 +299,9 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
     """Remove what the journal lists, newest first: its processes, files and namespaces. A namespace
     goes only if it carries the lab's mark (`expect_mark`; without one, any mark of this lab) or, made
     by a build that died part-way, none yet; a placeholder such a build left in /run/netns goes too.
-    An entry that cannot be this lab's (a namespace name not of the form `<lab>-...`, a path outside
-    what a lab writes, a process entry without its start time) is left alone. Returns what was left
-    alone, and why."""
+    An entry that cannot be this lab's (a name no namespace can have, a path outside what a lab
+    writes, a process entry without its start time) is left alone. Returns what was left alone, and
+    why."""
     problems: list[str] = []
     entries = journal.entries()
     for entry in reversed(entries):
@@ -324,22 +324,23 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
             remove_file(path)
         elif os.path.islink(path):
             os.unlink(path)                 # only the link we made: never what it points to
+    recorded, taken = journal.recorded_namespaces()
     namespaces = []
-    for ns in reversed(journal.owned_namespaces()):
-        if netns.valid_name(ns) and ns.startswith(journal.lab + "-"):
+    for ns in reversed(recorded):
+        if netns.valid_name(ns):
             namespaces.append(ns)
         else:
-            problems.append(f"journal names namespace {ns!r}, which is no namespace name of lab {journal.lab}; "
-                            "left alone")
+            problems.append(f"journal names namespace {ns!r}, which cannot be a namespace's name; left alone")
     existing = [ns for ns in namespaces if netns.netns_inode(ns) is not None]
     marks = read_marks(existing)
     ours = f"{OWNERSHIP_PREFIX}:{journal.lab}:"
     doomed = []
     for ns in existing:
         mark = marks.get(ns, "")
-        # a namespace whose build died before the mark was written is still ours by the journal
-        if ns not in marks or not (mark is None or mark == expect_mark
-                                   or (expect_mark is None and mark.startswith(ours))):
+        # one whose build died before the mark was written is still ours by the journal, unless its
+        # creation found the name taken
+        if ns not in marks or not ((mark is None and ns not in taken) or mark == expect_mark
+                                   or (expect_mark is None and mark and mark.startswith(ours))):
             problems.append(f"namespace {ns} does not carry this lab's ownership mark; left alone")
             continue
         doomed.append(ns)
@@ -349,7 +350,7 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
             netns.kill_processes_in_netns(ns)
         netns.delete_netns(ns)
     for ns in namespaces:
-        if ns not in existing:
+        if ns not in existing and ns not in taken:
             netns.remove_placeholder(ns)
     return problems
 

@@ -142,11 +142,11 @@ class Journal:
 
     def live_namespaces(self) -> list[str]:
         """Namespaces created and not deleted since by a live change (a deleted NAT gateway's). A name
-        that cannot be one of this lab's namespaces (a damaged journal's) is not among them."""
+        that cannot be a namespace's (a damaged journal's) is not among them."""
         alive: dict[str, None] = {}
         for e in self.entries():
             name = e.get("name")
-            if not (valid_name(name) and name.startswith(f"{self.lab}-")):
+            if not valid_name(name):
                 continue
             if e["kind"] == "netns":
                 alive[name] = None
@@ -154,20 +154,18 @@ class Journal:
                 alive.pop(name, None)
         return list(alive)
 
-    def owned_namespaces(self) -> list[str]:
-        """Every namespace the lab made or may have begun to make, oldest first: its `netns` entries
-        less those whose creation found the name taken. Those a live change deleted stay listed: the
-        entry is written before the deletion, which may not have happened."""
-        owned: dict[str, None] = {}
+    def recorded_namespaces(self) -> tuple[list[str], set[str]]:
+        """Every namespace name the lab made or may have begun to make, oldest first (those a live
+        change deleted too: the entry is written before the deletion, which may not have happened),
+        and those of them whose creation found the name taken: someone else's."""
+        made: dict[object, None] = {}
+        taken = set()
         for e in self.entries():
-            name = e.get("name")
-            if not isinstance(name, str):
-                continue
             if e["kind"] == "netns":
-                owned[name] = None
-            elif e["kind"] == NETNS_NOT_OURS:
-                owned.pop(name, None)
-        return list(owned)
+                made[e.get("name")] = None
+            elif e["kind"] == NETNS_NOT_OURS and isinstance(e.get("name"), str):
+                taken.add(e["name"])
+        return list(made), taken
 
     # -- state -------------------------------------------------------------------------------
     def state(self) -> dict:
