@@ -21,7 +21,7 @@ from typing import Any
 from . import lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
-from .kernel import apply, process
+from .kernel import apply, netns, process
 from .kernel.journal import MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
@@ -81,10 +81,13 @@ class Lab:
         lab_uuid = uuid.uuid4().hex
         _claim(journal, lab_uuid, source, replace)
         try:
-            clash = apply.namespaces_present(plan.namespaces)
+            # a placeholder file in /run/netns is in the way too (the kernel's O_EXCL says File exists)
+            clash = [ns for ns in plan.namespaces if netns.entry_exists(ns)]
             if clash:
-                raise UsageError(f"namespace {clash[0]} exists already and is not this lab's", "NamespaceInUse",
-                                 hint="choose another lab name with --name")
+                raise UsageError(f"namespace {clash[0]} exists already and is not this lab's",
+                                 ErrorCode.NAMESPACE_IN_USE,
+                                 hint="choose another lab name with --name; `vpcemu clean` removes what crashed "
+                                      "labs left")
             lab.commit(topology)
             started = time.monotonic()
             # the supervisor starts (imports, CA) while the kernel objects are made, then binds in them

@@ -64,6 +64,22 @@ def test_a_staging_directory_of_a_dead_builder_is_abandoned_and_a_live_ones_is_n
     assert all_labs() == []
 
 
+def test_a_lab_directory_leaves_its_name_before_it_is_emptied(state_root, monkeypatch):
+    j = Journal("a")
+    j.create("u1", "<test>")
+    seen = []
+    monkeypatch.setattr(journal_mod.shutil, "rmtree", lambda path, ignore_errors: seen.append(path))
+    j.remove()                                          # as if killed while emptying it
+    assert not j.dir.exists() and all_labs() == []
+    [gone] = seen
+    assert gone.parent == state_root and gone.name.startswith(".a.") and gone.name.endswith(".gone")
+    assert abandoned_staging() == []                    # this process is alive: its removal is under way
+    dead = state_root / f".a.{dead_pid()}.99.abcd.gone"
+    gone.rename(dead)
+    assert abandoned_staging() == [dead]
+    Journal("a").create("u2", "<test>")                 # the name is free at once
+
+
 def test_a_damaged_journal_yields_only_its_entries(state_root):
     j = Journal("a")
     j.create("u1", "<test>")

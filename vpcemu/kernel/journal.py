@@ -6,8 +6,9 @@ for namespaces only when the namespace carries this lab's ownership mark.
 
 The directory appears with its state file already in it: it is made under a staging name and renamed
 into place, so at whatever instant a build dies, the lab's name is either free or names a state that
-says who was building it. A staging directory left by a build that died before the rename carries
-the builder's pid and start time in its name, so `clean` tells it from one in use. State files are
+says who was building it; it is renamed away before it is emptied, for the same reason. A staging or
+removed directory left by a process that died carries its pid and start time in its name, so `clean`
+tells it from one in use. State files are
 replaced atomically (temporary file, fsync, rename): a reader sees the old state or the new one.
 """
 from __future__ import annotations
@@ -35,7 +36,8 @@ RELOADED_FILE = "model-reloaded"     # the supervisor's answer to SIGHUP: the mo
 JOURNALLED = "journalled"            # the supervisor may begin (write files): the journal names it
 GO = "go"                            # the supervisor may start its services: the namespaces exist
 REMOVING_FILE = "removing"           # {pid, starttime} of the process removing the lab (down, clean)
-_STAGING_SUFFIX = ".new"
+_STAGING_SUFFIX = ".new"              # a lab's directory before it has its name
+_REMOVED_SUFFIX = ".gone"            # and after
 # a journalled namespace whose creation found the name taken: someone else's, never to be removed
 NETNS_NOT_OURS = "netns_not_ours"
 
@@ -74,7 +76,16 @@ class Journal:
         return self.state_path.exists()
 
     def remove(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the state directory. It is first renamed out of the lab's name (so a removal killed
+        part-way never leaves a directory under the name without its state file) to one that names
+        this process, which `clean` removes once this process is gone."""
+        pid = os.getpid()
+        gone = STATE_ROOT / f".{self.lab}.{pid}.{starttime(pid)}.{secrets.token_hex(4)}{_REMOVED_SUFFIX}"
+        try:
+            os.rename(self.dir, gone)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(gone, ignore_errors=True)
 
     def claim_removal(self) -> dict | None:
         """Mark the lab as being removed by this process: None once it is ours to remove, or the
@@ -209,14 +220,15 @@ def all_labs() -> list[str]:
 
 
 def abandoned_staging() -> list[Path]:
-    """Staging directories of builds that died before their lab's directory was renamed into place."""
+    """Directories of builds that died before their lab's directory was renamed into place, and of
+    removals that died after renaming it away: their process is gone."""
     if not STATE_ROOT.is_dir():
         return []
     out = []
     for p in STATE_ROOT.iterdir():
         parts = p.name.split(".")
-        # ".<lab>.<pid>.<starttime>.<token>.new"
-        if len(parts) != 6 or parts[0] or "." + parts[5] != _STAGING_SUFFIX:
+        # ".<lab>.<pid>.<starttime>.<token>.new" or "... .gone"
+        if len(parts) != 6 or parts[0] or "." + parts[5] not in (_STAGING_SUFFIX, _REMOVED_SUFFIX):
             continue
         try:
             pid, started = int(parts[2]), int(parts[3])

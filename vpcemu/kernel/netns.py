@@ -159,6 +159,11 @@ def delete_netns(name: str) -> bool:
     return True
 
 
+def entry_exists(name: str) -> bool:
+    """Whether /run/netns/<name> exists at all: a namespace, a placeholder or anything else."""
+    return os.path.lexists(_path(name))
+
+
 def is_placeholder(name: str) -> bool:
     """Whether /run/netns/<name> is what a creation that died part-way leaves: the empty file made to
     mount the namespace on, with no mount on it (yet, or any more)."""
