@@ -309,13 +309,14 @@ def _claim(journal: Journal, lab_uuid: str, source: str, replace: bool) -> None:
             state = lifecycle.condition(journal) if journal.exists() else None
         name = journal.lab
         if state is None or state not in lifecycle.GONE:
-            raise UsageError(f"a lab named {name!r} is already up" if state else
+            building = f" (being built by pid {journal.state().get('pid')})" if state == lifecycle.BUILDING else ""
+            raise UsageError(f"a lab named {name!r} is already up{building}" if state else
                              f"{journal.dir} exists but holds no lab's state",
                              ErrorCode.LAB_ALREADY_EXISTS,
                              hint=f"`vpcemu down {name}` first, or choose another name with --name" if state else
                              "it is not vpcemu's: move it away, or choose another name with --name")
         if not replace:
-            raise UsageError(f"the last build of lab {name!r} did not finish ({state}); what it left is in the way",
+            raise UsageError(f"lab {name!r} is {state}: {lifecycle.WHY[state]}; what it left is in the way",
                              ErrorCode.LAB_CRASHED,
                              hint="`vpcemu clean` removes it, or `vpcemu up --replace` removes it and builds anew")
         lifecycle.remove(journal)

@@ -22,6 +22,8 @@ from .plan.names import OWNERSHIP_PREFIX, ownership_mark
 
 BUILDING, UP, CRASHED, BROKEN, DAMAGED = "building", "up", "crashed", "broken", "damaged"
 GONE = (CRASHED, BROKEN, DAMAGED)       # what `clean` removes
+WHY = {CRASHED: "its last build died before it finished", BROKEN: "namespaces of it have vanished",
+       DAMAGED: "its state or its model cannot be read"}
 
 
 def _alive(pid: object) -> bool:

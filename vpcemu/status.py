@@ -68,15 +68,12 @@ def lab_status(lab: "Lab") -> dict:
         })
     supervisor = supervisor_health(lab.journal)
     down = [s["service"] for s in supervisor["services"] if s["state"] != "up"] if supervisor else []
-    condition = state.get("status", DAMAGED)
     if not state:                   # the state file is torn or gone: the journal is all there is
         condition = DAMAGED
-    elif condition != "up":         # its namespaces are still being made, or never will be
+    elif state.get("status") != "up":   # its namespaces are still being made, or never will be
         condition = BUILDING if builder_alive(state) else CRASHED
-    elif missing:
-        condition = BROKEN
-    elif down:
-        condition = "degraded"
+    else:
+        condition = BROKEN if missing else "degraded" if down else "up"
     return {"lab": lab.name, "status": condition, "supervisor": supervisor, "services_down": down,
             "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
             "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs,
