@@ -137,7 +137,7 @@ class Journal:
         try:
             with open(self.path, "rb") as f:
                 lines = f.read().splitlines()
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:            # none yet, or damaged into something that is no file
             return []
         out = []
         for line in lines:

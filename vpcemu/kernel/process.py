@@ -8,7 +8,6 @@ through a pidfd, after checking that the pid still has the start time recorded (
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select
 import signal
@@ -18,7 +17,7 @@ import time
 
 from ..errors import KernelError
 from ..plan.names import parking_ns
-from .journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, Journal
+from .journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, Journal, read_json
 from .pids import running, starttime
 
 SUPERVISOR = "supervisor"
@@ -187,10 +186,7 @@ def supervisor_health(journal: Journal) -> dict | None:
     entry = supervisor_entry(journal)
     if entry is None:
         return None
-    try:
-        account = json.loads((journal.dir / SERVICES_FILE).read_text())
-    except (FileNotFoundError, ValueError):         # not ready yet, or torn: nothing is known up
-        account = {}
+    account = read_json(journal.dir / SERVICES_FILE)   # {} if not written yet, or torn: nothing is known up
     worker = account.get("worker")
     serving = running(worker, account.get("worker_starttime"))
     return {"pid": entry["pid"], "state": "up" if running(entry["pid"], entry["starttime"]) else "down",
