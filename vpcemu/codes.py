@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     VPC_PEERING_CONNECTION_ALREADY_EXISTS = "VpcPeeringConnectionAlreadyExists"
     # vpcemu's own: a lab's lifecycle and drills, which AWS has no call for
     LAB_ALREADY_EXISTS = "LabAlreadyExists"
+    LAB_CRASHED = "LabCrashed"
     NAMESPACE_IN_USE = "NamespaceInUse"
     DRILL_PRECONDITION_FAILED = "DrillPreconditionFailed"
     LAB_BUSY = "LabBusy"                    # another change held the lab's lock past --lock-timeout

@@ -14,19 +14,23 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
+from . import lifecycle
+from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
-from .kernel import apply, process
+from .kernel import apply, netns, process
 from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
+from .rules.names import valid_lab_name
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
@@ -62,32 +66,34 @@ class Lab:
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
-    def up(cls, topology: str | Path | Topology, name: str | None = None) -> "Lab":
+    def up(cls, topology: str | Path | Topology, name: str | None = None, replace: bool = False) -> "Lab":
         """Build a lab and start its supervisor (resolvers, internet hosts, AWS services); all-or-nothing.
-        Raises TopologyError (nothing created) or KernelError (rolled back)."""
+        Raises TopologyError (nothing created) or KernelError (rolled back). A lab of the same name
+        whose last build died is refused, or with `replace` removed first; a live one is always refused."""
+        if name is not None:
+            valid_lab_name(name)
         if not isinstance(topology, Topology):
             source = str(topology)
             topology = load_topology(topology, name=name)
         else:
             source = "<python>"
-        lab_name = name or topology.name
+        lab_name = valid_lab_name(name or topology.name)
         plan = plan_lab(topology, lab_name)
         files, links = instance_resolv_conf(topology, lab_name, Journal(lab_name).dir)
-        plan = replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
+        plan = dataclass_replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
         require_root()
         journal = Journal(lab_name)
         lab = cls(lab_name, topology, journal)
         lab_uuid = uuid.uuid4().hex
+        lock = _claim(journal, lab_uuid, source, replace)
         try:
-            lock = journal.create(lab_uuid, source)
-        except FileExistsError:
-            raise UsageError(f"a lab named {lab_name!r} is already up", "LabAlreadyExists",
-                             hint=f"`vpcemu down {lab_name}` first, or choose another name with --name") from None
-        try:
-            clash = apply.namespaces_present(plan.namespaces)
+            # a placeholder file in /run/netns is in the way too (the kernel's O_EXCL says File exists)
+            clash = [ns for ns in plan.namespaces if netns.entry_exists(ns)]
             if clash:
-                raise UsageError(f"namespace {clash[0]} exists already and is not this lab's", "NamespaceInUse",
-                                 hint="choose another lab name with --name")
+                raise UsageError(f"namespace {clash[0]} exists already and is not this lab's",
+                                 ErrorCode.NAMESPACE_IN_USE,
+                                 hint="choose another lab name with --name; `vpcemu clean` removes what crashed "
+                                      "labs left")
             lab.commit(topology)
             started = time.monotonic()
             # the supervisor starts (imports, CA) while the kernel objects are made, then binds in them
@@ -110,16 +116,19 @@ class Lab:
     @classmethod
     def attach(cls, name: str | None = None) -> "Lab":
         """The running lab called `name`, or the only one that is up."""
-        labs = all_labs()
-        if name is None:
-            if len(labs) != 1:
-                raise UsageError("no lab is up" if not labs else f"{len(labs)} labs are up ({', '.join(labs)})",
-                                 hint="name one with --lab" if labs else "start one with `vpcemu up FILE`")
-            name = labs[0]
-        journal = Journal(name)
-        if not journal.exists():
-            raise UsageError(f"no lab named {name!r} is up", hint=f"labs up: {', '.join(labs) or 'none'}")
-        return cls(name, _read_model(journal, name), journal)
+        journal = Journal(_choose(name))
+        return cls(journal.lab, _read_model(journal), journal)
+
+    @staticmethod
+    def remove(name: str | None = None) -> list[str]:
+        """Tear down the lab called `name` (or the only one up) from its journal, without needing its
+        model: what `down` does, for a lab whose model is torn too. A lab still being built is
+        refused. Returns what was left alone (entries that cannot be the lab's), and why."""
+        journal = Journal(_choose(name))
+        if lifecycle.condition(journal) == lifecycle.BUILDING:
+            raise UsageError(f"lab {journal.lab!r} is being built by pid {journal.state().get('pid')}",
+                             hint="wait until `vpcemu up` returns; if it hangs, stop it, then `vpcemu clean`")
+        return lifecycle.remove(journal)
 
     @staticmethod
     def list() -> list[str]:
@@ -189,10 +198,30 @@ class Lab:
         status) before they look."""
         version = self._stat_model()
         if version != self._model_version:
-            self.topology = _read_model(self.journal, self.name)
+            self.topology = _read_model(self.journal)
             self.rulesets.clear()               # what this process loaded may have been replaced since
             self._model_version = version
         return self
+
+    @staticmethod
+    def choose(name: str | None) -> str:
+        """`name`, checked by the lab-name rule and up; or the only lab that is up."""
+        return _choose(name)
+
+    @classmethod
+    def statuses(cls) -> list[dict]:
+        """status() of every lab; one that cannot be attached (being built, damaged) says its condition
+        and why, so no lab stops the listing of another."""
+        from .status import unattached_status
+        out = []
+        for name in all_labs():
+            try:
+                out.append(cls.attach(name).status())
+            except UsageError as exc:
+                journal = Journal(name)
+                if journal.exists():            # not removed meanwhile
+                    out.append(unattached_status(journal, str(exc)))
+        return out
 
     def commit(self, topology: Topology) -> Topology:
         """Make `topology` the lab's model: the one write path for it. The file is replaced atomically
@@ -215,15 +244,16 @@ class Lab:
             process.reload_supervisor(self.journal)
         return topology
 
-    def down(self) -> None:
+    def down(self) -> list[str]:
         """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched.
-        Waits for a change in progress to end (the lab's lock), so none is left half-applied."""
-        fd = None if self._lock_depth else self._lock()
+        Waits for a change in progress to end (the lab's lock), so none is left half-applied. Returns
+        what was left alone (entries that cannot be the lab's), and why."""
         try:
-            state = self.journal.state()
-            mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
-            apply.teardown(self.journal, expect_mark=mark)
-            self.journal.remove()
+            fd = None if self._lock_depth else self._lock()
+        except FileNotFoundError:
+            return []                           # removed meanwhile
+        try:
+            return lifecycle.remove(self.journal)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -332,15 +362,61 @@ class Lab:
         return lab_status(self.refresh())
 
 
+def _choose(name: str | None) -> str:
+    labs = all_labs()
+    if name is None:
+        if len(labs) != 1:
+            raise UsageError("no lab is up" if not labs else f"{len(labs)} labs are up ({', '.join(labs)})",
+                             hint="name one with --lab" if labs else "start one with `vpcemu up FILE`")
+        return labs[0]
+    valid_lab_name(name)
+    if name not in labs:
+        raise UsageError(f"no lab named {name!r} is up", hint=f"labs up: {', '.join(labs) or 'none'}")
+    return name
+
+
+def _claim(journal: Journal, lab_uuid: str, source: str, replace: bool) -> int:
+    """Claim the lab's name for a new build, holding its lock (the fd returned). A lab of that name whose
+    last build died (crashed, broken, damaged) is refused, or with `replace` removed first; a live one is
+    always refused."""
+    for _ in range(2):
+        try:
+            return journal.create(lab_uuid, source)
+        except FileExistsError:
+            state = lifecycle.condition(journal) if journal.exists() else None
+        name = journal.lab
+        if state is None or state not in lifecycle.GONE:
+            building = f" (being built by pid {journal.state().get('pid')})" if state == lifecycle.BUILDING else ""
+            raise UsageError(f"a lab named {name!r} is already up{building}" if state else
+                             f"{journal.dir} exists but holds no lab's state",
+                             ErrorCode.LAB_ALREADY_EXISTS,
+                             hint=f"`vpcemu down {name}` first, or choose another name with --name" if state else
+                             "it is not vpcemu's: move it away, or choose another name with --name")
+        if not replace:
+            raise UsageError(f"lab {name!r} is {state}: {lifecycle.WHY[state]}; what it left is in the way",
+                             ErrorCode.LAB_CRASHED,
+                             hint="`vpcemu clean` removes it, or `vpcemu up --replace` removes it and builds anew")
+        lifecycle.remove(journal)
+    raise UsageError(f"a lab named {journal.lab!r} was made again while the crashed one was removed",
+                     ErrorCode.LAB_ALREADY_EXISTS, hint="another `vpcemu up` of the same name won; `vpcemu status` shows it")
+
+
 def _resolver_inputs(topology: Topology) -> tuple:
     """What the VPC resolvers' zones are built from (dns/zone.py): ENI addresses and endpoints."""
     return ({n: e.private_ip_addresses for n, e in topology.network_interfaces.items()},
             {v.name: v.endpoints for v in topology.vpcs.values()})
 
 
-def _read_model(journal: Journal, name: str) -> Topology:
+def _read_model(journal: Journal) -> Topology:
+    """The lab's committed model; UsageError saying why if there is none to act on."""
+    name = journal.lab
     try:
         return pickle.loads((journal.dir / MODEL_FILE).read_bytes())
-    except (FileNotFoundError, pickle.UnpicklingError, EOFError):
-        raise UsageError(f"lab {name!r} has no usable state (it crashed while building?)",
-                         hint="`vpcemu clean` removes what it left") from None
+    except Exception:           # torn, missing or not a model: nothing to act on but the journal
+        state = lifecycle.condition(journal)
+        if state == lifecycle.BUILDING:
+            raise UsageError(f"lab {name!r} is still being built (pid {journal.state().get('pid')})",
+                             hint="wait until `vpcemu up` returns") from None
+        raise UsageError(f"lab {name!r} has no usable state ({state}: its model cannot be read)",
+                         hint=f"`vpcemu down {name}` removes it from its journal; `vpcemu clean` removes "
+                              "every crashed or damaged lab") from None

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .kernel.journal import Journal
 from .kernel.netns import netns_inode
 from .kernel.process import supervisor_health
+from .lifecycle import BROKEN, BUILDING, CRASHED, DAMAGED, builder_alive, condition
 from .plan import names
 from .plan.nat_gateway import nat_gateway_of
 from .plan.vpc_endpoint import interface_endpoint_of
@@ -66,7 +68,12 @@ def lab_status(lab: "Lab") -> dict:
         })
     supervisor = supervisor_health(lab.journal)
     down = [s["service"] for s in supervisor["services"] if s["state"] != "up"] if supervisor else []
-    condition = "broken" if missing else "degraded" if down else state.get("status", "unknown")
+    if not state:                   # the state file is torn or gone: the journal is all there is
+        condition = DAMAGED
+    elif state.get("status") != "up":   # its namespaces are still being made, or never will be
+        condition = BUILDING if builder_alive(state) else CRASHED
+    else:
+        condition = BROKEN if missing else "degraded" if down else "up"
     return {"lab": lab.name, "status": condition, "supervisor": supervisor, "services_down": down,
             "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
             "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs,
@@ -75,3 +82,12 @@ def lab_status(lab: "Lab") -> dict:
             "internet_hosts": [{"name": h.name, "ip": str(h.ip), "namespace": names.internet_host_ns(lab.name, h.name),
                                 "listen": [f"{x.protocol}/{x.port}" for x in h.listen]} for h in t.internet_hosts.values()],
             "services": {s: [str(a) for a in addrs] for s, addrs in t.service_addresses.items()}}
+
+
+def unattached_status(journal: Journal, problem: str) -> dict:
+    """What `status` can say of a lab it cannot attach to (being built, or damaged): its condition
+    and its builder, from the state directory alone."""
+    state = journal.state()
+    return {"lab": journal.lab, "status": condition(journal), "problem": problem, "uuid": state.get("uuid"),
+            "source": state.get("source"), "builder_pid": state.get("pid"),
+            "namespaces": len(journal.live_namespaces())}

@@ -6,8 +6,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import JsonOpt, LabOpt, call, console, emit, running_lab
+from .common import MAX_DELAY_MS, JsonOpt, LabOpt, call, console, emit, number, running_lab
 
+MIN_INTERVAL_MS, MAX_INTERVAL_MS = 0.1, 10_000.0     # a probe stream needs probes, and some of them
+MAX_HOLD_MS = 600_000.0
 drill_app = typer.Typer(no_args_is_help=True, help="Failover drills: the outage a stream of real packets sees.")
 TcpPortOpt = Annotated[Optional[int], typer.Option("--tcp-port", help="Also hold a TCP connection to an echo service "
                                                    "at TARGET:PORT and report whether it survived.")]
@@ -27,6 +29,7 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
              lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Move a secondary ENI from the active to the standby instance while CLIENT probes it."""
     from .. import drill
+    timing(as_json, interval_ms, tcp_port, delay_ms=delay_ms)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command,
                 tcp_port, delay_ms), as_json)
@@ -42,6 +45,7 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
             tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Reassign a secondary private IP to another ENI while CLIENT probes it."""
     from .. import drill
+    timing(as_json, interval_ms, tcp_port)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command, tcp_port), as_json)
 
@@ -58,6 +62,7 @@ def nat_gateway_failure(
         tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Delete a NAT gateway, then re-point the private route table to another AZ's, while CLIENT probes."""
     from .. import drill
+    timing(as_json, interval_ms, tcp_port)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, target,
                 destination, interval_ms, tcp_port), as_json)
@@ -75,9 +80,19 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
               tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Take every ENI (instances, NAT gateways, endpoints) in one AZ down for --hold-ms, then restore it."""
     from .. import drill
+    timing(as_json, interval_ms, tcp_port, hold_ms=hold_ms)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.az_outage, the_lab, az, client, target, hold_ms, interval_ms, command, standby,
                 tcp_port), as_json)
+
+
+def timing(as_json: bool, interval_ms: float, tcp_port: int | None, delay_ms: float | None = None,
+           hold_ms: float | None = None) -> None:
+    """The numbers every drill takes, checked before anything happens."""
+    number(as_json, "--interval-ms", interval_ms, MIN_INTERVAL_MS, MAX_INTERVAL_MS)
+    number(as_json, "--tcp-port", tcp_port, 1, 65535)
+    number(as_json, "--delay-ms", delay_ms, 0, MAX_DELAY_MS)
+    number(as_json, "--hold-ms", hold_ms, 0, MAX_HOLD_MS)
 
 
 def finish(report, as_json: bool) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import UsageError
-from .common import JsonOpt, LabOpt, Report, apply_change, done, fail, running_lab
+from .common import MAX_DELAY_MS, JsonOpt, LabOpt, Report, apply_change, done, fail, number, running_lab
 
 eni_app = typer.Typer(no_args_is_help=True, help="Network interfaces (ENIs), live: attach, detach, move, modify.")
 EniArg = Annotated[str, typer.Argument(help="ENI name or eni- id.")]
@@ -33,6 +33,7 @@ def attach(network_interface: EniArg,
            delay_ms: DelayOpt = 0.0, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Attach a detached ENI to an instance (attach-network-interface)."""
     from ..ops import network_interface as ops
+    number(as_json, "--delay-ms", delay_ms, 0, MAX_DELAY_MS)
     the_lab = running_lab(lab, as_json)
     apply_change(as_json, lambda: ops.attach_network_interface(the_lab, network_interface, instance, device_index,
                                                                delay_ms),
@@ -43,6 +44,7 @@ def attach(network_interface: EniArg,
 def detach(network_interface: EniArg, delay_ms: DelayOpt = 0.0, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Detach an ENI; it waits, down, in the lab's parking namespace with its MAC, IPs and groups (detach-network-interface)."""
     from ..ops import network_interface as ops
+    number(as_json, "--delay-ms", delay_ms, 0, MAX_DELAY_MS)
     the_lab = running_lab(lab, as_json)
     apply_change(as_json, lambda: ops.detach_network_interface(the_lab, network_interface, delay_ms),
                  lambda ms: eni_report(the_lab, network_interface, "detached", ms))
@@ -56,6 +58,7 @@ def move(network_interface: EniArg,
          delay_ms: DelayOpt = 0.0, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Move an attached ENI to another instance in one step (detach + attach)."""
     from ..ops import network_interface as ops
+    number(as_json, "--delay-ms", delay_ms, 0, MAX_DELAY_MS)
     the_lab = running_lab(lab, as_json)
     apply_change(as_json, lambda: ops.move_network_interface(the_lab, network_interface, to, device_index, delay_ms),
                  lambda ms: eni_report(the_lab, network_interface, "moved", ms))

@@ -8,15 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import JsonOpt, LabOpt, call, err_console, running_lab
+from .common import JsonOpt, LabOpt, call, err_console, number, output_file, running_lab, write_output
 
 app = typer.Typer()
+MAX_DURATION_S = 86400.0            # a capture longer than a day is a typo
+MAX_INTERVAL_S = 3600               # AWS offers 60 and 600
 
 
 @app.command()
-def flowlogs(duration: Annotated[float, typer.Option("--duration", "-d", min=0.0,
+def flowlogs(duration: Annotated[float, typer.Option("--duration", "-d",
                                                      help="Seconds to capture (Ctrl-C ends it sooner).")],
-             interval: Annotated[int, typer.Option("--interval", "-i", min=1,
+             interval: Annotated[int, typer.Option("--interval", "-i",
                                                    help="Aggregation interval in seconds (AWS: 60 or 600).")] = 60,
              output: Annotated[Optional[Path], typer.Option("--output", "-o",
                                                             help="Write the records here, not to stdout.")] = None,
@@ -25,13 +27,16 @@ def flowlogs(duration: Annotated[float, typer.Option("--duration", "-d", min=0.0
     action and interval: `version account-id interface-id srcaddr dstaddr srcport dstport protocol
     packets bytes start end action log-status`, after that header line."""
     from ..flowlogs import render
+    number(as_json, "--duration", duration, 0, MAX_DURATION_S)
+    number(as_json, "--interval", interval, 1, MAX_INTERVAL_S)
+    output_file(as_json, "--output", output)
     the_lab = running_lab(lab, as_json)
     records, lost = call(as_json, _capture, the_lab, interval, duration)
     text = json.dumps([r.to_dict() for r in records], indent=2) if as_json else render(records)
     if output is None:
         print(text)
     else:
-        output.write_text(text + "\n")
+        write_output(as_json, "--output", output, text + "\n")
         err_console.print(f"{len(records)} flow log record(s) → {output}", highlight=False)
     if lost:
         err_console.print(f"[yellow]warning:[/] the capture fell behind and lost {lost} frame(s): counts are low "

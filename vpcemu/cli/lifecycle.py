@@ -10,17 +10,21 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import JsonOpt, LabOpt, call, console, emit, running_lab
+from ..codes import ErrorCode
+from ..errors import UsageError, VpcemuError
+from .common import JsonOpt, LabOpt, call, console, emit, err_console, fail, lab_name, running_lab
 
 app = typer.Typer()
 
 
 @app.command()
 def up(topology: Path, name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's).")] = None,
+       replace: Annotated[bool, typer.Option("--replace", help="If the last build of this lab died, remove what it "
+                                              "left first (a live lab is never replaced).")] = False,
        as_json: JsonOpt = False) -> None:
     """Build a lab from a topology file (root). All or nothing."""
     from ..lab import Lab
-    lab = call(as_json, Lab.up, topology, name)
+    lab = call(as_json, Lab.up, topology, lab_name(name, as_json), replace)
     st = lab.status()
     if not emit(st, as_json):
         console.print(f"[green]up[/]: lab [bold]{lab.name}[/] in {st['build_seconds']} s "
@@ -32,14 +36,27 @@ def up(topology: Path, name: Annotated[Optional[str], typer.Option(help="Lab nam
 def down(name: Annotated[Optional[str], typer.Argument(help="Lab to tear down.")] = None,
          all_labs: Annotated[bool, typer.Option("--all", help="Tear down every lab.")] = False,
          as_json: JsonOpt = False) -> None:
-    """Tear a lab down from its journal."""
+    """Tear a lab down from its journal (its model is not needed: a lab whose model is torn goes too)."""
     from ..lab import Lab, require_root
     call(as_json, require_root)
-    targets = Lab.list() if all_labs else [running_lab(name, as_json).name]
-    for lab_name in targets:
-        call(as_json, lambda n=lab_name: Lab.attach(n).down())
-    if not emit({"down": targets}, as_json):
-        console.print(f"down: {', '.join(targets) or 'no lab was up'}")
+    if all_labs and name is not None:
+        fail(UsageError("give a lab name or --all, not both", ErrorCode.INVALID_PARAMETER_COMBINATION), as_json)
+    targets = Lab.list() if all_labs else [call(as_json, Lab.choose, lab_name(name, as_json))]
+    done, left_alone, refused = [], [], []
+    for target in targets:
+        try:
+            left_alone += [f"{target}: {p}" for p in Lab.remove(target)]
+            done.append(target)
+        except VpcemuError as exc:
+            if not all_labs:
+                fail(exc, as_json)
+            refused.append(f"{target}: {exc}")      # --all: one lab's failure stops no other's removal
+    if not emit({"down": done, "left_alone": left_alone, "refused": refused}, as_json):
+        console.print(f"down: {', '.join(done) or 'no lab was up'}", highlight=False)
+        for line in left_alone + refused:
+            err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    if refused:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -56,6 +73,8 @@ def clean(as_json: JsonOpt = False) -> None:
             console.print(f"clean: removed crashed lab {lab}")
         for ns in report["orphan_namespaces"]:
             console.print(f"clean: removed orphan namespace {ns}")
+        for problem in report["problems"]:
+            err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
 
 
 @app.command()
@@ -64,8 +83,13 @@ def status(name: Annotated[Optional[str], typer.Argument(help="Lab name (default
     """Labs that are up; per lab its VPCs, subnets, route tables, instances and ENIs."""
     from ..lab import Lab, require_root
     call(as_json, require_root)
-    labs = [running_lab(name, as_json)] if name else [call(as_json, Lab.attach, n) for n in Lab.list()]
-    data = [lab.status() for lab in labs]
+    if name is None:
+        data = Lab.statuses()
+    else:
+        lab_name(name, as_json)
+        data = [st for st in Lab.statuses() if st["lab"] == name]
+        if not data:
+            running_lab(name, as_json)          # says why not
     if emit(data if name is None else data[0], as_json):
         return
     if not data:
@@ -75,7 +99,19 @@ def status(name: Annotated[Optional[str], typer.Argument(help="Lab name (default
 
 
 def render_status(st: dict) -> None:
+    if "region" not in st:                      # a lab status could not attach to
+        console.print(f"[bold]lab {st['lab']}[/] ({st['status']}, {st['namespaces']} namespaces, builder pid "
+                      f"{st['builder_pid']}): {st['problem']}", highlight=False)
+        return
     console.print(f"[bold]lab {st['lab']}[/] ({st['status']}, {st['namespaces']} namespaces, region {st['region']})")
+    sup = st["supervisor"]
+    if sup is not None:
+        console.print(f"  supervisor pid {sup['pid']}: {_up_down(sup['state'])}, worker pid {sup['worker_pid']}, "
+                      f"restarts {sup['restarts']}" + (f" (last: {sup['last_exit']})" if sup["last_exit"] else ""),
+                      highlight=False)
+        for svc in sup["services"]:
+            console.print(f"    {svc['service']}: {_up_down(svc['state'])} in {svc['namespace']} "
+                          f"({', '.join(svc['addresses'])})", highlight=False)
     for vpc in st["vpcs"]:
         console.print(f"  VPC [cyan]{vpc['name']}[/] {vpc['id']} {', '.join(vpc['cidr_blocks'])}", highlight=False)
         table = Table("subnet", "cidr", "az", "route table", "network acl", box=None, padding=(0, 2))
@@ -111,6 +147,10 @@ def render_status(st: dict) -> None:
                       highlight=False)
     for service, addresses in st["services"].items():
         console.print(f"  AWS service {service}: {', '.join(addresses)}", highlight=False)
+
+
+def _up_down(state: str) -> str:
+    return "[green]up[/]" if state == "up" else f"[red]{state}[/]"
 
 
 # -- using a lab ----------------------------------------------------------------------------------------

@@ -8,9 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from .common import JsonOpt, LabOpt, call, console, emit, running_lab
+from .common import JsonOpt, LabOpt, call, console, emit, number, output_file, read_input, running_lab, write_output
 
 app = typer.Typer()
+MAX_TIMEOUT_S = 60.0
+SAVED_MATRIX = "a matrix saved by `vpcemu matrix --save`"
 
 LabArg = Annotated[Optional[str], typer.Argument(help="Lab name (default: the only lab that is up).")]
 PortsOpt = Annotated[Optional[list[str]], typer.Option("--port", "-p", help="icmp, tcp/N or udp/N (repeat); "
@@ -25,6 +27,8 @@ def probe(source: str, destination: str,
           lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Send one real packet from SOURCE to DESTINATION and report what happened, hop by hop, next to
     what AWS's rules expect. Exit 0 reachable, 1 not reachable, 3 if the two disagree (a bug)."""
+    number(as_json, "--timeout", timeout, 0, MAX_TIMEOUT_S, low_open=True)
+    number(as_json, "--port", port, 1, 65535)
     the_lab = running_lab(lab, as_json)
     result = call(as_json, the_lab.probe, source, destination, protocol, port, timeout)
     if not emit(result.to_dict(), as_json):
@@ -101,11 +105,13 @@ def matrix(lab: LabArg = None, port: PortsOpt = None,
     Exit 0 if every cell agrees with AWS's rules, 3 if any does not."""
     from ..verify import DEFAULT_PORTS
     from ..verify import matrix as run
+    number(as_json, "--timeout", timeout, 0, MAX_TIMEOUT_S, low_open=True)
+    output_file(as_json, "--save", save)
     the_lab = running_lab(lab, as_json)
     m = call(as_json, run, the_lab, tuple(port or DEFAULT_PORTS), source, destination, timeout)
     data = m.to_dict()
     if save is not None:
-        save.write_text(json.dumps(data, indent=1))
+        write_output(as_json, "--save", save, json.dumps(data, indent=1))
     if not emit(data, as_json):
         render_matrix(m)
     if m.disagreements:
@@ -143,12 +149,12 @@ def diff(before: Annotated[Path, typer.Argument(help="A matrix saved with `vpcem
     Exit 0 if nothing changed, 1 if something did."""
     from ..verify import matrix as run
     from ..verify import matrix_diff
-    old = call(as_json, _read_matrix, before)
+    old = call(as_json, _read_matrix, before, read_input(as_json, before, SAVED_MATRIX))
     if after is not None:
-        new = call(as_json, _read_matrix, after)
+        new = call(as_json, _read_matrix, after, read_input(as_json, after, SAVED_MATRIX))
     else:
         the_lab = running_lab(lab or old["lab"], as_json)
-        new = run(the_lab, tuple(old["ports"]), old["sources"], old["destinations"]).to_dict()
+        new = call(as_json, run, the_lab, tuple(old["ports"]), old["sources"], old["destinations"]).to_dict()
     d = matrix_diff(old, new)
     if not emit(d, as_json):
         for title, rows, colour in (("became reachable", d["became_reachable"], "green"), ("broke", d["broke"], "red")):
@@ -162,11 +168,33 @@ def diff(before: Annotated[Path, typer.Argument(help="A matrix saved with `vpcem
         raise typer.Exit(1)
 
 
-def _read_matrix(path: Path) -> dict:
+def _read_matrix(path: Path, text: str) -> dict:
+    """A matrix saved by `vpcemu matrix --save`: the fields `diff` reads, each of the type it needs."""
     from ..errors import UsageError
     try:
-        data = json.loads(path.read_text())
-        data["cells"]
-        return data
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: not a matrix saved by `vpcemu matrix --save`: {exc}") from None
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{path}: not {SAVED_MATRIX}: not JSON ({exc})") from None
+    fields = ("lab", "ports", "sources", "destinations", "cells")
+    if not isinstance(data, dict):
+        wrong = list(fields)
+    else:
+        wrong = [k for k in fields[1:4] if not isinstance(data.get(k), list)
+                 or not all(isinstance(x, str) for x in data[k])]
+        wrong += [k for k, ok in (("lab", isinstance(data.get("lab"), str)),
+                                  ("cells", isinstance(data.get("cells"), list) and all(map(_cell, data["cells"]))))
+                  if not ok]
+    if wrong:
+        raise UsageError(f"{path}: not {SAVED_MATRIX}: {', '.join(wrong)} missing or "
+                         "of the wrong type")
+    return data
+
+
+def _cell(c: object) -> bool:
+    """Whether `c` is a matrix cell as `matrix --save` writes it (the fields `diff` compares and shows)."""
+    if not isinstance(c, dict) or not all(isinstance(c.get(k), str) for k in ("source", "destination")):
+        return False
+    port = c.get("port")
+    return (c.get("protocol") == "icmp" and port is None or c.get("protocol") in ("tcp", "udp")
+            and isinstance(port, int) and not isinstance(port, bool)) \
+        and isinstance(c.get("observed"), bool) and "answer" in c and "reason" in c

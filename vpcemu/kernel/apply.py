@@ -37,10 +37,10 @@ from pyroute2.netlink.rtnl import (
 )
 
 from ..errors import KernelError
-from ..plan.names import ownership_mark
+from ..plan.names import OWNERSHIP_PREFIX, ownership_mark
 from ..plan.state import Plan
 from . import netns, rtnl
-from .journal import Journal
+from .journal import NETNS_NOT_OURS, Journal
 from .nft import nft_run
 from .process import stop_process
 from .rtnl import CHANGE, CREATE, REPLACE, Rtnl
@@ -133,7 +133,13 @@ def create_namespaces(plan: Plan, journal: Journal, mark: str) -> None:
     def create(ns: str) -> None:
         with journal_lock:
             journal.record("netns", name=ns)
-        netns.create_and_enter(ns)
+        try:
+            netns.create_and_enter(ns)
+        except KernelError as exc:
+            if exc.errno == errno_mod.EEXIST:      # the name is someone else's: teardown must not take it
+                with journal_lock:
+                    journal.record(NETNS_NOT_OURS, name=ns)
+            raise
         with Rtnl(ns) as sock:
             sock.request(RTM_NEWLINK, CHANGE, lo_body, "lo up + ownership mark", "lo")
             sock.flush()
@@ -290,27 +296,51 @@ def write_file(path: str, content: str) -> None:
 
 # -- teardown ----------------------------------------------------------------------------------------
 def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
-    """Remove what the journal lists, newest first; namespaces only if they carry the lab's mark."""
+    """Remove what the journal lists, newest first: its processes, files and namespaces. A namespace
+    goes only if it carries the lab's mark (`expect_mark`; without one, any mark of this lab) or, made
+    by a build that died part-way, none yet; a placeholder such a build left in /run/netns goes too.
+    An entry that cannot be this lab's (a name no namespace can have, a path outside what a lab
+    writes, a process entry without its start time) is left alone. Returns what was left alone, and
+    why."""
     problems: list[str] = []
     entries = journal.entries()
     for entry in reversed(entries):
-        if entry["kind"] == "process":  # the supervisor: SIGTERM, so it stops its services cleanly
-            try:
-                stop_process(entry)
-            except KernelError as exc:  # still alive after SIGKILL; killed with its namespace below
-                problems.append(str(exc))
+        if entry["kind"] != "process":
+            continue
+        if not all(isinstance(entry.get(k), int) and not isinstance(entry.get(k), bool) for k in ("pid", "starttime")):
+            problems.append(f"journal entry {entry!r} names no process by pid and start time; left alone")
+            continue
+        try:                                # the supervisor: SIGTERM, so it stops its services cleanly
+            stop_process(entry)
+        except KernelError as exc:          # still alive after SIGKILL; killed with its namespace below
+            problems.append(str(exc))
     for entry in reversed(entries):
-        if entry["kind"] == "file":
-            remove_file(entry["path"])
-        elif entry["kind"] == "symlink" and os.path.islink(entry["path"]):
-            os.unlink(entry["path"])         # only the link we made: never what it points to
-    namespaces = list(dict.fromkeys(e["name"] for e in reversed(entries) if e["kind"] == "netns"))
+        if entry["kind"] not in ("file", "symlink"):
+            continue
+        path = entry.get("path")
+        if not _lab_path(journal, path):
+            problems.append(f"journal entry {entry['kind']} {path!r} is not a path lab {journal.lab} writes; left alone")
+        elif entry["kind"] == "file":
+            remove_file(path)
+        elif os.path.islink(path):
+            os.unlink(path)                 # only the link we made: never what it points to
+    recorded, taken = journal.recorded_namespaces()
+    namespaces = []
+    for ns in reversed(recorded):
+        if netns.valid_name(ns):
+            namespaces.append(ns)
+        else:
+            problems.append(f"journal names namespace {ns!r}, which cannot be a namespace's name; left alone")
     existing = [ns for ns in namespaces if netns.netns_inode(ns) is not None]
-    marks = read_marks(existing) if expect_mark is not None else {}
+    marks = read_marks(existing)
+    ours = f"{OWNERSHIP_PREFIX}:{journal.lab}:"
     doomed = []
     for ns in existing:
-        # a namespace whose build died before the mark was written is still ours by the journal
-        if expect_mark is not None and (ns not in marks or marks[ns] not in (expect_mark, None)):
+        mark = marks.get(ns, "")
+        # one whose build died before the mark was written is still ours by the journal, unless its
+        # creation found the name taken
+        if ns not in marks or not ((mark is None and ns not in taken) or mark == expect_mark
+                                   or (expect_mark is None and mark and mark.startswith(ours))):
             problems.append(f"namespace {ns} does not carry this lab's ownership mark; left alone")
             continue
         doomed.append(ns)
@@ -319,7 +349,17 @@ def teardown(journal: Journal, expect_mark: str | None = None) -> list[str]:
         if netns.netns_inode(ns) in inhabited:
             netns.kill_processes_in_netns(ns)
         netns.delete_netns(ns)
+    for ns in namespaces:
+        if ns not in existing and ns not in taken:
+            netns.remove_placeholder(ns)
     return problems
+
+
+def _lab_path(journal: Journal, path: object) -> bool:
+    """Whether `path` is one a lab writes: in its state directory, or /etc/netns/<lab>-... ."""
+    if not isinstance(path, str) or "\0" in path or os.path.normpath(path) != path:
+        return False
+    return path.startswith(f"{journal.dir}/") or path.startswith(f"/etc/netns/{journal.lab}-")
 
 
 def read_marks(names: Iterable[str]) -> dict[str, str | None]:

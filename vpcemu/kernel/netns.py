@@ -15,6 +15,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import struct
 import threading
 import time
@@ -53,9 +54,14 @@ def _check(ret: int, operation: str, namespace: str | None, obj: str | None) -> 
         raise KernelError(operation, namespace, obj, err, os.strerror(err))
 
 
+def valid_name(name: object) -> bool:
+    """Whether `name` can be a file name under /run/netns: nothing that could escape it."""
+    return (isinstance(name, str) and bool(name) and "/" not in name and "\0" not in name
+            and name not in (".", "..") and len(name.encode("utf-8", "surrogateescape")) <= 255)
+
+
 def _path(name: str) -> str:
-    # Names become file names under /run/netns; refuse anything that could escape it.
-    if not name or "/" in name or name in (".", ".."):
+    if not valid_name(name):
         raise ValueError(f"invalid namespace name {name!r}")
     return f"{NETNS_DIR}/{name}"
 
@@ -148,6 +154,33 @@ def delete_netns(name: str) -> bool:
             raise KernelError("delete_netns", name, path, err, os.strerror(err))
     try:
         os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def entry_exists(name: str) -> bool:
+    """Whether /run/netns/<name> exists at all: a namespace, a placeholder or anything else."""
+    return os.path.lexists(_path(name))
+
+
+def is_placeholder(name: str) -> bool:
+    """Whether /run/netns/<name> is what a creation that died part-way leaves: the empty file made to
+    mount the namespace on, with no mount on it (yet, or any more)."""
+    try:
+        st = os.lstat(_path(name))
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_dev != _nsfs_dev() \
+        and not _is_mount_point(_path(name))
+
+
+def remove_placeholder(name: str) -> bool:
+    """Remove /run/netns/<name> if it is a placeholder (is_placeholder); False if it is not one."""
+    if not is_placeholder(name):
+        return False
+    try:
+        os.unlink(_path(name))
     except FileNotFoundError:
         return False
     return True

@@ -8,7 +8,6 @@ through a pidfd, after checking that the pid still has the start time recorded (
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select
 import signal
@@ -18,7 +17,8 @@ import time
 
 from ..errors import KernelError
 from ..plan.names import parking_ns
-from .journal import GO, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, Journal
+from .journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, Journal, read_json
+from .pids import running, starttime
 
 SUPERVISOR = "supervisor"
 SUPERVISOR_LOG = "supervisor.log"
@@ -29,29 +29,6 @@ STOP_TIMEOUT_S = 5.0
 _children: dict[int, subprocess.Popen] = {}
 
 
-def starttime(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks after boot), or None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # the command name (field 2) may hold spaces and parentheses: fields 3.. follow its last ')'
-    return int(stat[stat.rindex(b")") + 2:].split()[19])
-
-
-def running(pid: int | None, started: int | None) -> bool:
-    """Whether `pid` is still the process that started at `started` and has not exited (a zombie has)."""
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return fields[0] not in (b"Z", b"X") and int(fields[19]) == started
-
-
 def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
     """Spawn the lab's supervisor and wait until it says `ready`; its pid (see `spawn_supervisor`)."""
     return await_supervisor(journal, lab, spawn_supervisor(journal, lab), timeout)
@@ -59,7 +36,7 @@ def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
 
 def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen:
     """Start the supervisor early: it reads the model, imports and makes the CA while the caller builds
-    the lab, then waits for `await_supervisor` to say go. Journalled before anything else happens."""
+    the lab, then waits for `await_supervisor` to say go. Journalled before it does anything."""
     log_path = journal.dir / SUPERVISOR_LOG
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "vpcemu.services.supervisor", str(journal.dir), lab],
@@ -67,6 +44,13 @@ def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen:
                                 start_new_session=True, close_fds=True)
     _children[proc.pid] = proc
     journal.record(kind="process", role=SUPERVISOR, pid=proc.pid, starttime=starttime(proc.pid))
+    # Until this line it has written nothing: if this process dies before journalling it, it reads
+    # EOF and exits, leaving nothing that no journal names.
+    try:
+        proc.stdin.write(f"{JOURNALLED}\n".encode())
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass                                # it died already: await_supervisor says so
     return proc
 
 
@@ -202,10 +186,7 @@ def supervisor_health(journal: Journal) -> dict | None:
     entry = supervisor_entry(journal)
     if entry is None:
         return None
-    try:
-        account = json.loads((journal.dir / SERVICES_FILE).read_text())
-    except (FileNotFoundError, ValueError):         # not ready yet, or torn: nothing is known up
-        account = {}
+    account = read_json(journal.dir / SERVICES_FILE)   # {} if not written yet, or torn: nothing is known up
     worker = account.get("worker")
     serving = running(worker, account.get("worker_starttime"))
     return {"pid": entry["pid"], "state": "up" if running(entry["pid"], entry["starttime"]) else "down",

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import TopologyError
 from ..model import KNOWN_SERVICES, Addressing, Topology, Vpc
-from ..rules import limits
+from ..rules.names import lab_name_problem
 from ..rules.vpc import LINK_LOCAL, PRIVATE_RANGES, SHARED_RANGE
 from . import expect, internet, peering
 from .context import Document
@@ -24,7 +24,6 @@ from .shape import Reader, kind_name, parse_yaml, read_document
 from .vpc import build_vpc
 
 TOP_KEYS = ("format", "name", "region", "vpcs", "peering", "internet", "aws", "expect", "addressing")
-LAB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # never public: RFC 1918, shared, "this network", loopback, link-local, multicast and reserved
 NOT_PUBLIC = (*PRIVATE_RANGES, SHARED_RANGE, LINK_LOCAL, IPv4Network("0.0.0.0/8"), IPv4Network("127.0.0.0/8"),
@@ -59,9 +58,8 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None)
     if "format" in top and top["format"] != 1:
         r.error("format", f"{top['format']!r} is not a supported format", hint="this vpcemu reads `format: 1`")
     lab_name = name_override or r.string(top.get("name"), "name", default=default_name)
-    if lab_name and (not LAB_NAME_RE.match(lab_name) or len(lab_name) > limits.LAB_NAME_MAX):
-        r.error("name", f"lab name {lab_name!r} must be 1-{limits.LAB_NAME_MAX} characters of a-z, 0-9 and '-'",
-                hint="set `name:` in the file or pass --name")
+    if lab_name and lab_name_problem(lab_name):
+        r.error("name", lab_name_problem(lab_name), hint="set `name:` in the file or pass --name")
     region = r.string(top.get("region"), "region", default="us-east-1")
     if region and not REGION_RE.match(region):
         r.error("region", f"{region!r} is not an AWS Region name such as us-east-1")

@@ -170,7 +170,8 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
             mac(ctx, d.get("mac"), f"{path}.mac", mac_address(vpc.name, n)),
             group_refs(ctx, d.get("security_groups"), f"{path}.security_groups"),
             source_dest_check=r.boolean(d.get("source_dest_check"), f"{path}.source_dest_check", True),
-            eips=_eips(ctx, d.get("eips"), ips, n, path), description=str(d.get("description") or ""))
+            eips=_eips(ctx, d.get("eips"), ips, n, path),
+            description=ctx.doc.check(f"{path}.description", rules.description, d.get("description") or "") or "")
         attachment = _attachment(ctx, d.get("attachment"), f"{path}.attachment", eni, subnet, instances,
                                  raw_instances, device_indexes)
         enis[n] = replace(eni, attachment=attachment)

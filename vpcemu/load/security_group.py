@@ -32,7 +32,7 @@ def security_groups(ctx: VpcContext) -> dict[str, SecurityGroup]:
         else:   # AWS: a new group allows all outbound traffic
             egress = (SecurityGroupRule("-1", cidr=EVERYWHERE),)
         out[name] = SecurityGroup(name, aws_id("sg", vpc.name, name), vpc.name, ingress, egress,
-                                  str(g.get("description") or ""))
+                                  doc.check(f"{path}.description", rules.description, g.get("description") or "") or "")
     return out
 
 
@@ -63,7 +63,8 @@ def _rules(ctx: VpcContext, group: str, raw: Any, path: str, egress: bool) -> tu
             cidr = r.cidr(peer, peer_path, "InvalidParameterValue")
             if cidr is None:
                 continue
-        out.append(SecurityGroupRule(proto, low, high, cidr, group_ref, plist, str(d.get("description") or "")))
+        text = doc.check(f"{p}.description", rules.description, d.get("description") or "") or ""
+        out.append(SecurityGroupRule(proto, low, high, cidr, group_ref, plist, text))
     return tuple(out)
 
 

@@ -320,6 +320,7 @@ def created(topology: Topology, name: str, subnet: str, private_ip_addresses: li
     from .security import one_vpc
     v = one_vpc(topology, vpc, lambda x: subnet in x.subnets, f"subnet {subnet!r}", "InvalidSubnetID.NotFound")
     name_rules.new_name(topology, name)
+    rules.description(description)
     s = v.subnets[subnet]
     holders = {ip: e for e in v.network_interfaces.values() for ip in e.private_ip_addresses}
     if private_ip_addresses:

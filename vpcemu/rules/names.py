@@ -12,10 +12,31 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..codes import ErrorCode
 from ..errors import UsageError
 from ..model import Topology
+from .limits import LAB_NAME_MAX
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# A lab's name starts every namespace name (`<lab>-<role>`) and names its state directory
+# (/run/vpcemu/<lab>), so it can never hold a '/' or be '..', and it is short.
+LAB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def lab_name_problem(name: Any) -> str | None:
+    """Why `name` cannot be a lab's name, or None. The one rule for the file's `name:`, `--name`,
+    `--lab` and every verb that names a lab."""
+    if isinstance(name, str) and LAB_NAME_RE.match(name) and len(name) <= LAB_NAME_MAX:
+        return None
+    return f"lab name {name!r} must be 1-{LAB_NAME_MAX} characters of a-z, 0-9 and '-', starting with a letter or digit"
+
+
+def valid_lab_name(name: Any) -> str:
+    problem = lab_name_problem(name)
+    if problem:
+        raise UsageError(problem, ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint="labs up are listed by `vpcemu status`; choose a new one with `vpcemu up FILE --name NAME`")
+    return name
 
 
 def valid_name(name: Any) -> str:

@@ -16,6 +16,19 @@ MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MAX_DEVICE_INDEX = 31
 
 
+# AWS's CreateNetworkInterface takes a description of up to 255 characters
+MAX_DESCRIPTION = 255
+
+
+def description(text: Any) -> str:
+    """An ENI's description: at most 255 characters, none of them a control character (it is printed)."""
+    if not isinstance(text, str) or len(text) > MAX_DESCRIPTION or not text.isprintable():
+        shown = text[:40] + "…" if isinstance(text, str) and len(text) > 40 else text
+        raise UsageError(f"description {shown!r} is not allowed", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint=f"at most {MAX_DESCRIPTION} printable characters")
+    return text
+
+
 def not_requester_managed(eni: NetworkInterface, verb: str) -> None:
     """AWS owns a requester-managed ENI (a NAT gateway's, an interface endpoint's): users may only look at it."""
     if eni.requester_managed:

@@ -20,6 +20,21 @@ PROTOCOL_NAMES = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1", "-1":
                   "1": "icmp"}
 
 
+# AWS, for a group's and a rule's description: "Up to 255 characters in length. Allowed characters are
+# a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*"
+DESCRIPTION_RE = re.compile(r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*")
+MAX_DESCRIPTION = 255
+
+
+def description(text: Any) -> str:
+    """A security group's or a security group rule's description, as AWS allows it."""
+    if not isinstance(text, str) or len(text) > MAX_DESCRIPTION or not DESCRIPTION_RE.fullmatch(text):
+        shown = text[:40] + "…" if isinstance(text, str) and len(text) > 40 else text
+        raise UsageError(f"description {shown!r} is not allowed", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint=f"at most {MAX_DESCRIPTION} characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{{}}!$*")
+    return text
+
+
 def direction(egress: bool) -> str:
     return "egress" if egress else "ingress"
 
@@ -129,6 +144,7 @@ def permission(rule: SecurityGroupRule, vpc: str, peered: Container[str], groups
     if sum(p is not None for p in (rule.cidr, rule.group, rule.prefix_list)) != 1:
         raise UsageError("a security group rule needs exactly one peer: a CIDR, a security group or a prefix list",
                          ErrorCode.INVALID_PARAMETER_VALUE)
+    description(rule.description)
     protocol = ip_protocol(rule.protocol)
     low, high = port_range(protocol, rule.from_port, rule.to_port)
     if rule.group is not None:

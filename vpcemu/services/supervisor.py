@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import KernelError
-from ..kernel.journal import GO, MODEL_FILE, RELOADED_FILE, SERVICES_FILE
+from ..kernel.journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE
 from ..kernel.netns import enter_netns
 from ..kernel.process import read_line, starttime
 from ..model.internet import Listener
@@ -317,6 +317,10 @@ def main(argv: list[str]) -> int:
         print("usage: python -m vpcemu.services.supervisor STATE_DIR LAB", file=sys.stderr)
         return 2
     state_dir, lab = Path(argv[0]), argv[1]
+    # `vpcemu up` says journalled once its journal names this process; EOF: it died before, and
+    # nothing would ever remove what this process made
+    if sys.stdin.readline().strip() != JOURNALLED:
+        return 1
     # Blocked before any thread or worker exists, so every thread and worker inherits the mask and
     # only sigwait() takes these signals: no handler runs in the middle of a start or a reload.
     signal.pthread_sigmask(signal.SIG_BLOCK, Keeper.SIGNALS)
