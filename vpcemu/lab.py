@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ServiceDown, UsageError
-from .kernel import apply, process
+from .kernel import apply, process, reconcile
 from .kernel.journal import MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
+from .plan.state import Plan
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
@@ -154,6 +155,31 @@ class Lab:
 
     def __exit__(self, *exc: Any) -> None:
         self.down()
+
+    # -- model and kernel agree -------------------------------------------------------------
+    def planned(self) -> Plan:
+        """The kernel state the committed model asks for: what `up` builds, resolv.conf files included."""
+        plan = plan_lab(self.topology, self.name)
+        files, links = instance_resolv_conf(self.topology, self.name, self.journal.dir)
+        return replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
+
+    def differences(self) -> list[str]:
+        """Each way the lab's kernel (and its resolvers) differ from the committed model; empty when
+        they agree. Changes nothing."""
+        found = reconcile.differences(self.planned(), self.journal)
+        if process.supervisor_behind(self.journal):
+            found.append("the lab's resolvers answer from an older model")
+        return found
+
+    def repair(self) -> list[str]:
+        """Make the kernel hold the committed model again (after a change failed or was killed), and
+        the resolvers answer from it; one line per fix made."""
+        fixed = reconcile.reconcile(self.planned(), self.journal)
+        self.rulesets.clear()               # what this process loaded may be what was just undone
+        if process.supervisor_behind(self.journal):
+            process.reload_supervisor(self.journal)
+            fixed.append("the lab's resolvers re-read the model")
+        return fixed
 
     # -- names -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Endpoint:
