@@ -65,6 +65,7 @@ class ErrorCode(StrEnum):
     LAB_ALREADY_EXISTS = "LabAlreadyExists"
     NAMESPACE_IN_USE = "NamespaceInUse"
     DRILL_PRECONDITION_FAILED = "DrillPreconditionFailed"
+    LAB_BUSY = "LabBusy"                    # another change held the lab's lock past --lock-timeout
 
 
 class ExplanationCode(StrEnum):

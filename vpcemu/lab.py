@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 from .errors import ServiceDown, UsageError
 from .kernel import apply, process, reconcile
-from .kernel.journal import MODEL_FILE, Journal, all_labs
+from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
@@ -49,11 +51,15 @@ def require_root() -> None:
 
 
 class Lab:
-    def __init__(self, name: str, topology: Topology, journal: Journal):
+    def __init__(self, name: str, topology: Topology, journal: Journal, lock_timeout: float = LOCK_TIMEOUT):
         self.name = name
         self.topology = topology
         self.journal = journal
+        self.lock_timeout = lock_timeout
         self.rulesets: dict[str, str] = {}     # VPC → the router ruleset last loaded by this process
+        self._model_version = self._stat_model()
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -74,7 +80,7 @@ class Lab:
         lab = cls(lab_name, topology, journal)
         lab_uuid = uuid.uuid4().hex
         try:
-            journal.create(lab_uuid, source)
+            lock = journal.create(lab_uuid, source)
         except FileExistsError:
             raise UsageError(f"a lab named {lab_name!r} is already up", "LabAlreadyExists",
                              hint=f"`vpcemu down {lab_name}` first, or choose another name with --name") from None
@@ -98,6 +104,8 @@ class Lab:
             apply.teardown(journal, expect_mark=ownership_mark(lab_name, lab_uuid))
             journal.remove()
             raise
+        finally:
+            os.close(lock)
         return lab
 
     @classmethod
@@ -112,16 +120,80 @@ class Lab:
         journal = Journal(name)
         if not journal.exists():
             raise UsageError(f"no lab named {name!r} is up", hint=f"labs up: {', '.join(labs) or 'none'}")
-        try:
-            topology = pickle.loads((journal.dir / MODEL_FILE).read_bytes())
-        except (FileNotFoundError, pickle.UnpicklingError, EOFError):
-            raise UsageError(f"lab {name!r} has no usable state (it crashed while building?)",
-                             hint="`vpcemu clean` removes what it left") from None
-        return cls(name, topology, journal)
+        return cls(name, _read_model(journal, name), journal)
 
     @staticmethod
     def list() -> list[str]:
         return all_labs()
+
+    # -- changing it ---------------------------------------------------------------------------
+    @contextmanager
+    def change(self) -> Iterator["Lab"]:
+        """Hold the lab's lock around one change: read model → edit → kernel → commit, with no other
+        process's change in between (an flock on the state directory, waited for `lock_timeout` s,
+        then LabBusy). Inside, `self.topology` is the committed model as it is now, whoever wrote it.
+
+        All or nothing: a change that fails after its first kernel step (`changing()`) is rolled back
+        by reconciling the kernel to the still-committed model; one killed there leaves a marker, and
+        the next change of the lab repairs first. Re-entrant: a drill's steps share one hold."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield self
+            finally:
+                self._lock_depth -= 1
+            return
+        fd = self._lock()
+        self._lock_fd, self._lock_depth = fd, 1
+        marker = self.journal.dir / CHANGING_FILE
+        try:
+            self.refresh()
+            if marker.exists():                 # a change was killed between its kernel steps
+                self.repair()
+                marker.unlink()
+            try:
+                yield self
+            except BaseException:
+                if marker.exists():
+                    self.repair()
+                raise
+            finally:
+                marker.unlink(missing_ok=True)
+        finally:
+            self._lock_fd, self._lock_depth = None, 0
+            os.close(fd)
+
+    def _lock(self) -> int:
+        fd = self.journal.lock(self.lock_timeout)
+        if fd is None:
+            raise UsageError(f"lab {self.name} is busy: another change held its lock for {self.lock_timeout:g} s",
+                             "LabBusy", hint="try again, or wait longer with --lock-timeout SECONDS")
+        return fd
+
+    def changing(self) -> None:
+        """Called by a live change before its first kernel step: from here a failure or a kill needs the
+        kernel reconciled to the committed model (see `change`)."""
+        if not self._lock_depth:
+            raise RuntimeError("a live change must run inside Lab.change()")
+        (self.journal.dir / CHANGING_FILE).touch()
+
+    def _stat_model(self) -> tuple[int, int] | None:
+        try:
+            st = (self.journal.dir / MODEL_FILE).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def refresh(self) -> "Lab":
+        """Read the committed model again if another process committed since this one last read or
+        wrote it (a stat when nothing changed). Changes do it under the lock; readers (probe, verify,
+        status) before they look."""
+        version = self._stat_model()
+        if version != self._model_version:
+            self.topology = _read_model(self.journal, self.name)
+            self.rulesets.clear()               # what this process loaded may have been replaced since
+            self._model_version = version
+        return self
 
     def commit(self, topology: Topology) -> Topology:
         """Make `topology` the lab's model: the one write path for it. The file is replaced atomically
@@ -139,16 +211,23 @@ class Lab:
                 raise
         os.replace(f.name, path)
         self.topology = topology
+        self._model_version = self._stat_model()
         if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
             process.reload_supervisor(self.journal)
         return topology
 
     def down(self) -> None:
-        """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched."""
-        state = self.journal.state()
-        mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
-        apply.teardown(self.journal, expect_mark=mark)
-        self.journal.remove()
+        """Stop the supervisor, then tear down from the journal, newest first; nothing else is touched.
+        Waits for a change in progress to end (the lab's lock), so none is left half-applied."""
+        fd = None if self._lock_depth else self._lock()
+        try:
+            state = self.journal.state()
+            mark = ownership_mark(self.name, state["uuid"]) if "uuid" in state else None
+            apply.teardown(self.journal, expect_mark=mark)
+            self.journal.remove()
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def __enter__(self) -> "Lab":
         return self
@@ -165,21 +244,40 @@ class Lab:
 
     def differences(self) -> list[str]:
         """Each way the lab's kernel (and its resolvers) differ from the committed model; empty when
-        they agree. Changes nothing."""
-        found = reconcile.differences(self.planned(), self.journal)
-        if process.supervisor_behind(self.journal):
-            found.append("the lab's resolvers answer from an older model")
-        return found
+        they agree. Changes nothing; waits for a change in progress to end (the lab's lock)."""
+        with self._held():
+            found = reconcile.differences(self.planned(), self.journal)
+            if process.supervisor_behind(self.journal):
+                found.append("the lab's resolvers answer from an older model")
+            return found
 
     def repair(self) -> list[str]:
         """Make the kernel hold the committed model again (after a change failed or was killed), and
-        the resolvers answer from it; one line per fix made."""
-        fixed = reconcile.reconcile(self.planned(), self.journal)
-        self.rulesets.clear()               # what this process loaded may be what was just undone
-        if process.supervisor_behind(self.journal):
-            process.reload_supervisor(self.journal)
-            fixed.append("the lab's resolvers re-read the model")
-        return fixed
+        the resolvers answer from it; one line per fix made. Inside a change it is that change's
+        rollback; on its own it takes the lab's lock, and a killed change's marker goes with the repair."""
+        with self._held() as own:
+            fixed = reconcile.reconcile(self.planned(), self.journal)
+            self.rulesets.clear()               # what this process loaded may be what was just undone
+            if process.supervisor_behind(self.journal):
+                process.reload_supervisor(self.journal)
+                fixed.append("the lab's resolvers re-read the model")
+            if own:
+                (self.journal.dir / CHANGING_FILE).unlink(missing_ok=True)
+            return fixed
+
+    @contextmanager
+    def _held(self) -> Iterator[bool]:
+        """The lab's lock for a look at (or repair of) the whole lab, unless this process's change holds
+        it already; True when taken here. The model is re-read if another process committed since."""
+        if self._lock_depth:
+            yield False
+            return
+        fd = self._lock()
+        try:
+            self.refresh()
+            yield True
+        finally:
+            os.close(fd)
 
     # -- names -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Endpoint:
@@ -270,15 +368,24 @@ class Lab:
     def probe(self, source: str, destination: str, protocol: str = "icmp", port: int | None = None,
               timeout: float = 1.0):
         from .probe import run_probe
+        self.refresh()
         self.require_services()
         return run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
 
     def status(self) -> dict:
         from .status import lab_status
-        return lab_status(self)
+        return lab_status(self.refresh())
 
 
 def _resolver_inputs(topology: Topology) -> tuple:
     """What the VPC resolvers' zones are built from (dns/zone.py): ENI addresses and endpoints."""
     return ({n: e.private_ip_addresses for n, e in topology.network_interfaces.items()},
             {v.name: v.endpoints for v in topology.vpcs.values()})
+
+
+def _read_model(journal: Journal, name: str) -> Topology:
+    try:
+        return pickle.loads((journal.dir / MODEL_FILE).read_bytes())
+    except (FileNotFoundError, pickle.UnpicklingError, EOFError):
+        raise UsageError(f"lab {name!r} has no usable state (it crashed while building?)",
+                         hint="`vpcemu clean` removes what it left") from None

@@ -46,7 +46,7 @@ class Verdict:
 
 def verify(lab: "Lab", expectations: tuple[Expectation, ...] | None = None, timeout: float = 1.0) -> list[Verdict]:
     out = []
-    for e in lab.topology.expect if expectations is None else expectations:
+    for e in lab.refresh().topology.expect if expectations is None else expectations:
         r = lab.probe(e.source, e.destination, protocol=e.protocol, port=e.port, timeout=timeout)
         failures = []
         if r.reachable != e.reachable:
@@ -131,7 +131,7 @@ def parse_port(text: str) -> tuple[str, int | None]:
 
 def matrix(lab: "Lab", ports: tuple[str, ...] = DEFAULT_PORTS, sources: list[str] | None = None,
            destinations: list[str] | None = None, timeout: float = 1.0) -> Matrix:
-    t = lab.topology
+    t = lab.refresh().topology
     running = [i for i in t.instances if t.interfaces_of(i)]
     sources = sources or running
     destinations = destinations or [*running, *t.internet_hosts, *t.services]

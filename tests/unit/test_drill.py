@@ -9,6 +9,7 @@ import pytest
 
 from vpcemu import drill, load_text
 from vpcemu.errors import UsageError
+from vpcemu.kernel import journal
 from vpcemu.kernel.journal import Journal
 from vpcemu.lab import Lab
 
@@ -45,8 +46,12 @@ REFUSED = [
 
 
 @pytest.fixture
-def lab() -> Lab:
-    return Lab("u-drill", load_text(TOPOLOGY, name="u-drill"), Journal("u-drill"))
+def lab(tmp_path, monkeypatch) -> Lab:
+    """A lab with a state directory (its lock lives there) and no kernel objects: a refusal needs none."""
+    monkeypatch.setattr(journal, "STATE_ROOT", tmp_path)
+    j = Journal("u-drill")
+    j.dir.mkdir()
+    return Lab("u-drill", load_text(TOPOLOGY, name="u-drill"), j)
 
 
 def case_id(fn, kwargs: dict) -> str:

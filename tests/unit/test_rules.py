@@ -19,7 +19,7 @@ from vpcemu.load import load_text
 from vpcemu.model import NetworkAclEntry, SecurityGroupRule
 from vpcemu.ops import security
 from vpcemu.ops.elastic_ip import associated
-from vpcemu.ops.network_interface import assigned, attached, created
+from vpcemu.ops.network_interface import assigned, attached, created, deleted, detached, moved
 from vpcemu.ops.route_table import route_created, route_replaced
 from vpcemu.ops.vpc_endpoint import vpc_endpoint_created
 from vpcemu.rules import limits
@@ -147,6 +147,15 @@ def test_decided_a_requester_managed_eni_is_not_a_route_target(topo):
         == "nat.eni"
 
 
+@pytest.mark.parametrize("eni", ["nat.eni", "sqs.a"])
+def test_a_requester_managed_eni_is_only_looked_at(topo, eni):
+    """Moving, attaching, detaching or deleting a NAT gateway's or an endpoint's ENI: OperationNotPermitted
+    before anything changes (a move used to reach the kernel and fail there)."""
+    for refused in (live_refuses(moved, topo, eni, "far"), live_refuses(attached, topo, eni, "far", 1),
+                    live_refuses(detached, topo, eni), live_refuses(deleted, topo, eni)):
+        assert refused.code == ErrorCode.OPERATION_NOT_PERMITTED and "requester-managed" in refused.message
+
+
 def test_decided_a_vpc_endpoint_is_not_a_route_target(topo):
     """A gateway endpoint's routes are its prefix-list routes, added and removed with its route tables;
     CreateRoute takes a VPC endpoint only for Gateway Load Balancer endpoints, which vpcemu has none of."""
@@ -267,14 +276,8 @@ def test_network_acl_entry_quota(topo):
 
 
 def test_network_acl_entry_action(topo):
-    """The same words from both sides (rules.network_acl.RULE_ACTIONS). The file's check of its own
-    vocabulary reports no AWS code (tests/invalid/nacl-bad-action.yaml pins that); the live call says
-    InvalidParameterValue."""
-    problem = loader_refuses(add_entry(action="permit"))
-    refused = live_refuses(security.with_network_acl_entry, topo, "strict",
-                           NetworkAclEntry(110, "-1", "permit", False, IPv4Network(ANY)))
-    assert problem.message == refused.message == "'permit' is not one of: allow, deny"
-    assert refused.code == ErrorCode.INVALID_PARAMETER_VALUE
+    both(ErrorCode.INVALID_PARAMETER_VALUE, add_entry(action="permit"), security.with_network_acl_entry, topo, "strict",
+         NetworkAclEntry(110, "-1", "permit", False, IPv4Network(ANY)))
 
 
 # -- ENI attachment -----------------------------------------------------------------------------------
@@ -293,6 +296,18 @@ def attach(eni, instance, index):
 ])
 def test_eni_attachment(topo, eni, instance, index, code):
     both(code, attach(eni, instance, index), attached, topo, eni, instance, index)
+
+
+def test_eni_attachment_to_an_instance_of_another_vpc():
+    """Multi-VPC ENIs are not emulated: refused from both sides with the same code and words."""
+    def with_instance(doc):
+        doc["vpcs"]["peer"]["instances"] = {"there": {"subnet": "p"}}
+    doc = copy.deepcopy(BASE)
+    with_instance(doc)
+    t = load_text(yaml.safe_dump(doc), name="rules")
+    problem, refused = both(ErrorCode.INVALID_PARAMETER_COMBINATION,
+                            lambda d: (with_instance(d), attach("spare", "there", 1)(d)), attached, t, "spare", "there", 1)
+    assert problem.message == refused.message == "spare is in VPC main but instance there is in VPC peer"
 
 
 def test_private_ips_per_interface_of_the_instance_type(topo):

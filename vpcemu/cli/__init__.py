@@ -7,15 +7,24 @@ validate` starts fast.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from ..errors import UsageError
-from . import drill, edge, eni, files, flowlogs, lifecycle, security, verify
+from . import common, drill, edge, eni, files, flowlogs, lifecycle, security, verify
 from .common import err_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Amazon VPC networking, emulated on this host with network namespaces.")
+
+
+@app.callback()
+def options(lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", min=0, max=3600, metavar="SECONDS",
+        help="How long a change waits while another change holds the lab's lock; then exit 2 (LabBusy).")]
+        = common.LOCK_TIMEOUT) -> None:
+    common.lock_timeout = lock_timeout
 # top-level verbs, in the order `vpcemu --help` lists them
 for verbs in (files.app, lifecycle.app, verify.app, flowlogs.app):
     app.add_typer(verbs)

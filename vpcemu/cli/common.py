@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from ..errors import TopologyError, VpcemuError
+from ..kernel.journal import LOCK_TIMEOUT
 
 # a pipe or CI log gets wide lines rather than wrapped tables
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -59,11 +60,16 @@ def call(as_json: bool, fn, *args, **kwargs):
         fail(exc, as_json)
 
 
+lock_timeout = LOCK_TIMEOUT       # set from `vpcemu --lock-timeout`
+
+
 def running_lab(name: str | None, as_json: bool):
     """The running lab `name` (or the only one up); root is needed to act on it."""
     from ..lab import Lab, require_root
     call(as_json, require_root)
-    return call(as_json, Lab.attach, name)
+    lab = call(as_json, Lab.attach, name)
+    lab.lock_timeout = lock_timeout
+    return lab
 
 
 def done(what: str, data: dict, elapsed_ms: float) -> Report:

@@ -54,13 +54,21 @@ def cidr(text: str, option: str) -> IPv4Network:
                          hint="e.g. 10.0.0.0/16; security group peers may also be sg:NAME or pl:NAME") from None
 
 
-def group_report(lab, group: str, vpc: str | None, elapsed_ms: float) -> Report:
+def _applied(elapsed_ms: float | None) -> tuple[dict, str]:
+    """After a change: its time; for a display (`show`): nothing, as nothing was applied."""
+    if elapsed_ms is None:
+        return {}, ""
+    return {"applied_ms": round(elapsed_ms, 2)}, f" applied in {elapsed_ms:.1f} ms"
+
+
+def group_report(lab, group: str, vpc: str | None, elapsed_ms: float | None) -> Report:
     from ..ops.security import vpc_of_group
     v = vpc_of_group(lab.topology, group, vpc)
     sg = v.security_groups[group]
-    data = {"security_group": group, "id": sg.id, "vpc": v.name, "applied_ms": round(elapsed_ms, 2),
+    applied, said = _applied(elapsed_ms)
+    data = {"security_group": group, "id": sg.id, "vpc": v.name, **applied,
             "ingress": [r.describe() for r in sg.ingress], "egress": [r.describe() for r in sg.egress]}
-    return data, "\n".join([f"security group [bold]{group}[/] ({sg.id}, VPC {v.name}) applied in {elapsed_ms:.1f} ms",
+    return data, "\n".join([f"security group [bold]{group}[/] ({sg.id}, VPC {v.name}){said}",
                             *(f"  {direction}: {'; '.join(data[direction]) or 'none'}"
                               for direction in ("ingress", "egress"))])
 
@@ -99,19 +107,20 @@ def revoke(group: str, protocol: ProtocolOpt, peer: PeerOpt, egress: EgressOpt =
 def show(group: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """A security group's rules as the running lab enforces them."""
     the_lab = running_lab(lab, as_json)
-    say(call(as_json, group_report, the_lab, group, vpc, 0.0), as_json)
+    say(call(as_json, group_report, the_lab, group, vpc, None), as_json)
 
 
 # -- network ACLs ----------------------------------------------------------------------------------
-def acl_report(lab, network_acl: str, vpc: str | None, elapsed_ms: float) -> Report:
+def acl_report(lab, network_acl: str, vpc: str | None, elapsed_ms: float | None) -> Report:
     from ..ops.security import network_acl_of
     v, acl = network_acl_of(lab.topology, network_acl, vpc)
-    data = {"network_acl": acl.name, "id": acl.id, "vpc": v.name, "applied_ms": round(elapsed_ms, 2),
+    applied, said = _applied(elapsed_ms)
+    data = {"network_acl": acl.name, "id": acl.id, "vpc": v.name, **applied,
             "subnets": [s.name for s in v.subnets.values() if s.network_acl == acl.name],
             "ingress": [e.describe() for e in acl.ordered(False)] + ["* deny all"],
             "egress": [e.describe() for e in acl.ordered(True)] + ["* deny all"]}
     return data, "\n".join([f"network ACL [bold]{acl.name}[/] ({acl.id}, VPC {v.name}, subnets: "
-                            f"{', '.join(data['subnets']) or 'none'}) applied in {elapsed_ms:.1f} ms",
+                            f"{', '.join(data['subnets']) or 'none'}){said}",
                             *(f"  {direction}: {'; '.join(data[direction])}" for direction in ("ingress", "egress"))])
 
 
@@ -156,4 +165,4 @@ def associate(subnet: str, network_acl: str, vpc: VpcOpt = None, lab: LabOpt = N
 def show_acl(network_acl: str, vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """A network ACL's entries in the order they are evaluated, and its subnets."""
     the_lab = running_lab(lab, as_json)
-    say(call(as_json, acl_report, the_lab, network_acl, vpc, 0.0), as_json)
+    say(call(as_json, acl_report, the_lab, network_acl, vpc, None), as_json)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..errors import UsageError
 from ..kernel.netns import run_in_netns
+from ..ops.api import one_change
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -218,6 +219,7 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
+@one_change
 def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str | None = None,
              device_index: int | None = None, interval_ms: float = 1.0, command: list[str] | None = None,
              tcp_port: int | None = None, delay_ms: float = 0.0) -> DrillReport:
@@ -237,6 +239,7 @@ def eni_move(lab: Lab, network_interface: str, to: str, client: str, target: str
     return run_drill(lab, "eni-move", client, target, action, interval_ms, tcp_port=tcp_port)
 
 
+@one_change
 def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1.0,
             command: list[str] | None = None, tcp_port: int | None = None) -> DrillReport:
     """Reassign a secondary private IP to the ENI `to` while `client` probes that IP."""
@@ -252,6 +255,7 @@ def ip_move(lab: Lab, address: str, to: str, client: str, interval_ms: float = 1
     return run_drill(lab, "ip-move", client, address, action, interval_ms, tcp_port=tcp_port)
 
 
+@one_change
 def nat_gateway_failure(lab: Lab, nat_gateway: str, route_table: str, to: str, client: str, target: str,
                         destination: str = "0.0.0.0/0", interval_ms: float = 1.0,
                         tcp_port: int | None = None) -> DrillReport:
@@ -268,6 +272,7 @@ def nat_gateway_failure(lab: Lab, nat_gateway: str, route_table: str, to: str, c
     return run_drill(lab, "nat-gateway-failure", client, target, action, interval_ms, tcp_port=tcp_port)
 
 
+@one_change
 def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_ms: float = 500.0,
               interval_ms: float = 1.0, command: list[str] | None = None, standby: str | None = None,
               tcp_port: int | None = None) -> DrillReport:
@@ -292,6 +297,7 @@ def az_outage(lab: Lab, availability_zone: str, client: str, target: str, hold_m
     held = threading.Event()
 
     def action() -> None:
+        lab.changing()                              # a kill before the links are back leaves them to repair
         for ns, links in by_router.items():
             set_links(ns, links, up=False)
         try:

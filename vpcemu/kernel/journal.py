@@ -6,6 +6,7 @@ for namespaces only when the namespace carries this lab's ownership mark.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ MODEL_FILE = "model.pickle"          # the committed model (Lab.commit)
 SERVICES_FILE = "services.json"      # the service keeper's account: worker pid, restarts, the services it runs
 RELOADED_FILE = "model-reloaded"     # the supervisor's answer to SIGHUP: the model version it re-read
 GO = "go"                            # the supervisor may start: the namespaces exist
+LOCK_TIMEOUT = 30.0                  # seconds a change waits for the lab's lock by default (--lock-timeout)
+CHANGING_FILE = "changing"           # a live change is between its first kernel step and its end
 
 
 class Journal:
@@ -29,17 +32,43 @@ class Journal:
         self.state_path = self.dir / "state.json"
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def create(self, lab_uuid: str, source: str) -> None:
-        """Claim the lab name; fails with FileExistsError if a lab of that name exists."""
+    def create(self, lab_uuid: str, source: str) -> int:
+        """Claim the lab name, holding its lock (the fd returned) so that no change can reach the lab
+        before its build ends; fails with FileExistsError if a lab of that name exists."""
         STATE_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.dir.mkdir(mode=0o700)
+        fd = self.lock(0)
+        assert fd is not None, "a directory made a moment ago is locked by nobody else"
         self.write_state(uuid=lab_uuid, status="building", pid=os.getpid(), created=time.time(), source=source)
+        return fd
 
     def exists(self) -> bool:
         return self.state_path.exists()
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def lock(self, timeout: float) -> int | None:
+        """Take the lab's lock: an exclusive flock on its state directory, the fd that holds it (close it
+        to let go; a process that dies lets go with it). None if another holder kept it `timeout` s.
+
+        Waiting polls (1 ms, doubling to 20 ms): flock has no timed wait, and a blocking flock in a
+        thread could not be given up at the timeout."""
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        end, pause = time.monotonic() + timeout, 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= end:
+                    os.close(fd)
+                    return None
+                time.sleep(min(pause, max(0.0, end - time.monotonic())))
+                pause = min(pause * 2, 0.02)
+            except BaseException:
+                os.close(fd)
+                raise
 
     # -- entries -----------------------------------------------------------------------------
     def record(self, kind: str, **fields: Any) -> None:

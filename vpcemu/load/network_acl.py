@@ -36,8 +36,7 @@ def network_acls(ctx: VpcContext) -> dict[str, NetworkAcl]:
                     numbers.add(number)
                 else:
                     number = None
-                # the file's own vocabulary check: the words are the rule's (rules.RULE_ACTIONS)
-                action = r.choice(d.get("action"), f"{p}.action", rules.RULE_ACTIONS) if "action" in d else None
+                action = doc.check(f"{p}.action", rules.rule_action, d["action"]) if "action" in d else None
                 proto, low, high = protocol_ports(ctx, d, p) if "protocol" in d else (None, None, None)
                 peer = d.get(peer_key)
                 if not doc.passes(f"{p}.{peer_key}", rules.cidr_only, peer):

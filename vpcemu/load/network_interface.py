@@ -206,7 +206,10 @@ def _attachment(ctx: VpcContext, raw: Any, path: str, eni: NetworkInterface, sub
     if inst is None or index is None:
         return None
     if inst not in instances:
-        if inst not in declared:   # an instance with its own error is not reported twice
+        elsewhere = doc.declared_in(inst)
+        if elsewhere is not None and elsewhere[0] == "an instance" and elsewhere[1] != ctx.vpc.name:
+            doc.passes(f"{path}.instance", rules.same_vpc, eni.name, ctx.vpc.name, inst, elsewhere[1])
+        elif inst not in declared:   # an instance with its own error is not reported twice
             r.error(f"{path}.instance", f"no instance named {inst!r} in VPC {ctx.vpc.name}", "InvalidInstanceID.NotFound")
         return None
     if not doc.passes(f"{path}.device_index", rules.device_index, inst, index) \

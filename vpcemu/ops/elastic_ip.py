@@ -15,6 +15,7 @@ from ..model import NetworkInterface, Topology
 from ..rules import elastic_ip as rules
 from ..rules.names import global_names
 from ..rules.network_interface import not_requester_managed
+from .api import one_change
 from .live import apply_topology
 from .network_interface import _with
 from .security import interface
@@ -23,12 +24,14 @@ if TYPE_CHECKING:
     from ..lab import Lab
 
 
+@one_change
 def associate_address(lab: Lab, public_ip: str, network_interface: str, private_ip: str | None = None,
                       allow_reassociation: bool = False) -> Topology:
     """Map `public_ip` to a private IP of an ENI (its primary by default; an instance means its eth0)."""
     return apply_topology(lab, associated(lab.topology, public_ip, network_interface, private_ip, allow_reassociation))
 
 
+@one_change
 def disassociate_address(lab: Lab, public_ip: str) -> Topology:
     return apply_topology(lab, disassociated(lab.topology, public_ip))
 

@@ -24,9 +24,9 @@ from ..plan.state import Plan
 if TYPE_CHECKING:
     from ..lab import Lab
 
-
 def apply_topology(lab: "Lab", topology: Topology) -> Topology:
     from .security import apply as apply_rulesets
+    lab.changing()
     old, new = plan_lab(lab.topology, lab.name), plan_lab(topology, lab.name)
     added = tuple(ns for ns in new.namespaces if ns not in old.namespaces)
     if added:

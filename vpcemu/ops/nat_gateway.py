@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..model import Topology
+from .api import one_change
 from .live import apply_topology
 from .security import one_vpc, with_vpc
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from ..lab import Lab
 
 
+@one_change
 def delete_nat_gateway(lab: Lab, name: str, vpc: str | None = None) -> Topology:
     return apply_topology(lab, nat_gateway_deleted(lab.topology, name, vpc))
 

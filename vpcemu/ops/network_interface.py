@@ -21,12 +21,14 @@ from ..plan.state import Plan
 from ..rules import instance as instance_rules
 from ..rules import names as name_rules
 from ..rules import network_interface as rules
+from .api import one_change
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
 
 # -- the API: one function per AWS call ---------------------------------------------------------
+@one_change
 def attach_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int,
                              delay_ms: float = 0.0) -> Topology:
     """`delay_ms`: AWS-like attachment time; the interface appears only after it (default: at once)."""
@@ -35,12 +37,14 @@ def attach_network_interface(lab: Lab, network_interface: str, instance: str, de
     return _relocate(lab, topology, network_interface)
 
 
+@one_change
 def detach_network_interface(lab: Lab, network_interface: str, delay_ms: float = 0.0) -> Topology:
     topology = detached(lab.topology, network_interface)
     _aws_time(delay_ms)
     return _relocate(lab, topology, network_interface)
 
 
+@one_change
 def move_network_interface(lab: Lab, network_interface: str, instance: str, device_index: int | None = None,
                            delay_ms: float = 0.0) -> Topology:
     """Detach and attach in one step: the interface goes straight from one instance to the other, or,
@@ -65,6 +69,7 @@ def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
     before, after = instance_side(lab, lab.topology, network_interface), instance_side(lab, topology, network_interface)
     (src_ns,), (dst_ns,) = before.namespaces, after.namespaces
     eni = _eni(topology, network_interface)
+    lab.changing()
     remove_rules(src_ns, list(before.rules))
     move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni),
               mac=eni.mac_address)
@@ -151,6 +156,7 @@ def detached(topology: Topology, network_interface: str) -> Topology:
 def moved(topology: Topology, network_interface: str, instance: str, device_index: int | None = None) -> Topology:
     """Detach then attach in one step; refused as a whole if either half is refused."""
     eni = _eni(topology, network_interface)
+    rules.not_requester_managed(eni, "moved")
     if device_index is None and eni.attachment is not None:
         taken = {e.attachment.device_index for e in topology.interfaces_of(instance)}
         if eni.attachment.device_index not in taken:
@@ -169,12 +175,14 @@ def deleted(topology: Topology, network_interface: str) -> Topology:
 
 
 # -- secondary private IPs ----------------------------------------------------------------------
+@one_change
 def assign_private_ip_addresses(lab: Lab, network_interface: str, addresses: list[str],
                                 allow_reassignment: bool = False) -> Topology:
     """Add secondary private IPs; with `allow_reassignment` an IP may be taken from another ENI of the subnet."""
     return _readdress(lab, assigned(lab.topology, network_interface, addresses, allow_reassignment))
 
 
+@one_change
 def unassign_private_ip_addresses(lab: Lab, network_interface: str, addresses: list[str]) -> Topology:
     return _readdress(lab, unassigned(lab.topology, network_interface, addresses))
 
@@ -246,6 +254,7 @@ def _readdress(lab: Lab, topology: Topology) -> Topology:
                if lab.topology.network_interfaces[name].private_ip_addresses != e.private_ip_addresses]
     before = {e.name: instance_side(lab, lab.topology, e.name) for e in changed}
     after = {e.name: instance_side(lab, topology, e.name) for e in changed}
+    lab.changing()
     for e in changed:                                           # new addresses and source rules
         old = before[e.name]
         apply_config(replace(after[e.name], addresses=tuple(a for a in after[e.name].addresses if a not in old.addresses),
@@ -269,6 +278,7 @@ def _readdress(lab: Lab, topology: Topology) -> Topology:
 
 
 # -- create and delete --------------------------------------------------------------------------
+@one_change
 def create_network_interface(lab: Lab, name: str, subnet: str, private_ip_addresses: list[str] | None = None,
                              security_groups: list[str] | None = None, description: str = "",
                              vpc: str | None = None) -> Topology:
@@ -279,6 +289,7 @@ def create_network_interface(lab: Lab, name: str, subnet: str, private_ip_addres
     topology = created(lab.topology, name, subnet, private_ip_addresses, security_groups, description, vpc)
     eni = topology.network_interface(name)
     plan = _eni_plan(lab, topology, eni)
+    lab.changing()
     apply_links(plan)
     try:
         apply_config(plan)
@@ -288,6 +299,7 @@ def create_network_interface(lab: Lab, name: str, subnet: str, private_ip_addres
         raise
 
 
+@one_change
 def delete_network_interface(lab: Lab, network_interface: str) -> Topology:
     from ..kernel.interface import delete_link
     from .security import apply as apply_rulesets

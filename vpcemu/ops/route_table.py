@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..model import Route, RouteTable, Topology, Vpc
 from ..rules import route_table as rules
+from .api import one_change
 from .live import apply_topology
 from .security import one_vpc, with_vpc
 
@@ -15,14 +16,17 @@ if TYPE_CHECKING:
     from ..lab import Lab
 
 
+@one_change
 def create_route(lab: Lab, route_table: str, destination: str, target: str, vpc: str | None = None) -> Topology:
     return apply_topology(lab, route_created(lab.topology, route_table, destination, target, vpc))
 
 
+@one_change
 def replace_route(lab: Lab, route_table: str, destination: str, target: str, vpc: str | None = None) -> Topology:
     return apply_topology(lab, route_replaced(lab.topology, route_table, destination, target, vpc))
 
 
+@one_change
 def delete_route(lab: Lab, route_table: str, destination: str, vpc: str | None = None) -> Topology:
     return apply_topology(lab, route_deleted(lab.topology, route_table, destination, vpc))
 

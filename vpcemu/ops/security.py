@@ -23,32 +23,38 @@ from ..rules import peering
 from ..rules import security_group as sg_rules
 from ..rules.security_group import direction
 from ..rules.subnet import network_acl_exists
+from .api import one_change
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
 
 # -- the API: one function per AWS call ---------------------------------------------------------
+@one_change
 def authorize_security_group_ingress(lab: Lab, group: str, *rules: SecurityGroupRule,
                                      vpc: str | None = None) -> Topology:
     return apply(lab, authorized(lab.topology, group, rules, egress=False, vpc=vpc))
 
 
+@one_change
 def authorize_security_group_egress(lab: Lab, group: str, *rules: SecurityGroupRule,
                                     vpc: str | None = None) -> Topology:
     return apply(lab, authorized(lab.topology, group, rules, egress=True, vpc=vpc))
 
 
+@one_change
 def revoke_security_group_ingress(lab: Lab, group: str, *rules: SecurityGroupRule,
                                   vpc: str | None = None) -> Topology:
     return apply(lab, revoked(lab.topology, group, rules, egress=False, vpc=vpc))
 
 
+@one_change
 def revoke_security_group_egress(lab: Lab, group: str, *rules: SecurityGroupRule,
                                  vpc: str | None = None) -> Topology:
     return apply(lab, revoked(lab.topology, group, rules, egress=True, vpc=vpc))
 
 
+@one_change
 def modify_network_interface_attribute(lab: Lab, network_interface: str, groups: list[str] | None = None,
                                        source_dest_check: bool | None = None) -> Topology:
     """`--groups` replaces the ENI's security groups; `--source-dest-check` turns the check on or off.
@@ -58,14 +64,17 @@ def modify_network_interface_attribute(lab: Lab, network_interface: str, groups:
     return apply(lab, with_interface_attribute(lab.topology, network_interface, groups, source_dest_check))
 
 
+@one_change
 def replace_network_acl_association(lab: Lab, subnet: str, network_acl: str, vpc: str | None = None) -> Topology:
     return apply(lab, with_network_acl_association(lab.topology, subnet, network_acl, vpc))
 
 
+@one_change
 def create_network_acl_entry(lab: Lab, network_acl: str, entry: NetworkAclEntry, vpc: str | None = None) -> Topology:
     return apply(lab, with_network_acl_entry(lab.topology, network_acl, entry, vpc))
 
 
+@one_change
 def delete_network_acl_entry(lab: Lab, network_acl: str, rule_number: int, egress: bool,
                              vpc: str | None = None) -> Topology:
     return apply(lab, without_network_acl_entry(lab.topology, network_acl, rule_number, egress, vpc))
@@ -78,6 +87,7 @@ def apply(lab: Lab, topology: Topology) -> Topology:
     Each router gets one atomic transaction holding only the difference (changed chains flushed
     and refilled, changed sets refilled); a change a diff cannot express reloads the whole table.
     """
+    lab.changing()
     done: list[tuple[str, Vpc]] = []
     loaded: dict[str, str] = {}
     try:

@@ -12,6 +12,7 @@ from ..model import NetworkInterface, Route, TargetKind, Topology, VpcEndpoint, 
 from ..rules import endpoint as rules
 from ..rules import names
 from ..rules import network_interface as eni_rules
+from .api import one_change
 from .live import apply_topology
 from .security import one_vpc, with_vpc
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ..lab import Lab
 
 
+@one_change
 def create_vpc_endpoint(lab: Lab, name: str, service: str, vpc_endpoint_type: str = "Interface",
                         route_tables: list[str] | None = None, subnets: list[str] | None = None,
                         security_groups: list[str] | None = None, private_dns_enabled: bool = True,
@@ -28,6 +30,7 @@ def create_vpc_endpoint(lab: Lab, name: str, service: str, vpc_endpoint_type: st
     return apply_topology(lab, topology)
 
 
+@one_change
 def delete_vpc_endpoint(lab: Lab, name: str, vpc: str | None = None) -> Topology:
     return apply_topology(lab, vpc_endpoint_deleted(lab.topology, name, vpc))
 

@@ -108,11 +108,18 @@ def free_device_index(instance: str, used: Container[int]) -> int:
     return index
 
 
+def same_vpc(eni: str, eni_vpc: str, instance: str, instance_vpc: str) -> None:
+    """An ENI joins an instance of its own VPC: AWS's newer multi-VPC ENIs (aws-vpc-reference §ENI) are
+    not emulated, so vpcemu refuses them as the 2023 rule did."""
+    if instance_vpc != eni_vpc:
+        raise UsageError(f"{eni} is in VPC {eni_vpc} but instance {instance} is in VPC {instance_vpc}",
+                         ErrorCode.INVALID_PARAMETER_COMBINATION,
+                         hint="vpcemu attaches an ENI only to an instance of its own VPC")
+
+
 def attachable(eni: NetworkInterface, subnet: Subnet, instance: Instance) -> None:
     """AttachNetworkInterface: an ENI joins an instance of its own VPC in its own Availability Zone."""
-    if instance.vpc != eni.vpc:
-        raise UsageError(f"{eni.name} is in VPC {eni.vpc} but instance {instance.name} is in VPC {instance.vpc}",
-                         ErrorCode.INVALID_PARAMETER_COMBINATION)
+    same_vpc(eni.name, eni.vpc, instance.name, instance.vpc)
     if subnet.availability_zone != instance.availability_zone:
         raise UsageError(f"{eni.name} is in {subnet.availability_zone} but instance {instance.name} is in "
                          f"{instance.availability_zone}; an ENI attaches only to an instance in its own Availability "
