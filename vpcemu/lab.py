@@ -243,13 +243,10 @@ class Lab:
         return replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
 
     def differences(self) -> list[str]:
-        """Each way the lab's kernel (and its resolvers) differ from the committed model; empty when
-        they agree. Changes nothing; waits for a change in progress to end (the lab's lock)."""
+        """Each way the lab's kernel differs from the committed model; empty when they agree. Changes
+        nothing; waits for a change in progress to end (the lab's lock)."""
         with self._held():
-            found = reconcile.differences(self.planned(), self.journal)
-            if process.supervisor_behind(self.journal):
-                found.append("the lab's resolvers answer from an older model")
-            return found
+            return reconcile.differences(self.planned(), self.journal)
 
     def repair(self) -> list[str]:
         """Make the kernel hold the committed model again (after a change failed or was killed), and
@@ -258,9 +255,10 @@ class Lab:
         with self._held() as own:
             fixed = reconcile.reconcile(self.planned(), self.journal)
             self.rulesets.clear()               # what this process loaded may be what was just undone
+            # a change killed between writing the model and telling the resolvers leaves them behind;
+            # which model they read is known only by its version, so any other version is read again
             if process.supervisor_behind(self.journal):
                 process.reload_supervisor(self.journal)
-                fixed.append("the lab's resolvers re-read the model")
             if own:
                 (self.journal.dir / CHANGING_FILE).unlink(missing_ok=True)
             return fixed

@@ -214,8 +214,9 @@ def supervisor_health(journal: Journal) -> dict | None:
 
 
 def supervisor_behind(journal: Journal) -> bool:
-    """Whether the lab's running services last read a model other than the committed one (a change
-    killed between writing the model and telling them)."""
+    """Whether the lab's running services last read a model file other than the committed one: by a
+    change killed between writing the model and telling them, or by one that did not need to tell
+    them (nothing they answer from changed)."""
     entry = supervisor_entry(journal)
     if entry is None or not running(entry["pid"], entry["starttime"]):
         return False
