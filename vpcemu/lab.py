@@ -23,13 +23,14 @@ from typing import Any
 from . import lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
-from .kernel import apply, netns, process
+from .kernel import apply, netns, process, reconcile
 from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
+from .plan.state import Plan
 from .rules.names import valid_lab_name
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
@@ -78,9 +79,7 @@ class Lab:
         else:
             source = "<python>"
         lab_name = valid_lab_name(name or topology.name)
-        plan = plan_lab(topology, lab_name)
-        files, links = instance_resolv_conf(topology, lab_name, Journal(lab_name).dir)
-        plan = dataclass_replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
+        plan = _planned(topology, Journal(lab_name))
         require_root()
         journal = Journal(lab_name)
         lab = cls(lab_name, topology, journal)
@@ -264,6 +263,46 @@ class Lab:
     def __exit__(self, *exc: Any) -> None:
         self.down()
 
+    # -- model and kernel agree -------------------------------------------------------------
+    def planned(self) -> Plan:
+        """The kernel state the committed model asks for: what `up` builds, resolv.conf files included."""
+        return _planned(self.topology, self.journal)
+
+    def differences(self) -> list[str]:
+        """Each way the lab's kernel differs from the committed model; empty when they agree. Changes
+        nothing; waits for a change in progress to end (the lab's lock)."""
+        with self._held():
+            return reconcile.differences(self.planned(), self.journal)
+
+    def repair(self) -> list[str]:
+        """Make the kernel hold the committed model again (after a change failed or was killed), and
+        the resolvers answer from it; one line per fix made. Inside a change it is that change's
+        rollback; on its own it takes the lab's lock, and a killed change's marker goes with the repair."""
+        with self._held() as own:
+            fixed = reconcile.reconcile(self.planned(), self.journal)
+            self.rulesets.clear()               # what this process loaded may be what was just undone
+            # a change killed between writing the model and telling the resolvers leaves them behind;
+            # which model they read is known only by its version, so any other version is read again
+            if process.supervisor_behind(self.journal):
+                process.reload_supervisor(self.journal)
+            if own:
+                (self.journal.dir / CHANGING_FILE).unlink(missing_ok=True)
+            return fixed
+
+    @contextmanager
+    def _held(self) -> Iterator[bool]:
+        """The lab's lock for a look at (or repair of) the whole lab, unless this process's change holds
+        it already; True when taken here. The model is re-read if another process committed since."""
+        if self._lock_depth:
+            yield False
+            return
+        fd = self._lock()
+        try:
+            self.refresh()
+            yield True
+        finally:
+            os.close(fd)
+
     # -- names -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Endpoint:
         """An instance, an ENI (name or eni- id), an internet host or an IPv4 address."""
@@ -405,6 +444,12 @@ def _resolver_inputs(topology: Topology) -> tuple:
     """What the VPC resolvers' zones are built from (dns/zone.py): ENI addresses and endpoints."""
     return ({n: e.private_ip_addresses for n, e in topology.network_interfaces.items()},
             {v.name: v.endpoints for v in topology.vpcs.values()})
+
+
+def _planned(topology: Topology, journal: Journal) -> Plan:
+    plan = plan_lab(topology, journal.lab)
+    files, links = instance_resolv_conf(topology, journal.lab, journal.dir)
+    return dataclass_replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
 
 
 def _read_model(journal: Journal) -> Topology:

@@ -1,5 +1,6 @@
-"""`vpcemu up`, `down`, `clean`, `status`, `exec`: a lab built, torn down, cleaned up after a crash,
-shown, and used (a program run inside one of its instances or internet hosts)."""
+"""`vpcemu up`, `down`, `clean`, `status`, `repair`, `exec`: a lab built, torn down, cleaned up after a
+crash, shown (and checked against its model), repaired, and used (a program run inside one of its
+instances or internet hosts)."""
 from __future__ import annotations
 
 import os
@@ -79,10 +80,16 @@ def clean(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def status(name: Annotated[Optional[str], typer.Argument(help="Lab name (default: all labs).")] = None,
+           check: Annotated[bool, typer.Option("--check", help="Compare each lab's kernel with its model: "
+                                               "list the differences, exit 1 if there are any.")] = False,
            as_json: JsonOpt = False) -> None:
     """Labs that are up; per lab its VPCs, subnets, route tables, instances and ENIs."""
     from ..lab import Lab, require_root
     call(as_json, require_root)
+    if check:
+        check_labs([running_lab(name, as_json)] if name else [call(as_json, Lab.attach, n) for n in Lab.list()],
+                   as_json)
+        return
     if name is None:
         data = Lab.statuses()
     else:
@@ -96,6 +103,36 @@ def status(name: Annotated[Optional[str], typer.Argument(help="Lab name (default
         console.print("no lab is up")
     for st in data:
         render_status(st)
+
+
+def check_labs(labs: list, as_json: bool) -> None:
+    report = [{"lab": lab.name, "differences": call(as_json, lab.differences)} for lab in labs]
+    if not emit(report, as_json):
+        for r in report:
+            if not r["differences"]:
+                console.print(f"lab {r['lab']}: the kernel holds the model", highlight=False)
+                continue
+            console.print(f"lab {r['lab']}: {len(r['differences'])} difference(s) between kernel and model "
+                          f"(`vpcemu repair {r['lab']}` fixes them):", highlight=False)
+            for line in r["differences"]:
+                console.print(f"  {line}", highlight=False, markup=False)
+    if any(r["differences"] for r in report):
+        raise typer.Exit(1)
+
+
+@app.command()
+def repair(name: Annotated[Optional[str], typer.Argument(help="Lab to repair.")] = None,
+           as_json: JsonOpt = False) -> None:
+    """Make a lab's kernel hold its model again (after a change was killed or failed half-way); says what it fixed."""
+    lab = running_lab(name, as_json)
+    fixed = call(as_json, lab.repair)
+    if not emit({"lab": lab.name, "fixed": fixed}, as_json):
+        if not fixed:
+            console.print(f"repair: lab {lab.name} needed nothing; its kernel holds its model", highlight=False)
+        else:
+            console.print(f"repair: lab {lab.name}, {len(fixed)} fix(es):", highlight=False)
+        for line in fixed:
+            console.print(f"  {line}", highlight=False, markup=False)
 
 
 def render_status(st: dict) -> None:

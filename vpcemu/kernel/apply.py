@@ -52,6 +52,7 @@ _LO = 1     # lo's ifindex, in every namespace (LOOPBACK_IFINDEX)
 # (ENOENT); it is a plain file, a directory or another kind of namespace (EINVAL); this process may
 # not enter it, as with a namespace of another user namespace (EPERM, EACCES)
 _NOT_ENTERABLE = frozenset({errno_mod.ENOENT, errno_mod.EINVAL, errno_mod.EPERM, errno_mod.EACCES})
+_EXISTS = frozenset({errno_mod.EEXIST})
 
 # -- the worker threads: they enter namespaces and stay there, so no thread per namespace step ---------
 _WORKERS = max(1, min(2, os.cpu_count() or 1))   # 2 measured best on 2 CPUs; more contend on rtnl
@@ -124,22 +125,36 @@ def build(plan: Plan, journal: Journal, lab_uuid: str) -> None:
 
 
 def create_namespaces(plan: Plan, journal: Journal, mark: str) -> None:
-    """Each namespace, journalled first, IPv6 off, lo up, and marked as this lab's (the alias of lo)."""
+    """Each namespace, journalled first, IPv6 off, lo up, and marked as this lab's (the alias of lo).
+    One this lab journalled before and that exists already (a change killed after making it) is taken
+    as made if it carries this mark or none yet; a placeholder file left without its mount is replaced."""
     netns.ensure_netns_dir()
     # lo up, and the lab's ownership mark as its alias, in one request
     lo_body = rtnl.link_up(_LO, alias=mark)
     journal_lock = threading.Lock()
+    journalled = set(journal.owned_namespaces()) & set(plan.namespaces)
 
     def create(ns: str) -> None:
         with journal_lock:
             journal.record("netns", name=ns)
-        try:
-            netns.create_and_enter(ns)
-        except KernelError as exc:
-            if exc.errno == errno_mod.EEXIST:      # the name is someone else's: teardown must not take it
+        if ns in journalled and netns.netns_inode(ns) is not None:
+            netns.enter_netns(ns)
+            with Rtnl(ns) as sock:
+                found = sock.get_alias(_LO)
+            if found not in (mark, None):       # the name is someone else's: teardown must not take it
                 with journal_lock:
                     journal.record(NETNS_NOT_OURS, name=ns)
-            raise
+                raise KernelError("create_netns", ns, found, errno_mod.EEXIST, "exists and is another lab's")
+        else:
+            if ns in journalled:
+                netns.delete_netns(ns)          # the placeholder of a creation cut short, if any
+            try:
+                netns.create_and_enter(ns)
+            except KernelError as exc:
+                if exc.errno == errno_mod.EEXIST:      # the name is someone else's: teardown must not take it
+                    with journal_lock:
+                        journal.record(NETNS_NOT_OURS, name=ns)
+                raise
         with Rtnl(ns) as sock:
             sock.request(RTM_NEWLINK, CHANGE, lo_body, "lo up + ownership mark", "lo")
             sock.flush()
@@ -160,6 +175,9 @@ def _create_veths(item: tuple[str, list]) -> None:
     ns, veths = item
     netns.enter_netns(ns)
     with Rtnl(ns) as sock:
+        # a veth whose end here has its planned name and MAC exists already: its peer was made with it
+        present = {(link.ifname, link.mac) for link in sock.links()}
+        veths = [v for v in veths if (v.ifname, v.mac) not in present]
         # The peer namespaces' fd numbers go into the requests; only one batch's are open at a time.
         for start in range(0, len(veths), rtnl.BATCH):
             fds: dict[str, int] = {}
@@ -177,7 +195,9 @@ def _create_veths(item: tuple[str, list]) -> None:
 
 
 def apply_config(plan: Plan) -> None:
-    """Addresses, links up, sysctls, routes, rules, neighbours: per namespace, in dependency order."""
+    """Addresses, links up, sysctls, routes, rules, neighbours: per namespace, in dependency order.
+    Applying it again changes nothing and is no error: addresses, routes and neighbours are replaced,
+    and a rule add the kernel refuses as existing found an identical rule (it compares every field)."""
     addresses, links_up, routes, rules, neighbours, tx_off = (defaultdict(list) for _ in range(6))
     for a in plan.addresses:
         addresses[a.namespace].append(a)
@@ -209,7 +229,7 @@ def apply_config(plan: Plan) -> None:
                 return cache[ifname]
 
             for a in addresses[ns]:
-                sock.request(RTM_NEWADDR, CREATE, rtnl.address(a, index(a.ifname)),
+                sock.request(RTM_NEWADDR, REPLACE, rtnl.address(a, index(a.ifname)),
                              "address add", f"{a.address}/{a.prefixlen} on {a.ifname}")
             for ifname in links_up[ns]:
                 sock.request(RTM_NEWLINK, CHANGE, rtnl.link_up(index(ifname)), "link up", ifname)
@@ -220,12 +240,13 @@ def apply_config(plan: Plan) -> None:
                 netns.disable_tx_checksum(ns, tx_off[ns], sock.sock)
             for r in routes[ns]:
                 oif = index(r.ifname) if r.type == "unicast" and r.ifname else None
-                sock.request(RTM_NEWROUTE, CREATE, rtnl.route(r, oif), "route add",
+                sock.request(RTM_NEWROUTE, REPLACE, rtnl.route(r, oif), "route add",
                              f"{r.destination} table {r.table}")
             for rule in rules[ns]:
-                sock.request(RTM_NEWRULE, CREATE, rtnl.rule(rule), "rule add", f"pref {rule.priority}")
+                sock.request(RTM_NEWRULE, CREATE, rtnl.rule(rule), "rule add", f"pref {rule.priority}",
+                             done_if=_EXISTS)
             for n in neighbours[ns]:
-                sock.request(RTM_NEWNEIGH, CREATE, rtnl.neighbour(n, index(n.ifname)),
+                sock.request(RTM_NEWNEIGH, REPLACE, rtnl.neighbour(n, index(n.ifname)),
                              "neighbour add", f"{n.address} lladdr {n.mac} on {n.ifname}")
             sock.flush()
 

@@ -5,6 +5,7 @@ so the caller re-applies the ENI's planned instance-side state in the new namesp
 """
 from __future__ import annotations
 
+import errno
 import os
 
 from ..errors import KernelError
@@ -12,52 +13,78 @@ from ..plan.state import RuleEntry
 from .netns import NETNS_DIR, open_iproute
 
 
-def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_ifname: str) -> None:
+def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_ifname: str,
+              mac: str | None = None) -> None:
     """Take `ifname` down, move it to `dst_ns` and name it `new_ifname` there.
 
     It travels as `transit_ifname` (unique per ENI), so it never clashes with a name in either namespace.
+    With the link's `mac`, running it again after a crash finishes the move from wherever it stopped:
+    the link of that MAC is looked for under its old name or the transit one in `src_ns`, else under
+    the transit or the new name in `dst_ns`.
     """
     try:
         with open_iproute(src_ns) as ipr:
-            found = ipr.link_lookup(ifname=ifname)
-            if not found:
+            index = _find(ipr, ifname, mac) or (_find(ipr, transit_ifname, mac) if mac else None)
+            if index is not None:
+                ipr.link("set", index=index, state="down")
+                ipr.link("set", index=index, ifname=transit_ifname)
+                if src_ns != dst_ns:
+                    fd = os.open(os.path.join(NETNS_DIR, dst_ns), os.O_RDONLY)
+                    try:
+                        ipr.link("set", index=index, net_ns_fd=fd)
+                    finally:
+                        os.close(fd)
+            elif mac is None:
                 raise KernelError("link move", src_ns, ifname, None, "no such interface")
-            ipr.link("set", index=found[0], state="down")
-            if ifname != transit_ifname:
-                ipr.link("set", index=found[0], ifname=transit_ifname)
-            if src_ns != dst_ns:
-                fd = os.open(os.path.join(NETNS_DIR, dst_ns), os.O_RDONLY)
-                try:
-                    ipr.link("set", index=found[0], net_ns_fd=fd)
-                finally:
-                    os.close(fd)
-        if transit_ifname != new_ifname:
-            with open_iproute(dst_ns) as ipr:
-                ipr.link("set", index=ipr.link_lookup(ifname=transit_ifname)[0], ifname=new_ifname)
+        with open_iproute(dst_ns) as ipr:
+            index = _find(ipr, transit_ifname, mac) or (_find(ipr, new_ifname, mac) if mac else None)
+            if index is None:
+                raise KernelError("link move", src_ns, f"{ifname} ({mac or 'any MAC'})", None,
+                                  f"no such interface here, nor in {dst_ns}")
+            if transit_ifname != new_ifname:
+                ipr.link("set", index=index, ifname=new_ifname)
     except OSError as exc:       # NetlinkError is an OSError
         raise KernelError("link move", src_ns, f"{ifname} → {dst_ns}/{new_ifname}", getattr(exc, "code", None),
                           str(exc)) from None
 
 
+def _find(ipr, ifname: str, mac: str | None) -> int | None:
+    """The index of link `ifname`, if it has MAC `mac` (when one is given)."""
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        return None
+    if mac is not None and ipr.get_links(found[0])[0].get_attr("IFLA_ADDRESS") != mac:
+        return None
+    return found[0]
+
+
 def remove_rules(ns: str, rules: list[RuleEntry]) -> None:
-    """Delete `from <ip> lookup <table>` rules an ENI had in an instance."""
+    """Delete `from <ip> lookup <table>` rules an ENI had in an instance; one already gone is no error."""
     with open_iproute(ns) as ipr:
         for r in rules:
             net, _, length = (r.source or "").partition("/")
             try:
                 ipr.rule("del", priority=r.priority, table=r.table, src=net, src_len=int(length or 32))
             except OSError as exc:
+                if getattr(exc, "code", None) == errno.ENOENT:
+                    continue
                 raise KernelError("rule delete", ns, f"pref {r.priority} from {r.source}",
                                   getattr(exc, "code", None), str(exc)) from None
 
 
 def remove_addresses(ns: str, addresses: list) -> None:
-    """Delete planned `Address` entries from their interfaces in `ns`."""
+    """Delete planned `Address` entries from their interfaces in `ns`. One already gone is no error,
+    nor one whose interface is no longer here (a link leaving a namespace loses its addresses)."""
     with open_iproute(ns) as ipr:
         for a in addresses:
+            found = ipr.link_lookup(ifname=a.ifname)
+            if not found:
+                continue
             try:
-                ipr.addr("del", index=ipr.link_lookup(ifname=a.ifname)[0], address=a.address, prefixlen=a.prefixlen)
-            except (OSError, IndexError) as exc:
+                ipr.addr("del", index=found[0], address=a.address, prefixlen=a.prefixlen)
+            except OSError as exc:
+                if getattr(exc, "code", None) == errno.EADDRNOTAVAIL:
+                    continue
                 raise KernelError("address delete", ns, f"{a.address}/{a.prefixlen} on {a.ifname}",
                                   getattr(exc, "code", None), str(exc)) from None
 
@@ -102,3 +129,13 @@ def delete_link(ns: str, ifname: str) -> None:
                 ipr.link("del", index=found[0])
     except OSError as exc:
         raise KernelError("link delete", ns, ifname, getattr(exc, "code", None), str(exc)) from None
+
+
+def set_mac(ns: str, ifname: str, mac: str) -> None:
+    """Give link `ifname` of `ns` the MAC `mac`."""
+    try:
+        with open_iproute(ns) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], address=mac)
+    except (OSError, IndexError) as exc:
+        raise KernelError("link set address", ns, f"{ifname} → {mac}", getattr(exc, "code", None),
+                          str(exc)) from None

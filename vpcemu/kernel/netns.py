@@ -37,6 +37,7 @@ _MS_REC = 0x4000
 _MS_SHARED = 1 << 20
 _MNT_DETACH = 2
 _SIOCETHTOOL = 0x8946
+_ETHTOOL_GTXCSUM = 0x16
 _ETHTOOL_STXCSUM = 0x17
 _IFREQ_SIZE = 40
 _KILL_TIMEOUT_S = 5.0
@@ -221,6 +222,17 @@ def run_in_netns(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> 
     return _in_thread(body)
 
 
+def run_in_private_netns(fn: Callable[[], T]) -> T:
+    """fn() in a fresh thread inside a new, unnamed namespace, which vanishes with the thread: a
+    scratch space (no /run/netns entry, nothing to clean up, nothing another process can enter)."""
+
+    def body() -> T:
+        _check(_libc.unshare(_CLONE_NEWNET), "unshare", None, None)
+        return fn()
+
+    return _in_thread(body)
+
+
 def open_iproute(name: str) -> IPRoute:
     """An IPRoute whose netlink socket lives in namespace `name` (use it from the calling thread)."""
     # IPRoute() built inside a setns thread still opens its socket in the root namespace, so the
@@ -260,6 +272,21 @@ def disable_tx_checksum(name: str, ifnames: list[str], sock: socket.socket) -> N
             fcntl.ioctl(sock, _SIOCETHTOOL, req)
         except OSError as exc:
             raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
+
+
+def tx_checksum_on(name: str, ifnames: list[str], sock: socket.socket) -> set[str]:
+    """Which of `ifnames` have TX checksum offload on (`sock`: any socket made in namespace `name`)."""
+    on = set()
+    for ifname in ifnames:
+        value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_GTXCSUM, 0))
+        req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
+        try:
+            fcntl.ioctl(sock, _SIOCETHTOOL, req)
+        except OSError as exc:
+            raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
+        if struct.unpack("II", value.raw[:8])[1]:
+            on.add(ifname)
+    return on
 
 
 def _netns_of(pid: int) -> tuple[int, int] | None:

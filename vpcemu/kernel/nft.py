@@ -11,9 +11,10 @@ import threading
 from typing import Any
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import run_in_netns
+from vpcemu.kernel.netns import run_in_netns, run_in_private_netns
 
-_OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE in nftables/libnftables.h
+_OUTPUT_STATELESS = 1 << 2  # NFT_CTX_OUTPUT_STATELESS in nftables/libnftables.h: no counter values
+_OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE
 _OUTPUT_JSON = 1 << 4  # NFT_CTX_OUTPUT_JSON
 
 _lib = ctypes.CDLL("libnftables.so.1", use_errno=True)
@@ -85,3 +86,48 @@ def nft_json(ns: str, cmd: str) -> dict[str, Any]:
     """Run a list command in namespace `ns` and return nft's parsed JSON (`{}` if it printed none)."""
     out = nft_run(ns, cmd, json_output=True)
     return json.loads(out) if out.strip() else {}
+
+
+def nft_table_listing(ns: str, family: str, table: str) -> str | None:
+    """nft's own listing of one table in namespace `ns`, without counter values (None: no such table).
+    The whole ruleset is listed, which never fails for a missing table, and the table cut out of it."""
+
+    def body() -> tuple[int, str, str]:
+        with Nft(_OUTPUT_STATELESS) as nft:
+            return nft.run("list ruleset")
+
+    with _lock:
+        rc, out, err = run_in_netns(ns, body)
+    if rc != 0:
+        raise KernelError("nft list ruleset", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+    return _cut_table(out, family, table)
+
+
+def nft_canonical_listing(text: str, family: str, table: str) -> str:
+    """How nft lists `text`'s table once loaded: `text` loaded in a private scratch namespace and
+    listed there (nft prints what the kernel holds in one canonical form: sorted elements, resolved
+    priorities), so a listing from a lab namespace compares with it as text."""
+
+    def body() -> tuple[int, str, str]:
+        with Nft(0) as nft:
+            rc, _, err = nft.run(text)
+            if rc != 0:
+                return rc, "", err
+        with Nft(_OUTPUT_STATELESS) as nft:
+            return nft.run("list ruleset")
+
+    with _lock:
+        rc, out, err = run_in_private_netns(body)
+    if rc != 0:
+        raise KernelError("nft", "(scratch)", None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+    return _cut_table(out, family, table) or ""
+
+
+def _cut_table(listing: str, family: str, table: str) -> str | None:
+    head = f"table {family} {table} {{"
+    lines = listing.splitlines()
+    if head not in lines:
+        return None
+    start = lines.index(head)
+    end = lines.index("}", start)
+    return "\n".join(lines[start:end + 1]) + "\n"

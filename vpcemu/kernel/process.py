@@ -194,6 +194,19 @@ def supervisor_health(journal: Journal) -> dict | None:
             "services": [{**s, "state": "up" if serving else "down"} for s in account.get("services", [])]}
 
 
+def supervisor_behind(journal: Journal) -> bool:
+    """Whether the lab's running services last read a model file other than the committed one: by a
+    change killed between writing the model and telling them, or by one that did not need to tell
+    them (nothing they answer from changed)."""
+    entry = supervisor_entry(journal)
+    if entry is None or not running(entry["pid"], entry["starttime"]):
+        return False
+    try:
+        return (journal.dir / RELOADED_FILE).read_text() != str((journal.dir / MODEL_FILE).stat().st_mtime_ns)
+    except FileNotFoundError:           # not started yet: it reads the model as it starts
+        return False
+
+
 def reload_supervisor(journal: Journal, timeout: float = 5.0) -> bool:
     """SIGHUP the supervisor and wait until it has re-read the model as it is now (False: none runs)."""
     version = str((journal.dir / MODEL_FILE).stat().st_mtime_ns)

@@ -71,7 +71,8 @@ def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
     eni = _eni(topology, network_interface)
     lab.changing()
     remove_rules(src_ns, list(before.rules))
-    move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni))
+    move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni),
+              mac=eni.mac_address)
     apply_config(after)
     return lab.commit(topology)
 

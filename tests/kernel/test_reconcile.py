@@ -1,0 +1,143 @@
+"""Repair: a lab damaged straight through the kernel (with `ip` and `nft`, not vpcemu) is named
+difference by difference, put right by `repair`, and then real packets agree with the analysis again."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from vpcemu import Lab, load_text
+from vpcemu.plan import names
+from vpcemu.plan.build import route_table_ids
+
+pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root")]
+
+TOPOLOGY = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    internet_gateway: igw
+    subnets:
+      pub: {cidr: 10.0.1.0/24, az: us-east-1a, route_table: public}
+      app: {cidr: 10.0.2.0/24, az: us-east-1a}
+    route_tables:
+      public:
+        routes:
+          - {destination: 0.0.0.0/0, target: igw}
+    security_groups:
+      web: {ingress: [{protocol: tcp, ports: 80, source: 0.0.0.0/0}, {protocol: icmp, source: 10.0.0.0/16}]}
+      app: {ingress: [{protocol: icmp, source: 10.0.0.0/16}]}
+    instances:
+      web: {subnet: pub, private_ip: 10.0.1.10, eip: 198.51.100.10, security_groups: [web]}
+      app: {subnet: app, private_ip: 10.0.2.10, security_groups: [app]}
+      spare: {subnet: app, private_ip: 10.0.2.11, security_groups: [app]}
+    network_interfaces:
+      vip:
+        subnet: app
+        private_ips: [10.0.2.100]
+        security_groups: [app]
+        attachment: {instance: app, device_index: 1}
+internet:
+  hosts:
+    ext: {ip: 198.18.0.50, listen: [tcp/80]}
+"""
+EXT = "198.18.0.50"
+
+
+def ip(ns: str, *argv: str) -> None:
+    subprocess.run(["ip", "-n", ns, *argv], check=True, capture_output=True, text=True)
+
+
+def nft(ns: str, command: str) -> None:
+    subprocess.run(["ip", "netns", "exec", ns, "nft", command], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = Lab.up(load_text(TOPOLOGY, name="k-repair"))
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture(autouse=True)
+def agreeing(lab):
+    """Every test starts and ends on a lab whose kernel holds its model."""
+    assert lab.differences() == []
+    yield
+    lab.repair()
+    assert lab.differences() == []
+
+
+def primary(lab: Lab, instance: str):
+    return lab.topology.vpcs["main"].network_interfaces[lab.topology.instances[instance].primary_network_interface]
+
+
+def probes_agree(lab: Lab) -> None:
+    """Real packets, each checked against the analysis by the kernel suite's autouse fixture."""
+    assert lab.probe("web", "app").reachable
+    assert lab.probe("web", "10.0.2.100").reachable
+    assert lab.probe("app", "web").reachable
+    assert lab.probe("web", EXT, protocol="tcp", port=80).reachable
+    assert lab.probe("ext", "198.51.100.10", protocol="tcp", port=80).reachable
+    assert not lab.probe("app", "spare", protocol="tcp", port=22).reachable
+
+
+def test_a_lab_just_built_agrees_and_repair_finds_nothing(lab):
+    assert lab.repair() == []
+    probes_agree(lab)
+
+
+def test_each_kind_of_damage_is_named_then_repaired_and_packets_agree_again(lab):
+    rtr, web, app = (names.router_ns(lab.name, "main"), names.instance_ns(lab.name, "web"),
+                     names.instance_ns(lab.name, "app"))
+    igw, park = names.internet_gateway_ns(lab.name, "main"), names.parking_ns(lab.name)
+    vip = lab.topology.network_interface("vip")
+    spare_eni = primary(lab, "spare")
+    spare_link = names.router_link(spare_eni)
+    ip(rtr, "route", "del", "10.0.2.10/32", "table", "100")                 # app's /32 in the ENI table
+    public = str(route_table_ids(lab.topology.vpcs["main"])["public"])
+    ip(rtr, "route", "del", "0.0.0.0/0", "table", public)                   # public → igw
+    ip(rtr, "route", "add", "10.9.0.0/16", "dev", "igw", "table", "100")    # a stray route
+    ip(web, "address", "add", "10.0.1.99/24", "dev", "eth0")                # a stray address
+    ip(app, "link", "set", "eth1", "down")
+    ip(app, "link", "set", "eth1", "netns", park)                          # the ENI's end parked
+    ip(rtr, "rule", "del", "pref", "2001")                                  # app subnet → its route table
+    ip(rtr, "rule", "add", "pref", "500", "lookup", "main")                 # a stray rule
+    app_link = names.router_link(primary(lab, "app"))
+    ip(rtr, "neighbour", "replace", "10.0.2.200", "lladdr", "02:00:00:00:00:01", "dev", app_link,
+       "nud", "permanent")
+    ip(rtr, "link", "set", spare_link, "down")
+    nft(rtr, "flush chain ip vpcemu prerouting")
+    nft(igw, "flush ruleset")
+    subprocess.run(["ip", "netns", "exec", rtr, "sysctl", "-qw", "net.ipv4.ip_forward=0"], check=True)
+
+    found = lab.differences()
+    assert sorted(found) == sorted([
+        f"link {park}/eth1 ({vip.mac_address}, {vip.id}) belongs in {app} as eth1",
+        f"{web}: address 10.0.1.99/24 on eth0 is not planned",
+        f"{rtr}: link {spare_link} is down",
+        f"{rtr}: sysctl net/ipv4/ip_forward is 0, planned 1",
+        f"{rtr}: route unicast 10.9.0.0/16 dev igw table 100 is not planned",
+        f"{rtr}: route unicast 10.0.2.10/32 dev {app_link} table 100 is missing",
+        # the link going down took its /32 and its permanent neighbour with it
+        f"{rtr}: route unicast 10.0.2.11/32 dev {spare_link} table 100 is missing",
+        f"{rtr}: permanent neighbour 10.0.2.11 lladdr {spare_eni.mac_address} "
+        f"on {spare_link} is missing",
+        f"{rtr}: route unicast 0.0.0.0/0 via 169.254.255.2 dev igw table {public} is missing",
+        f"{rtr}: rule pref 500 lookup 254 is not planned",
+        f"{rtr}: rule pref 2001 fwmark 0x101/0xffff lookup 1001 is missing",
+        f"{rtr}: permanent neighbour 10.0.2.200 lladdr 02:00:00:00:00:01 on {app_link} is not planned",
+        f"{rtr}: nft table vpcemu: chain prerouting differs",
+        f"{igw}: nft table vpcemu is missing",
+    ])
+
+    fixed = lab.repair()
+    # each difference fixed, and what the moved link lost on its way (addresses, routes…) put back
+    assert set(found) <= set(fixed)
+    assert f"{app}: address 10.0.2.100/24 on eth1 is missing" in fixed
+    assert lab.differences() == []
+    probes_agree(lab)
