@@ -216,16 +216,22 @@ def _one(lab: str, topology: Path, rng: random.Random, whole_s: float, namespace
 
 
 def run(kills: int, aimed: int, seed: int, lab: str = "chaos-up", topology: Path = DEFAULT) -> dict:
-    """`kills` kill -9 of `vpcemu up` at random instants plus `aimed` while namespaces are made; the
-    figures: kills that landed, leftovers after `clean`, failed rebuilds, and every round's record."""
+    """`kills` kill -9 of `vpcemu up` at random instants plus `aimed` while namespaces are made (an
+    instant after the build finished does not count: another is drawn); the figures: kills that
+    landed, leftovers after `clean`, failed rebuilds, and the records of the rounds that failed."""
     if lab in Lab.list() or remains(lab):
         raise RuntimeError(f"lab {lab} exists already: choose another name")
     started = time.monotonic()
     rng = random.Random(seed)
     whole_s, namespaces = _calibrate(lab, topology)
-    rounds = [_one(lab, topology, rng, whole_s, namespaces, aimed=False) for _ in range(kills)]
-    rounds += [_one(lab, topology, rng, whole_s, namespaces, aimed=True) for _ in range(aimed)]
-    landed = [r for r in rounds if r["killed"] and not r.get("built_before_kill")]
+    rounds: list[dict] = []
+    for aim, wanted in ((False, kills), (True, aimed)):
+        # a random instant may fall after the build finished: try again (at most 3 times as often)
+        for _ in range(3 * wanted):
+            if sum(1 for r in rounds if _landed(r) and ("after_namespaces" in r) == aim) == wanted:
+                break
+            rounds.append(_one(lab, topology, rng, whole_s, namespaces, aimed=aim))
+    landed = [r for r in rounds if _landed(r)]
     return {
         "kills": len(landed),
         "aimed_kills": sum(1 for r in landed if "after_namespaces" in r),
@@ -239,6 +245,11 @@ def run(kills: int, aimed: int, seed: int, lab: str = "chaos-up", topology: Path
         "failures": [r for r in rounds if r.get("left_by_clean") or r.get("left_by_down") or "up_error" in r
                      or "clean_error" in r or r.get("clean_exit", 0) != 0],
     }
+
+
+def _landed(record: dict) -> bool:
+    """Whether the kill hit a build that had not finished."""
+    return record["killed"] and not record.get("built_before_kill")
 
 
 # -- soak -----------------------------------------------------------------------------------------------
