@@ -97,12 +97,22 @@ def clean_crashed() -> dict:
     for lab in all_labs():
         journal = Journal(lab)
         try:
+            # a live build or change holds the lab's lock (its death lets go): such a lab is judged
+            # by nobody, as it may be between journalling a namespace and making it
+            fd = journal.lock(0)
+        except FileNotFoundError:
+            continue                                            # removed meanwhile
+        if fd is None:
+            continue
+        try:
             if not crashed(journal) or journal.remover() is not None:
                 continue
             problems += [f"lab {lab}: {p}" for p in remove(journal)]
             removed.append(lab)
         except (KernelError, UsageError, OSError) as exc:     # one lab's failure stops no other's removal
             problems.append(f"lab {lab}: {exc}")
+        finally:
+            os.close(fd)
     for staging in abandoned_staging():
         shutil.rmtree(staging, ignore_errors=True)
     orphans = []
