@@ -269,10 +269,14 @@ class Lab:
         return _planned(self.topology, self.journal)
 
     def differences(self) -> list[str]:
-        """Each way the lab's kernel differs from the committed model; empty when they agree. Changes
-        nothing; waits for a change in progress to end (the lab's lock)."""
+        """Each way the lab's kernel differs from the committed model, and a dead supervisor; empty when
+        all agree. Changes nothing; waits for a change in progress to end (the lab's lock)."""
         with self._held():
-            return reconcile.differences(self.planned(), self.journal)
+            found = reconcile.differences(self.planned(), self.journal)
+        health = process.supervisor_health(self.journal)
+        if health is not None and health["state"] != "up":
+            found.append(f"the supervisor (pid {health['pid']}) is not running: nothing restarts the services")
+        return found
 
     def repair(self) -> list[str]:
         """Make the kernel hold the committed model again (after a change failed or was killed), and
@@ -281,6 +285,9 @@ class Lab:
         with self._held() as own:
             fixed = reconcile.reconcile(self.planned(), self.journal)
             self.rulesets.clear()               # what this process loaded may be what was just undone
+            revived = process.revive_supervisor(self.journal, self.name)
+            if revived:
+                fixed.append(revived)
             # a change killed between writing the model and telling the resolvers leaves them behind;
             # which model they read is known only by its version, so any other version is read again
             if process.supervisor_behind(self.journal):

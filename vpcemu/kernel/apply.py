@@ -132,7 +132,8 @@ def create_namespaces(plan: Plan, journal: Journal, mark: str) -> None:
     # lo up, and the lab's ownership mark as its alias, in one request
     lo_body = rtnl.link_up(_LO, alias=mark)
     journal_lock = threading.Lock()
-    journalled = set(journal.owned_namespaces()) & set(plan.namespaces)
+    made, taken = journal.recorded_namespaces()
+    journalled = (set(made) - taken) & set(plan.namespaces)
 
     def create(ns: str) -> None:
         with journal_lock:

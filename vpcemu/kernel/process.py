@@ -194,6 +194,23 @@ def supervisor_health(journal: Journal) -> dict | None:
             "services": [{**s, "state": "up" if serving else "down"} for s in account.get("services", [])]}
 
 
+def revive_supervisor(journal: Journal, lab: str) -> str | None:
+    """Start the lab's supervisor again if it died (its worker may still be serving, unsupervised: it
+    is stopped first, as the new one binds the same sockets); what was done, or None if it runs.
+    Nothing runs in the background to do this: `vpcemu repair` (and `status --check`, which says so)
+    is the owner of a lab's lifetime between commands."""
+    health = supervisor_health(journal)
+    if health is None or health["state"] == "up":
+        return None
+    account = read_json(journal.dir / SERVICES_FILE)
+    worker = account.get("worker")
+    if worker is not None:
+        stop_process({"pid": worker, "starttime": account.get("worker_starttime")})
+    pid = start_supervisor(journal, lab)
+    return f"supervisor pid {health['pid']} was dead; started pid {pid}" + \
+        (f" (its worker pid {worker} stopped first)" if worker is not None else "")
+
+
 def supervisor_behind(journal: Journal) -> bool:
     """Whether the lab's running services last read a model file other than the committed one: by a
     change killed between writing the model and telling them, or by one that did not need to tell

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import KernelError
-from ..kernel.journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE
+from ..kernel.journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, read_json
 from ..kernel.netns import enter_netns
 from ..kernel.process import read_line, starttime
 from ..model.internet import Listener
@@ -198,8 +198,10 @@ class Keeper:
     def __init__(self, supervisor: Supervisor):
         self.supervisor = supervisor
         self.worker: int | None = None
-        self.restarts = 0
-        self.last_exit: str | None = None
+        # a keeper started in place of a dead one (`vpcemu repair`) goes on counting
+        before = read_json(supervisor.state_dir / SERVICES_FILE)
+        self.restarts = before.get("restarts", 0) + (1 if before else 0)
+        self.last_exit: str | None = f"the supervisor (pid {before.get('keeper')}) died" if before else None
 
     def start_worker(self, timeout: float) -> str | None:
         """Fork a worker and wait until it has bound every service; None, or why it failed."""
