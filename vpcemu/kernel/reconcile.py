@@ -237,12 +237,14 @@ class _Findings:
         accounted: set[tuple[str, str]] = set()
         for v in plan.veths:
             planned = ((v.namespace, v.ifname, v.mac), (v.peer_namespace, v.peer_ifname, v.peer_mac))
+            if {v.namespace, v.peer_namespace} & self.foreign:
+                accounted.update((ns, ifname) for ns, ifname, _ in planned)     # left as they are
+                continue
             ends = [self._end(seen, by_mac, planned_macs, ns, ifname, mac, accounted) for ns, ifname, mac in planned]
             what = f"veth {v.namespace}/{v.ifname} ⇄ {v.peer_namespace}/{v.peer_ifname} ({v.owner})"
             if ends[0] is None and ends[1] is None:
-                if not {v.namespace, v.peer_namespace} & self.foreign:
-                    self.structure.append(f"{what} is missing")
-                    self.veths.append(v)
+                self.structure.append(f"{what} is missing")
+                self.veths.append(v)
                 continue
             if ends[0] is None or ends[1] is None:
                 # one end is outside the lab's namespaces: the pair goes and is made anew
