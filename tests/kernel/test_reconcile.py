@@ -2,12 +2,15 @@
 difference by difference, put right by `repair`, and then real packets agree with the analysis again."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
 import pytest
+from typer.testing import CliRunner
 
 from vpcemu import Lab, load_text
+from vpcemu.cli import app as cli
 from vpcemu.errors import KernelError
 from vpcemu.kernel import apply
 from vpcemu.kernel.interface import move_link, remove_addresses, remove_rules
@@ -95,6 +98,26 @@ def probes_agree(lab: Lab) -> None:
 def test_a_lab_just_built_agrees_and_repair_finds_nothing(lab):
     assert lab.repair() == []
     probes_agree(lab)
+
+
+def test_the_cli_checks_the_kernel_against_the_model_and_repairs_it(lab):
+    runner = CliRunner()
+    web = names.instance_ns(lab.name, "web")
+    assert runner.invoke(cli, ["status", lab.name, "--check"]).exit_code == 0
+    ip(web, "address", "add", "10.0.1.99/24", "dev", "eth0")
+    checked = runner.invoke(cli, ["status", lab.name, "--check"])
+    assert checked.exit_code == 1
+    assert f"{web}: address 10.0.1.99/24 on eth0 is not planned" in checked.stdout
+    checked = runner.invoke(cli, ["status", "--check", "--json"])              # every lab
+    assert checked.exit_code == 1
+    assert {"lab": lab.name, "differences": [f"{web}: address 10.0.1.99/24 on eth0 is not planned"]} \
+        in json.loads(checked.stdout)
+    repaired = runner.invoke(cli, ["repair", lab.name, "--json"])
+    assert repaired.exit_code == 0
+    assert json.loads(repaired.stdout) == {"lab": lab.name, "fixed": [f"{web}: address 10.0.1.99/24 on eth0 is not planned"]}
+    again = runner.invoke(cli, ["repair", lab.name])
+    assert again.exit_code == 0 and "needed nothing" in again.stdout
+    assert runner.invoke(cli, ["status", lab.name, "--check"]).exit_code == 0
 
 
 def test_each_kind_of_damage_is_named_then_repaired_and_packets_agree_again(lab):
