@@ -451,7 +451,7 @@ class _Findings:
             set_mac(ns, ifname, mac)
         if self.veths:
             apply_links(Plan(plan.lab, (), veths=tuple(self.veths)))
-        self._remove_namespaces()
+        self._remove_namespaces(journal)
 
     def fix_config(self, plan: Plan, journal: Journal) -> None:
         namespaces = tuple(dict.fromkeys(
@@ -474,7 +474,7 @@ class _Findings:
             if os.path.islink(path):
                 os.unlink(path)
             os.symlink(target, path)
-        self._remove_namespaces()
+        self._remove_namespaces(journal)
 
     def _delete(self, item: tuple[str, list[tuple[int, bytes, str]]]) -> None:
         ns, deletes = item
@@ -486,8 +486,9 @@ class _Findings:
                 sock.request(kind, CHANGE, raw, "delete", what, done_if=_GONE)
             sock.flush()
 
-    def _remove_namespaces(self) -> None:
+    def _remove_namespaces(self, journal: Journal) -> None:
         for ns in self.remove:
+            journal.record("netns_deleted", name=ns)
             netns.kill_processes_in_netns(ns)
             netns.delete_netns(ns)
         self.remove = []
