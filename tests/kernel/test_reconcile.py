@@ -2,14 +2,23 @@
 difference by difference, put right by `repair`, and then real packets agree with the analysis again."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
 import pytest
+from typer.testing import CliRunner
 
 from vpcemu import Lab, load_text
+from vpcemu.cli import app as cli
+from vpcemu.errors import KernelError
+from vpcemu.kernel import apply
+from vpcemu.kernel.interface import move_link, remove_addresses, remove_rules
+from vpcemu.kernel.netns import netns_inode, open_iproute
 from vpcemu.plan import names
 from vpcemu.plan.build import route_table_ids
+from vpcemu.plan.names import ownership_mark
+from vpcemu.plan.state import Plan
 
 pytestmark = [pytest.mark.kernel, pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root")]
 
@@ -91,6 +100,26 @@ def test_a_lab_just_built_agrees_and_repair_finds_nothing(lab):
     probes_agree(lab)
 
 
+def test_the_cli_checks_the_kernel_against_the_model_and_repairs_it(lab):
+    runner = CliRunner()
+    web = names.instance_ns(lab.name, "web")
+    assert runner.invoke(cli, ["status", lab.name, "--check"]).exit_code == 0
+    ip(web, "address", "add", "10.0.1.99/24", "dev", "eth0")
+    checked = runner.invoke(cli, ["status", lab.name, "--check"])
+    assert checked.exit_code == 1
+    assert f"{web}: address 10.0.1.99/24 on eth0 is not planned" in checked.stdout
+    checked = runner.invoke(cli, ["status", "--check", "--json"])              # every lab
+    assert checked.exit_code == 1
+    assert {"lab": lab.name, "differences": [f"{web}: address 10.0.1.99/24 on eth0 is not planned"]} \
+        in json.loads(checked.stdout)
+    repaired = runner.invoke(cli, ["repair", lab.name, "--json"])
+    assert repaired.exit_code == 0
+    assert json.loads(repaired.stdout) == {"lab": lab.name, "fixed": [f"{web}: address 10.0.1.99/24 on eth0 is not planned"]}
+    again = runner.invoke(cli, ["repair", lab.name])
+    assert again.exit_code == 0 and "needed nothing" in again.stdout
+    assert runner.invoke(cli, ["status", lab.name, "--check"]).exit_code == 0
+
+
 def test_each_kind_of_damage_is_named_then_repaired_and_packets_agree_again(lab):
     rtr, web, app = (names.router_ns(lab.name, "main"), names.instance_ns(lab.name, "web"),
                      names.instance_ns(lab.name, "app"))
@@ -141,3 +170,124 @@ def test_each_kind_of_damage_is_named_then_repaired_and_packets_agree_again(lab)
     assert f"{app}: address 10.0.2.100/24 on eth1 is missing" in fixed
     assert lab.differences() == []
     probes_agree(lab)
+
+
+def test_namespaces_and_veths_gone_or_left_over_are_put_right(lab):
+    spare, rtr = names.instance_ns(lab.name, "spare"), names.router_ns(lab.name, "main")
+    web_link = names.router_link(primary(lab, "web"))
+    ghost = f"{lab.name}-vpce-ghost"          # as a killed endpoint creation leaves one: journalled, marked
+    apply.create_namespaces(Plan(lab.name, (ghost,)), lab.journal,
+                            ownership_mark(lab.name, lab.journal.state()["uuid"]))
+    subprocess.run(["ip", "netns", "delete", spare], check=True)             # its veth goes with it
+    ip(rtr, "link", "del", web_link)                                          # web's ENI veth, both ends
+
+    found = lab.differences()
+    assert f"namespace {spare} is missing" in found
+    assert f"namespace {ghost} is no longer planned" in found
+    spare_eni, web_eni = primary(lab, "spare"), primary(lab, "web")
+    assert (f"veth {rtr}/{names.router_link(spare_eni)} ⇄ {spare}/eth0 ({spare_eni.id}) is missing") in found
+    assert f"veth {rtr}/{web_link} ⇄ {names.instance_ns(lab.name, 'web')}/eth0 ({web_eni.id}) is missing" in found
+
+    assert set(found) <= set(lab.repair())
+    assert lab.differences() == []
+    assert netns_inode(ghost) is None and netns_inode(spare) is not None
+    probes_agree(lab)
+    assert lab.probe("web", "spare").reachable
+
+
+def test_a_move_cut_short_a_changed_mac_and_a_file_gone_are_put_right(lab):
+    app, park, web = (names.instance_ns(lab.name, "app"), names.parking_ns(lab.name),
+                      names.instance_ns(lab.name, "web"))
+    vip = lab.topology.network_interface("vip")
+    # the ENI move's steps, cut after the link left for the parking namespace under its transit name
+    ip(app, "link", "set", "eth1", "down")
+    ip(app, "link", "set", "eth1", "name", names.parked_link(vip))
+    ip(app, "link", "set", names.parked_link(vip), "netns", park)
+    ip(web, "link", "set", "eth0", "address", "02:00:00:00:00:99")
+    resolv = next(path for path in lab.planned().files)
+    os.unlink(resolv)
+
+    found = lab.differences()
+    assert f"link {park}/{names.parked_link(vip)} ({vip.mac_address}, {vip.id}) belongs in {app} as eth1" in found
+    assert f"link {web}/eth0 ({primary(lab, 'web').id}) has MAC 02:00:00:00:00:99, planned " \
+           f"{primary(lab, 'web').mac_address}" in found
+    assert f"file {resolv} is missing" in found
+
+    assert set(found) <= set(lab.repair())
+    assert lab.differences() == []
+    probes_agree(lab)
+
+
+def test_a_set_element_gone_is_named_and_a_reload_keeps_the_running_probes_traced_addresses(lab):
+    rtr = names.router_ns(lab.name, "main")
+    nft(rtr, "add element ip vpcemu trace_src { 10.0.2.10 }")                # as a running probe does
+    app_link = names.router_link(primary(lab, "app"))
+    nft(rtr, f'delete element ip vpcemu eni_addresses {{ "{app_link}" . 10.0.2.10 }}')
+    nft(rtr, "flush chain ip vpcemu sg_ingress")
+
+    found = lab.differences()
+    assert found == [f"{rtr}: nft table vpcemu: chain sg_ingress differs, set eni_addresses differs"]
+    assert lab.repair() == found
+    assert lab.differences() == []
+    listing = subprocess.run(["ip", "netns", "exec", rtr, "nft", "list", "set", "ip", "vpcemu", "trace_src"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "10.0.2.10" in listing
+    nft(rtr, "delete element ip vpcemu trace_src { 10.0.2.10 }")
+    probes_agree(lab)
+
+
+def test_a_namespace_another_owner_marked_is_reported_and_left_alone(lab):
+    spare = names.instance_ns(lab.name, "spare")
+    ip(spare, "link", "set", "lo", "alias", "vpcemu:someone-else:0")
+    ip(spare, "address", "add", "10.0.2.77/24", "dev", "eth0")
+    try:
+        found = lab.differences()
+        assert found == [f"namespace {spare} carries another owner's mark (vpcemu:someone-else:0); left alone"]
+        with pytest.raises(KernelError, match="still differs after repair"):
+            lab.repair()
+        with open_iproute(spare) as ipr:
+            assert "10.0.2.77" in [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(family=2)]
+    finally:
+        ip(spare, "link", "set", "lo", "alias", ownership_mark(lab.name, lab.journal.state()["uuid"]))
+
+
+# -- each kernel step of a live change, run again after it was cut short, is no error ------------------
+def test_kernel_steps_run_again_change_nothing_and_fail_nothing(lab):
+    plan = lab.planned()
+    apply.apply_config(plan)                              # addresses, routes, rules, neighbours: all there
+    apply.apply_links(plan)                               # every veth there already
+    apply.create_namespaces(plan, lab.journal, ownership_mark(lab.name, lab.journal.state()["uuid"]))
+    app = names.instance_ns(lab.name, "app")
+    share = [r for r in plan.rules if r.namespace == app]
+    addresses = [a for a in plan.addresses if a.namespace == app and a.ifname == "eth1"]
+    assert share and addresses
+    assert lab.differences() == []
+    remove_rules(app, share)
+    remove_rules(app, share)                              # gone already
+    remove_addresses(app, addresses)
+    remove_addresses(app, addresses)
+    apply.apply_config(plan)        # the addresses and rules back (and the routes that went with them)
+    assert lab.differences() == []
+
+
+@pytest.mark.parametrize("cut", ["renamed", "moved", "done"])
+def test_a_link_move_run_again_finishes_from_where_it_was_cut(lab, cut):
+    app, park = names.instance_ns(lab.name, "app"), names.parking_ns(lab.name)
+    vip = lab.topology.network_interface("vip")
+    transit = names.parked_link(vip)
+    ip(app, "link", "set", "eth1", "down")
+    ip(app, "link", "set", "eth1", "name", transit)
+    if cut != "renamed":
+        ip(app, "link", "set", transit, "netns", park)
+    if cut == "done":
+        ip(park, "link", "set", transit, "name", "eth9")
+    move_link(app, "eth1", park, "eth9", transit, mac=vip.mac_address)
+    with open_iproute(park) as ipr:
+        (link,) = ipr.get_links(*ipr.link_lookup(ifname="eth9"))
+        assert link.get_attr("IFLA_ADDRESS") == vip.mac_address
+    # and back where the model has it
+    move_link(park, "eth9", app, "eth1", transit, mac=vip.mac_address)
+    apply.apply_config(lab.planned())
+    assert lab.differences() == []
+    probes_agree(lab)
+

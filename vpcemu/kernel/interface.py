@@ -8,9 +8,14 @@ from __future__ import annotations
 import errno
 import os
 
+from pyroute2.netlink.exceptions import NetlinkError
+
 from ..errors import KernelError
 from ..plan.state import RuleEntry
 from .netns import NETNS_DIR, open_iproute
+
+# what a pyroute2 call fails with: the kernel's answer (NetlinkError, which is no OSError) or the socket's
+_FAILED = (NetlinkError, OSError)
 
 
 def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_ifname: str,
@@ -43,7 +48,7 @@ def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_if
                                   f"no such interface here, nor in {dst_ns}")
             if transit_ifname != new_ifname:
                 ipr.link("set", index=index, ifname=new_ifname)
-    except OSError as exc:       # NetlinkError is an OSError
+    except _FAILED as exc:
         raise KernelError("link move", src_ns, f"{ifname} → {dst_ns}/{new_ifname}", getattr(exc, "code", None),
                           str(exc)) from None
 
@@ -65,7 +70,7 @@ def remove_rules(ns: str, rules: list[RuleEntry]) -> None:
             net, _, length = (r.source or "").partition("/")
             try:
                 ipr.rule("del", priority=r.priority, table=r.table, src=net, src_len=int(length or 32))
-            except OSError as exc:
+            except _FAILED as exc:
                 if getattr(exc, "code", None) == errno.ENOENT:
                     continue
                 raise KernelError("rule delete", ns, f"pref {r.priority} from {r.source}",
@@ -82,7 +87,7 @@ def remove_addresses(ns: str, addresses: list) -> None:
                 continue
             try:
                 ipr.addr("del", index=found[0], address=a.address, prefixlen=a.prefixlen)
-            except OSError as exc:
+            except _FAILED as exc:
                 if getattr(exc, "code", None) == errno.EADDRNOTAVAIL:
                     continue
                 raise KernelError("address delete", ns, f"{a.address}/{a.prefixlen} on {a.ifname}",
@@ -105,7 +110,7 @@ def point_address(ns: str, table: int, address: str, link: str | None, mac: str 
                 return
             ipr.route("replace", table=table, dst=address, dst_len=32, oif=index, scope="link")
             ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state="permanent")
-    except (OSError, IndexError) as exc:
+    except (*_FAILED, IndexError) as exc:
         raise KernelError("private IP move", ns, f"{address} → {link}", getattr(exc, "code", None), str(exc)) from None
 
 
@@ -115,7 +120,7 @@ def set_links(ns: str, ifnames: list[str], up: bool) -> None:
         with open_iproute(ns) as ipr:
             for ifname in ifnames:
                 ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up" if up else "down")
-    except (OSError, IndexError) as exc:
+    except (*_FAILED, IndexError) as exc:
         raise KernelError("link " + ("up" if up else "down"), ns, ", ".join(ifnames), getattr(exc, "code", None),
                           str(exc)) from None
 
@@ -127,7 +132,7 @@ def delete_link(ns: str, ifname: str) -> None:
             found = ipr.link_lookup(ifname=ifname)
             if found:
                 ipr.link("del", index=found[0])
-    except OSError as exc:
+    except _FAILED as exc:
         raise KernelError("link delete", ns, ifname, getattr(exc, "code", None), str(exc)) from None
 
 
@@ -136,6 +141,6 @@ def set_mac(ns: str, ifname: str, mac: str) -> None:
     try:
         with open_iproute(ns) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], address=mac)
-    except (OSError, IndexError) as exc:
+    except (*_FAILED, IndexError) as exc:
         raise KernelError("link set address", ns, f"{ifname} → {mac}", getattr(exc, "code", None),
                           str(exc)) from None

@@ -237,12 +237,14 @@ class _Findings:
         accounted: set[tuple[str, str]] = set()
         for v in plan.veths:
             planned = ((v.namespace, v.ifname, v.mac), (v.peer_namespace, v.peer_ifname, v.peer_mac))
+            if {v.namespace, v.peer_namespace} & self.foreign:
+                accounted.update((ns, ifname) for ns, ifname, _ in planned)     # left as they are
+                continue
             ends = [self._end(seen, by_mac, planned_macs, ns, ifname, mac, accounted) for ns, ifname, mac in planned]
             what = f"veth {v.namespace}/{v.ifname} ⇄ {v.peer_namespace}/{v.peer_ifname} ({v.owner})"
             if ends[0] is None and ends[1] is None:
-                if not {v.namespace, v.peer_namespace} & self.foreign:
-                    self.structure.append(f"{what} is missing")
-                    self.veths.append(v)
+                self.structure.append(f"{what} is missing")
+                self.veths.append(v)
                 continue
             if ends[0] is None or ends[1] is None:
                 # one end is outside the lab's namespaces: the pair goes and is made anew
@@ -449,7 +451,7 @@ class _Findings:
             set_mac(ns, ifname, mac)
         if self.veths:
             apply_links(Plan(plan.lab, (), veths=tuple(self.veths)))
-        self._remove_namespaces()
+        self._remove_namespaces(journal)
 
     def fix_config(self, plan: Plan, journal: Journal) -> None:
         namespaces = tuple(dict.fromkeys(
@@ -472,7 +474,7 @@ class _Findings:
             if os.path.islink(path):
                 os.unlink(path)
             os.symlink(target, path)
-        self._remove_namespaces()
+        self._remove_namespaces(journal)
 
     def _delete(self, item: tuple[str, list[tuple[int, bytes, str]]]) -> None:
         ns, deletes = item
@@ -484,8 +486,9 @@ class _Findings:
                 sock.request(kind, CHANGE, raw, "delete", what, done_if=_GONE)
             sock.flush()
 
-    def _remove_namespaces(self) -> None:
+    def _remove_namespaces(self, journal: Journal) -> None:
         for ns in self.remove:
+            journal.record("netns_deleted", name=ns)
             netns.kill_processes_in_netns(ns)
             netns.delete_netns(ns)
         self.remove = []
