@@ -247,6 +247,17 @@ def run(kills: int, aimed: int, seed: int, lab: str = "chaos-up", topology: Path
     }
 
 
+def holds(figures: dict) -> bool:
+    return (figures["failures"] == [] and figures["leftovers_after_clean"] == 0 and figures["clean_failures"] == 0
+            and figures["up_after_failures"] == 0 and figures["leftovers_after_down"] == 0)
+
+
+def soak_holds(figures: dict) -> bool:
+    growth = figures["growth"]
+    return (figures["left"] == [] and growth["namespaces"] == growth["mounts"] == growth["fds"]
+            == growth["child_processes"] == 0 and growth["rss_kb"] < 20_000)
+
+
 def _landed(record: dict) -> bool:
     """Whether the kill hit a build that had not finished."""
     return record["killed"] and not record.get("built_before_kill")
