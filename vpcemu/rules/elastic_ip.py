@@ -10,13 +10,27 @@ from ..errors import UsageError
 from ..model import Vpc
 
 
-def public_address(ip: IPv4Address, pools: Sequence[IPv4Network]) -> IPv4Address:
-    if not any(ip in pool for pool in pools):
-        raise UsageError(f"{ip} is not in the lab's public address pools ({', '.join(map(str, pools))})",
-                         ErrorCode.INVALID_ADDRESS_NOT_FOUND,
+def public_address(ip: IPv4Address, pools: Sequence[IPv4Network], reserved: Sequence[IPv4Network] = ()) -> IPv4Address:
+    """An address of the lab's public pools, or any public unicast address (an imported EIP keeps its real one: a
+    lab's internet is a closed set of namespaces, so it never reaches the real holder). `reserved`: pools vpcemu
+    gives to something else (the AWS services' addresses)."""
+    clash = next((pool for pool in reserved if ip in pool), None)
+    if clash is not None:
+        raise UsageError(f"{ip} is in {clash}, the pool of the emulated AWS services' addresses",
+                         ErrorCode.INVALID_ADDRESS_NOT_FOUND, hint="choose an address outside `addressing.services`")
+    if not any(ip in pool for pool in pools) and not is_public_unicast(ip):
+        raise UsageError(f"{ip} is not in the lab's public address pools ({', '.join(map(str, pools))}) nor a public "
+                         "unicast address", ErrorCode.INVALID_ADDRESS_NOT_FOUND,
                          hint="Elastic IPs come from 198.51.100.0/24 and 203.0.113.0/24 unless `addressing.public` "
-                              "says otherwise")
+                              "says otherwise, or are real public addresses; private, shared, loopback, link-local, "
+                              "multicast, reserved and documentation (192.0.2.0/24) addresses never are")
     return ip
+
+
+def is_public_unicast(ip: IPv4Address) -> bool:
+    """Globally routable unicast (IANA's special-purpose registry: not private, shared, loopback, link-local,
+    documentation, benchmarking, reserved or multicast)."""
+    return ip.is_global and not ip.is_multicast
 
 
 def not_associated(ip: IPv4Address, holder: str | None, requester_managed: bool = False) -> None:
