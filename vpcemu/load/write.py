@@ -79,12 +79,13 @@ def vpc(v: Vpc) -> Document:
 
 
 def route_table(rt: RouteTable) -> Document:
-    """The routes a file writes: neither the local routes nor the gateway endpoints' own prefix-list routes."""
+    """The routes a file writes: neither the local routes nor the gateway endpoints' own prefix-list routes. A
+    route whose target is gone (a NAT gateway deleted live) is a blackhole, as AWS shows it."""
     out: Document = {"id": rt.id}
     if rt.main:
         out["main"] = True
-    routes = [{"destination": str(r.destination), "target": r.target} for r in rt.routes
-              if r.target_kind not in (TargetKind.LOCAL, TargetKind.GATEWAY_ENDPOINT)]
+    routes = [{"destination": str(r.destination), "target": "blackhole" if r.state == "blackhole" else r.target}
+              for r in rt.routes if r.target_kind not in (TargetKind.LOCAL, TargetKind.GATEWAY_ENDPOINT)]
     if routes:
         out["routes"] = routes
     return out
