@@ -106,8 +106,7 @@ def from_aws(ctx: Importer) -> None:
         elif itype:
             ctx.changed("instance", ident, f"vpcemu does not know the limits of instance type {itype}; they are not "
                         "enforced")
-        check = source.get("SourceDestCheck", inst.get("SourceDestCheck"))
-        fragment["source_dest_check"] = check if isinstance(check, bool) else True
+        fragment["source_dest_check"] = _source_dest_check(ctx, ident, inst, eth0)
         forwarding = tags(inst).get(FORWARDING_TAG)
         if forwarding is None and fragment["source_dest_check"] is False:
             ctx.changed("instance", ident, "its source/destination check is off, so it is taken for an appliance whose "
@@ -120,3 +119,17 @@ def from_aws(ctx: Importer) -> None:
         if eni_id:
             fragment["network_interface_id"] = eni_id
         ctx.place(ctx.of("Subnets")[inst["SubnetId"]]["VpcId"], "instances", ident, fragment, KEY, inst)
+
+
+def _source_dest_check(ctx: Importer, ident: str, inst: dict, eth0: dict | None) -> bool:
+    """The instance's attribute is its primary ENI's; where a dump shows them apart (moto does, after
+    ModifyInstanceAttribute), the instance's, which is what was set, wins."""
+    mine = inst.get("SourceDestCheck")
+    eni = eth0.get("SourceDestCheck") if eth0 is not None else None
+    if isinstance(mine, bool) and isinstance(eni, bool) and mine != eni:
+        ctx.changed("instance", ident, f"DescribeInstances shows its source/destination check {str(mine).lower()}, "
+                    f"DescribeNetworkInterfaces {str(eni).lower()} for its primary ENI; the instance's is kept")
+    for value in (mine, eni):
+        if isinstance(value, bool):
+            return value
+    return True

@@ -164,7 +164,8 @@ def _classify(ctx: Importer, ident: str, e: dict) -> None:
         return
     if e.get("RequesterManaged") is True or e.get("InterfaceType") not in (None, "interface"):
         ctx.eni_role[ident] = "service"
-        ctx.unrepresentable(f"{e.get('InterfaceType') or 'requester-managed'} network interface", ident,
+        kind = e.get("InterfaceType") if e.get("InterfaceType") not in (None, "interface") else "requester-managed"
+        ctx.unrepresentable(f"{kind} network interface", ident,
                             f"{e.get('Description') or 'managed by an AWS service'}: vpcemu does not emulate that "
                             f"service; {e.get('PrivateIpAddress')} stays unused in the lab")
         return

@@ -19,12 +19,27 @@ def public_address(ip: IPv4Address, pools: Sequence[IPv4Network], reserved: Sequ
         raise UsageError(f"{ip} is in {clash}, the pool of the emulated AWS services' addresses",
                          ErrorCode.INVALID_ADDRESS_NOT_FOUND, hint="choose an address outside `addressing.services`")
     if not any(ip in pool for pool in pools) and not is_public_unicast(ip):
-        raise UsageError(f"{ip} is not in the lab's public address pools ({', '.join(map(str, pools))}) nor a public "
-                         "unicast address", ErrorCode.INVALID_ADDRESS_NOT_FOUND,
+        raise UsageError(f"{ip} is not in the lab's public address pools ({', '.join(map(str, pools))}) and is "
+                         f"{special_range(ip)}, not a public unicast address", ErrorCode.INVALID_ADDRESS_NOT_FOUND,
                          hint="Elastic IPs come from 198.51.100.0/24 and 203.0.113.0/24 unless `addressing.public` "
-                              "says otherwise, or are real public addresses; private, shared, loopback, link-local, "
-                              "multicast, reserved and documentation (192.0.2.0/24) addresses never are")
+                              "says otherwise, or are real public addresses")
     return ip
+
+
+# IANA's IPv4 special-purpose registry (RFC 6890 and its updates), most specific first
+SPECIAL_RANGES = (
+    ("0.0.0.0/8", "a \"this network\" address"), ("10.0.0.0/8", "a private (RFC 1918) address"),
+    ("100.64.0.0/10", "a shared address (RFC 6598)"), ("127.0.0.0/8", "a loopback address"),
+    ("169.254.0.0/16", "a link-local address"), ("172.16.0.0/12", "a private (RFC 1918) address"),
+    ("192.0.0.0/24", "an IETF protocol assignment"), ("192.0.2.0/24", "a documentation address (TEST-NET-1)"),
+    ("192.168.0.0/16", "a private (RFC 1918) address"), ("198.18.0.0/15", "a benchmarking address (RFC 2544)"),
+    ("198.51.100.0/24", "a documentation address (TEST-NET-2)"), ("203.0.113.0/24", "a documentation address "
+                                                                                     "(TEST-NET-3)"),
+    ("224.0.0.0/4", "a multicast address"), ("240.0.0.0/4", "a reserved address"))
+
+
+def special_range(ip: IPv4Address) -> str:
+    return next((what for cidr, what in SPECIAL_RANGES if ip in IPv4Network(cidr)), "a special-purpose address")
 
 
 def is_public_unicast(ip: IPv4Address) -> bool:
