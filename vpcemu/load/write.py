@@ -107,8 +107,8 @@ def permission(rule: SecurityGroupRule, peer_key: str) -> Document:
 
 
 def network_acl(acl: NetworkAcl) -> Document:
-    return {"id": acl.id, "ingress": [acl_entry(e, "source") for e in acl.ordered(False)],
-            "egress": [acl_entry(e, "destination") for e in acl.ordered(True)]}
+    return {"id": acl.id, "ingress": [acl_entry(e, "source") for e in acl.entries if not e.egress],
+            "egress": [acl_entry(e, "destination") for e in acl.entries if e.egress]}
 
 
 def acl_entry(e: NetworkAclEntry, peer_key: str) -> Document:
