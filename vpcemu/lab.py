@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ServiceDown, UsageError
-from .kernel import apply, process
+from .kernel import apply, host, process
 from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
+from .rules import elastic_ip
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
@@ -71,6 +72,7 @@ class Lab:
         else:
             source = "<python>"
         lab_name = name or topology.name
+        elastic_ip.off_host_networks(elastic_ip.lab_public_addresses(topology), host.uplink_networks())
         plan = plan_lab(topology, lab_name)
         files, links = instance_resolv_conf(topology, lab_name, Journal(lab_name).dir)
         plan = replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})

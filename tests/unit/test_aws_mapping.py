@@ -630,3 +630,31 @@ def test_given_ids_win_over_derived_ones():
     assert t.instances["web"].id == "i-0123456789abcdef0"
     assert t.network_interfaces["web.eth0"].id == "eni-0123456789abcdef0"
     assert t.vpcs["main"].internet_gateway_id.startswith("igw-")
+
+
+# -- the host's own networks stay out of a lab ---------------------------------------------------------
+def test_the_hosts_uplink_networks_are_read_from_its_addresses():
+    import subprocess
+
+    from vpcemu.kernel.host import uplink_networks
+    links = json.loads(subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=True).stdout)
+    expected = {IPv4Network(f"{a['local']}/{a['prefixlen']}", strict=False): link["ifname"]
+                for link in links for a in link.get("addr_info", []) if a.get("scope") == "global"}
+    assert uplink_networks() == expected
+
+
+def test_up_refuses_a_public_address_on_the_hosts_own_network(monkeypatch):
+    """Checked when the lab is built (the loader stays pure): nothing is created."""
+    from vpcemu import lab as lab_module
+    from vpcemu.errors import UsageError
+    monkeypatch.setattr(lab_module.host, "uplink_networks", lambda: {IPv4Network("198.18.7.0/24"): "eth0"})
+
+    def planned(*args):
+        raise AssertionError("up went on to plan the lab")
+    monkeypatch.setattr(lab_module, "plan_lab", planned)
+    topology = load_text(BASE + "      web: {subnet: a, eip: 54.240.1.10}\n"
+                         "internet:\n  hosts:\n    ext: {ip: 198.18.7.9}\n", default_name="uplink")
+    with pytest.raises(UsageError, match=r"198\.18\.7\.9 \(internet host ext\) is in 198\.18\.7\.0/24, the network "
+                                         r"of this host's eth0") as refused:
+        lab_module.Lab.up(topology)
+    assert refused.value.exit_code == 2

@@ -2,12 +2,12 @@
 in a VPC that has an internet gateway (where the mapping lives)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
 
 from ..codes import ErrorCode
 from ..errors import UsageError
-from ..model import Vpc
+from ..model import Topology, Vpc
 
 
 def public_address(ip: IPv4Address, pools: Sequence[IPv4Network], reserved: Sequence[IPv4Network] = ()) -> IPv4Address:
@@ -69,3 +69,20 @@ def gateway_attached(vpc: Vpc, network_interface: str) -> None:
         raise UsageError(f"VPC {vpc.name} has no internet gateway, so an Elastic IP cannot be associated with "
                          f"{network_interface}", ErrorCode.GATEWAY_NOT_ATTACHED,
                          hint="give the VPC `internet_gateway: igw` in the topology")
+
+
+def lab_public_addresses(topology: Topology) -> dict[IPv4Address, str]:
+    """Every public address of a lab (EIPs, public IPv4s, internet hosts) → what holds it."""
+    out = {pub: f"network interface {eni.name}" for eni in topology.network_interfaces.values()
+           for pub in eni.public_addresses.values()}
+    out.update({h.ip: f"internet host {h.name}" for h in topology.internet_hosts.values()})
+    return out
+
+
+def off_host_networks(addresses: Mapping[IPv4Address, str], networks: Mapping[IPv4Network, str]) -> None:
+    """`networks`: the host's own (network → its interface); a lab's public address may be in none of them."""
+    clashes = [f"{ip} ({holder}) is in {net}, the network of this host's {ifname}"
+               for ip, holder in addresses.items() for net, ifname in networks.items() if ip in net]
+    if clashes:
+        raise UsageError("; ".join(clashes), ErrorCode.INVALID_ADDRESS_NOT_FOUND,
+                         hint="a lab's public addresses stay off the host's own networks: choose other addresses")
