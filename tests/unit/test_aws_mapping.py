@@ -658,3 +658,42 @@ def test_up_refuses_a_public_address_on_the_hosts_own_network(monkeypatch):
                                          r"of this host's eth0") as refused:
         lab_module.Lab.up(topology)
     assert refused.value.exit_code == 2
+
+
+# -- hostile dumps -----------------------------------------------------------------------------------
+def _paths(value, path=()):
+    """Every place in a JSON value: (path, value)."""
+    yield path, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*path, i))
+
+
+def test_a_mangled_dump_is_refused_or_imported_never_a_crash():
+    """Each field of the account dump, in turn at random, deleted or given a value of another type: the
+    import either succeeds or refuses with a DumpError (exit 2); nothing else escapes."""
+    import copy
+    import random
+    describe, _, _ = read_dump(ACCOUNT_DUMP)
+    places = [p for p, _ in _paths(describe) if len(p) >= 2]
+    rng = random.Random(15)
+    outcomes = {"imported": 0, "refused": 0}
+    for _ in range(300):
+        mangled = copy.deepcopy(describe)
+        *parent_path, last = rng.choice(places)
+        parent = mangled
+        for step in parent_path:
+            parent = parent[step]
+        if isinstance(parent, dict) and rng.random() < 0.3:
+            del parent[last]
+        else:
+            parent[last] = rng.choice([None, 7, -1, "x", "", [], {}, True, [1], {"a": 1}, "10.0.0.0/8", "vpc-00000000"])
+        try:
+            import_describe(mangled, region="us-east-1")
+            outcomes["imported"] += 1
+        except DumpError:
+            outcomes["refused"] += 1
+    assert outcomes["imported"] > 0 and outcomes["refused"] > 0

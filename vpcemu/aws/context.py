@@ -58,6 +58,10 @@ class Importer:
     def is_live(self, key: str, ident: Any) -> bool:
         return isinstance(ident, str) and ident in self.live.get(key, {})
 
+    def holds(self, ident: Any) -> bool:
+        """The dump has this id, live or not (anything but a string is no id)."""
+        return isinstance(ident, str) and ident in self.known
+
     # -- reports -------------------------------------------------------------------------------------
     def error(self, key: str, item: dict, ident: Any, message: str, hint: str | None = None) -> None:
         self.problems.append(Problem(f"{self.where(key, item)}: {ident or '(no id)'}", message, hint=hint))
@@ -79,7 +83,7 @@ class Importer:
         all is a dangling reference (an error); one it holds but dropped is for the caller to say."""
         if self.is_live(target_key, target):
             return True
-        if not isinstance(target, str) or target not in self.known:
+        if not self.holds(target):
             kind = DESCRIBE_KINDS.get(target_key, target_key)
             self.error(key, item, ident, f"{field} {target!r} is not in the dump", hint=f"dump {kind}s too "
                        f"(the {target_key} call's output), or remove what refers to it")

@@ -112,11 +112,7 @@ Origin = Callable[[str, dict], str]      # (key, item) → where it came from: a
 
 def tags(item: dict, field: str = "Tags") -> dict[str, str]:
     """An item's tags as a map (ENIs call the field TagSet)."""
-    out = {}
-    for tag in item.get(field) or ():
-        if isinstance(tag, dict) and isinstance(tag.get("Key"), str):
-            out[tag["Key"]] = str(tag.get("Value", ""))
-    return out
+    return {t["Key"]: str(t.get("Value", "")) for t in objects(item, field) if isinstance(t.get("Key"), str)}
 
 
 def tag_list(name: str | None, **extra: str) -> list[dict[str, str]]:
@@ -166,3 +162,11 @@ def live_state(value: Any, *live: str) -> bool:
 
 def arn(region: str, owner: str, kind: str, ident: str) -> str:
     return f"arn:aws:ec2:{region}:{owner}:{kind}/{ident}"
+
+
+def inner(item: dict, *fields: str) -> Any:
+    """A nested field (`inner(route, "AssociationState", "State")`), None where a step is missing or not an object."""
+    value: Any = item
+    for f in fields:
+        value = value.get(f) if isinstance(value, dict) else None
+    return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..model import Topology
 from .context import Importer
-from .describe import objects
+from .describe import inner, objects
 from .network_interface import allocation_id, association_id
 
 KEY = "Addresses"
@@ -41,6 +41,8 @@ def live(ctx: Importer) -> None:
         elastic.add(public)
         if not eni:
             ctx.dropped("Elastic IP", public, "it is associated with nothing")
+        elif not isinstance(eni, str):
+            ctx.error(KEY, a, public, "NetworkInterfaceId must be an ENI id")
         elif ctx.eni_role.get(eni) in ("primary", "standalone") and isinstance(private, str):
             ctx.eips.setdefault(eni, {})[private] = public
         elif ctx.eni_role.get(eni) != "nat":
@@ -49,7 +51,7 @@ def live(ctx: Importer) -> None:
         if ctx.eni_role.get(ident) not in ("primary", "standalone"):
             continue
         for p in objects(e, "PrivateIpAddresses"):
-            assoc = p.get("Association") if isinstance(p.get("Association"), dict) else {}
+            assoc = inner(p, "Association") if isinstance(inner(p, "Association"), dict) else {}
             public, private = assoc.get("PublicIp"), p.get("PrivateIpAddress")
             if not isinstance(public, str) or not isinstance(private, str):
                 continue

@@ -13,7 +13,7 @@ from ..model import Topology
 from . import (elastic_ip, instance, internet_gateway, nat_gateway, names, network_acl, network_interface, peering,
                prefix_list, route_table, security_group, subnet, vpc, vpc_endpoint)
 from .context import Importer
-from .describe import UNREPRESENTED, Describe, DumpError, Notice, Origin, check_shape, objects
+from .describe import UNREPRESENTED, Describe, DumpError, Notice, Origin, check_shape, inner, objects
 
 ZONE_RE = re.compile(r"^([a-z]{2}(?:-gov)?-[a-z]+-\d)[a-z]$")
 LIVE = (vpc, subnet, route_table, security_group, network_acl, internet_gateway, peering, instance, nat_gateway,
@@ -70,7 +70,7 @@ def _region(describe: Describe, where: Origin, source: str | None) -> str:
             seen.setdefault(m.group(1), f"{where('Subnets', s)}: {s.get('SubnetId')}")
     for r in describe.get("Reservations") or ():
         for i in objects(r, "Instances"):
-            m = ZONE_RE.match(str((i.get("Placement") or {}).get("AvailabilityZone")))
+            m = ZONE_RE.match(str(inner(i, "Placement", "AvailabilityZone")))
             if m:
                 seen.setdefault(m.group(1), f"{where('Reservations', r)}: {i.get('InstanceId')}")
     if len(seen) > 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..model import Topology, aws_id
 from ..rules import limits
 from .context import Importer
-from .describe import FORWARDING_TAG, live_state, objects, tag_list, tags
+from .describe import FORWARDING_TAG, inner, live_state, objects, tag_list, tags
 from .network_interface import (association, attachment, group_names, groups, private_dns_name, private_ip_addresses,
                                 private_ips, unrepresented_addresses)
 
@@ -66,14 +66,14 @@ def live(ctx: Importer) -> None:
                 continue
             ctx.known[ident] = KEY
             ctx.sources[ident] = ctx.where("Reservations", r)
-            state = (inst.get("State") or {}).get("Name") if isinstance(inst.get("State"), dict) else None
+            state = inner(inst, "State", "Name")
             if not live_state(state, "running"):
                 ctx.dropped("instance", ident, f"its state is {state}, not running")
             elif ctx.account and r.get("OwnerId") not in (None, ctx.account):
                 ctx.dropped("instance", ident, f"it belongs to account {r.get('OwnerId')}, not {ctx.account}")
             elif ctx.reference(KEY, inst, ident, "SubnetId", inst.get("SubnetId"), "Subnets"):
                 ctx.of(KEY)[ident] = inst
-            elif inst.get("SubnetId") in ctx.known:
+            elif ctx.holds(inst.get("SubnetId")):
                 ctx.dropped("instance", ident, f"its subnet {inst.get('SubnetId')} is not carried over")
 
 
@@ -101,7 +101,7 @@ def from_aws(ctx: Importer) -> None:
         fragment["security_groups"] = group_names(ctx, KEY, inst, ident, objects(source, "Groups")
                                                   or objects(inst, "SecurityGroups"))
         itype = inst.get("InstanceType")
-        if itype in limits.INSTANCE_TYPES:
+        if isinstance(itype, str) and itype in limits.INSTANCE_TYPES:
             fragment["instance_type"] = itype
         elif itype:
             ctx.changed("instance", ident, f"vpcemu does not know the limits of instance type {itype}; they are not "

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from ..rules.names import NAME_RE
 from .context import Importer
-from .describe import tags
+from .describe import objects, strings, tags
 
 # names the format gives a meaning of its own
 RESERVED_TARGETS = ("blackhole", "local")
@@ -89,14 +89,14 @@ def _global_names(ctx: Importer) -> None:
         suffixes[i] = [".eni"]
     for i, x in ctx.of("VpcEndpoints").items():
         wanted.append((i, name_tag(x)))
-        suffixes[i] = [f".{ctx.names[s]}" for s in x.get("SubnetIds") or () if s in ctx.names]
+        suffixes[i] = [f".{ctx.names[s]}" for s in strings(x, "SubnetIds") if s in ctx.names]
     for i, x in ctx.of("VpcPeeringConnections").items():
         wanted.append((i, name_tag(x)))
     assign(ctx, wanted, reserved=RESERVED_TARGETS, derived=lambda i, n: [n + s for s in suffixes.get(i, ())])
 
 
 def _is_main(table: dict) -> bool:
-    return any(isinstance(a, dict) and a.get("Main") is True for a in table.get("Associations") or ())
+    return any(a.get("Main") is True for a in objects(table, "Associations"))
 
 
 def _group_name(group: dict) -> str | None:

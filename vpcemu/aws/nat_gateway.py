@@ -38,7 +38,7 @@ def live(ctx: Importer) -> None:
             ctx.dropped("NAT gateway", ident, f"its state is {n.get('State')}, not available")
         elif ctx.reference(KEY, n, ident, "SubnetId", n.get("SubnetId"), "Subnets"):
             ctx.of(KEY)[ident] = n
-        elif n.get("SubnetId") in ctx.known:
+        elif ctx.holds(n.get("SubnetId")):
             ctx.dropped("NAT gateway", ident, f"its subnet {n.get('SubnetId')} is not carried over")
 
 

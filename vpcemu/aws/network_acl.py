@@ -49,7 +49,7 @@ def live(ctx: Importer) -> None:
         ctx.known[ident] = KEY
         if ctx.reference(KEY, a, ident, "VpcId", a.get("VpcId"), "Vpcs"):
             ctx.of(KEY)[ident] = a
-        elif a.get("VpcId") in ctx.known:
+        elif ctx.holds(a.get("VpcId")):
             ctx.dropped("network ACL", ident, f"its VPC {a.get('VpcId')} is not carried over")
 
 

@@ -12,7 +12,7 @@ from ipaddress import IPv4Address
 
 from ..model import NetworkInterface, Topology, Vpc, aws_id
 from .context import Importer
-from .describe import live_state, objects, tag_list
+from .describe import live_state, objects, strings, tag_list
 
 KEY = "NetworkInterfaces"
 
@@ -120,11 +120,11 @@ def _from_instances(ctx: Importer) -> dict[str, dict]:
         for inst in objects(r, "Instances"):
             for ni in objects(inst, "NetworkInterfaces"):
                 ident = ni.get("NetworkInterfaceId")
-                if isinstance(ident, str) and ident not in ctx.known:
+                if isinstance(ident, str) and not ctx.holds(ident):
                     ctx.known[ident] = KEY
                     ctx.sources[ident] = ctx.where("Reservations", r)
                     out[ident] = {**ni, "VpcId": ni.get("VpcId") or inst.get("VpcId"), "Status": "in-use",
-                                  "Attachment": {**(ni.get("Attachment") or {}), "InstanceId": inst.get("InstanceId")}}
+                                  "Attachment": {**attachment_of(ni), "InstanceId": inst.get("InstanceId")}}
     return out
 
 
@@ -136,7 +136,7 @@ def _owners(ctx: Importer) -> dict[str, tuple[str, str, str]]:
             if isinstance(a.get("NetworkInterfaceId"), str):
                 out[a["NetworkInterfaceId"]] = ("NatGateways", n.get("NatGatewayId"), "nat")
     for ep in ctx.items("VpcEndpoints"):
-        for eni in ep.get("NetworkInterfaceIds") or ():
+        for eni in strings(ep, "NetworkInterfaceIds"):
             out[eni] = ("VpcEndpoints", ep.get("VpcEndpointId"), "endpoint")
     return out
 
@@ -147,10 +147,10 @@ def _classify(ctx: Importer, ident: str, e: dict) -> None:
         return
     subnet = e.get("SubnetId")
     if not ctx.reference(KEY, e, ident, "SubnetId", subnet, "Subnets"):
-        if subnet in ctx.known:
+        if ctx.holds(subnet):
             ctx.dropped("network interface", ident, f"its subnet {subnet} is not carried over")
         return
-    a = e.get("Attachment") if isinstance(e.get("Attachment"), dict) else {}
+    a = attachment_of(e)
     instance = a.get("InstanceId") if live_state(a.get("Status"), "attached", "attaching") else None
     if instance and a.get("DeviceIndex") == 0:
         if ctx.is_live("Instances", instance):
@@ -176,6 +176,10 @@ def _classify(ctx: Importer, ident: str, e: dict) -> None:
     elif instance:
         ctx.changed("network interface", ident, f"it is attached to instance {instance}, which is not carried over; "
                     "in the lab it is detached")
+
+
+def attachment_of(e: dict) -> dict:
+    return e["Attachment"] if isinstance(e.get("Attachment"), dict) else {}
 
 
 def private_ips(e: dict) -> list[str]:
@@ -213,9 +217,9 @@ def from_aws(ctx: Importer) -> None:
         fragment["security_groups"] = group_names(ctx, KEY, e, ident, objects(e, "Groups"))
         if isinstance(e.get("SourceDestCheck"), bool):
             fragment["source_dest_check"] = e["SourceDestCheck"]
-        instance = (e.get("Attachment") or {}).get("InstanceId")
+        instance = attachment_of(e).get("InstanceId")
         if ctx.is_live("Instances", instance):
-            fragment["attachment"] = {"instance": ctx.names[instance], "device_index": e["Attachment"].get("DeviceIndex")}
+            fragment["attachment"] = {"instance": ctx.names[instance], "device_index": attachment_of(e).get("DeviceIndex")}
         if e.get("MacAddress"):
             fragment["mac"] = e["MacAddress"]
         if e.get("Description"):

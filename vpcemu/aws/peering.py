@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..model import Topology
 from .context import Importer
-from .describe import tag_list
+from .describe import inner, tag_list
 
 KEY = "VpcPeeringConnections"
 
@@ -27,9 +27,8 @@ def live(ctx: Importer) -> None:
             ctx.error(KEY, p, None, "a peering connection without a VpcPeeringConnectionId")
             continue
         ctx.known[ident] = KEY
-        status = (p.get("Status") or {}).get("Code") if isinstance(p.get("Status"), dict) else None
-        ends = [(p.get(side) or {}).get("VpcId") if isinstance(p.get(side), dict) else None
-                for side in ("RequesterVpcInfo", "AccepterVpcInfo")]
+        status = inner(p, "Status", "Code")
+        ends = [inner(p, side, "VpcId") for side in ("RequesterVpcInfo", "AccepterVpcInfo")]
         outside = [v for v in ends if not ctx.is_live("Vpcs", v)]
         if status not in (None, "active"):
             ctx.dropped("VPC peering connection", ident, f"its status is {status}, not active")

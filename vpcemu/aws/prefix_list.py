@@ -38,7 +38,7 @@ def live(ctx: Importer) -> None:
                 ctx.error(key, p, None, "a prefix list without a PrefixListId")
                 continue
             ctx.known[ident] = key
-            if name in services:
+            if isinstance(name, str) and name in services:
                 ctx.prefix_list_services[ident] = services[name]
                 ctx.prefix_list_ids[services[name]] = ident
             elif p.get("AddressFamily") == "IPv6":
@@ -54,6 +54,7 @@ def live(ctx: Importer) -> None:
             pl, gateway = r.get("DestinationPrefixListId"), r.get("GatewayId")
             endpoint = next((e for e in ctx.items("VpcEndpoints") if e.get("VpcEndpointId") == gateway), None)
             name = endpoint.get("ServiceName") if endpoint else None
-            if isinstance(pl, str) and name in services and pl not in ctx.prefix_list_services:
+            if isinstance(pl, str) and isinstance(name, str) and name in services \
+                    and pl not in ctx.prefix_list_services:
                 ctx.prefix_list_services[pl] = services[name]
                 ctx.prefix_list_ids.setdefault(services[name], pl)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..model import RouteTable, TargetKind, Topology, Vpc, aws_id
 from .context import Importer
-from .describe import live_state, objects, tag_list
+from .describe import inner, live_state, objects, tag_list
+from .network_interface import attachment_of
 
 KEY = "RouteTables"
 UNREPRESENTED_TARGETS = (("TransitGatewayId", "transit gateway"), ("LocalGatewayId", "local gateway"),
@@ -82,7 +83,7 @@ def live(ctx: Importer) -> None:
         ctx.known[ident] = KEY
         if ctx.reference(KEY, t, ident, "VpcId", t.get("VpcId"), "Vpcs"):
             ctx.of(KEY)[ident] = t
-        elif t.get("VpcId") in ctx.known:
+        elif ctx.holds(t.get("VpcId")):
             ctx.dropped("route table", ident, f"its VPC {t.get('VpcId')} is not carried over")
 
 
@@ -92,7 +93,7 @@ def from_aws(ctx: Importer) -> None:
     for ident, t in ctx.of(KEY).items():
         vpc = t["VpcId"]
         for a in objects(t, "Associations"):
-            if not live_state((a.get("AssociationState") or {}).get("State"), "associated"):
+            if not live_state(inner(a, "AssociationState", "State"), "associated"):
                 continue
             if a.get("Main") is True:
                 main[vpc] = ident
@@ -120,7 +121,7 @@ def from_aws(ctx: Importer) -> None:
 
 
 def _routes(ctx: Importer, table: dict, ident: str, vpc: str) -> list[tuple[dict, str]]:
-    statics = {r.get("DestinationCidrBlock") for r in objects(table, "Routes")}
+    statics = {r["DestinationCidrBlock"] for r in objects(table, "Routes") if isinstance(r.get("DestinationCidrBlock"), str)}
     out: list[tuple[dict, str]] = []
     for r in objects(table, "Routes"):
         dest, plist, v6 = r.get("DestinationCidrBlock"), r.get("DestinationPrefixListId"), r.get("DestinationIpv6CidrBlock")
@@ -177,7 +178,7 @@ def _target(ctx: Importer, table: dict, ident: str, vpc: str, r: dict, label: st
     if eni:
         role = ctx.eni_role.get(eni)
         if role in ("primary", "standalone"):
-            instance = (ctx.of("NetworkInterfaces")[eni].get("Attachment") or {}).get("InstanceId")
+            instance = attachment_of(ctx.of("NetworkInterfaces")[eni]).get("InstanceId")
             if role == "primary" and len(ctx.attached.get(instance, ())) == 1:
                 return ctx.names[instance]          # the instance itself reads better, and means the same ENI
             return ctx.names[eni] if role == "standalone" else f"{ctx.names[instance]}.eth0"
@@ -193,7 +194,7 @@ def _named(ctx: Importer, table: dict, ident: str, r: dict, label: str, field: s
     target = r[field]
     if ctx.is_live(key, target):
         return ctx.names[target]
-    if target in ctx.known:
+    if ctx.holds(target):
         ctx.changed("route", ident, f"{label}: its target {target} is not carried over; AWS shows such a route as "
                     "a blackhole, and the lab drops its traffic")
         return "blackhole"

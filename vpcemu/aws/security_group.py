@@ -74,7 +74,7 @@ def live(ctx: Importer) -> None:
         ctx.known[ident] = KEY
         if ctx.reference(KEY, g, ident, "VpcId", g.get("VpcId"), "Vpcs"):
             ctx.of(KEY)[ident] = g
-        elif g.get("VpcId") in ctx.known:
+        elif ctx.holds(g.get("VpcId")):
             ctx.dropped("security group", ident, f"its VPC {g.get('VpcId')} is not carried over")
 
 
@@ -103,7 +103,9 @@ def _rules(ctx: Importer, ident: str, vpc: str, perms: list[dict], peer_key: str
                                 "IPv4 only")
         for r in objects(p, "PrefixListIds"):
             pl = r.get("PrefixListId")
-            if pl in ctx.prefix_list_services:
+            if not isinstance(pl, str):
+                ctx.unrepresentable("security group rule", ident, f"{direction}: a prefix list without an id")
+            elif pl in ctx.prefix_list_services:
                 out.append(_rule(head, peer_key, f"pl:{ctx.prefix_list_services[pl]}", r))
             elif pl in ctx.prefix_list_cidrs:
                 ctx.changed("security group rule", ident, f"{direction} {pl} becomes one rule per entry of the "
@@ -135,7 +137,7 @@ def _group_reference(ctx: Importer, ident: str, vpc: str, pair: dict, direction:
         if any({p["RequesterVpcId"], p["AccepterVpcId"]} == {vpc, other} for p in ctx.of("VpcPeeringConnections").values()):
             return f"sg:{ctx.names[other]}/{ctx.names[group]}"
     where = f"of account {pair['UserId']}" if pair.get("UserId") and pair.get("UserId") != ctx.account else \
-        "not in the dump" if group not in ctx.known else "not in this VPC nor a VPC peered with it in the lab"
+        "not in the dump" if not ctx.holds(group) else "not in this VPC nor a VPC peered with it in the lab"
     ctx.unrepresentable("security group rule", ident, f"{direction} from/to group {group} ({where}); the rule is "
                         "left out")
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Topology
 from .context import Importer
-from .describe import arn, live_state, objects, tag_list
+from .describe import arn, inner, live_state, objects, tag_list
 
 KEY = "Subnets"
 
@@ -38,14 +38,14 @@ def live(ctx: Importer) -> None:
             ctx.dropped("subnet", ident, f"its state is {s.get('State')}, not available")
         elif ctx.reference(KEY, s, ident, "VpcId", vpc, "Vpcs"):
             ctx.of(KEY)[ident] = s
-        elif vpc in ctx.known:
+        elif ctx.holds(vpc):
             ctx.dropped("subnet", ident, f"its VPC {vpc} is not carried over")
 
 
 def from_aws(ctx: Importer) -> None:
     for ident, s in ctx.of(KEY).items():
         for a in objects(s, "Ipv6CidrBlockAssociationSet"):
-            if live_state((a.get("Ipv6CidrBlockState") or {}).get("State"), "associated"):
+            if live_state(inner(a, "Ipv6CidrBlockState", "State"), "associated"):
                 ctx.unrepresentable("IPv6 CIDR block", ident, f"{a.get('Ipv6CidrBlock')}: vpcemu emulates IPv4 only")
         ctx.place(s["VpcId"], "subnets", ident, {"id": ident, "cidr": s.get("CidrBlock"), "az": s.get("AvailabilityZone")},
                   KEY, s)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..model import Topology, aws_id
 from .context import Importer
-from .describe import live_state, objects, tag_list
+from .describe import inner, live_state, objects, tag_list
 
 KEY = "Vpcs"
 
@@ -54,9 +54,9 @@ def from_aws(ctx: Importer) -> None:
         name = ctx.names[ident]
         cidr = v.get("CidrBlock")
         blocks = [a.get("CidrBlock") for a in objects(v, "CidrBlockAssociationSet")
-                  if live_state((a.get("CidrBlockState") or {}).get("State"), "associated")]
+                  if live_state(inner(a, "CidrBlockState", "State"), "associated")]
         for a in objects(v, "Ipv6CidrBlockAssociationSet"):
-            if live_state((a.get("Ipv6CidrBlockState") or {}).get("State"), "associated"):
+            if live_state(inner(a, "Ipv6CidrBlockState", "State"), "associated"):
                 ctx.unrepresentable("IPv6 CIDR block", ident, f"{a.get('Ipv6CidrBlock')}: vpcemu emulates IPv4 only")
         doc = {"id": ident, "cidr": cidr}
         secondary = [c for c in blocks if c != cidr]

@@ -48,7 +48,7 @@ def live(ctx: Importer) -> None:
         if not live_state(e.get("State"), "available"):
             ctx.dropped("VPC endpoint", ident, f"its state is {e.get('State')}, not available")
         elif not ctx.reference(KEY, e, ident, "VpcId", e.get("VpcId"), "Vpcs"):
-            if e.get("VpcId") in ctx.known:
+            if ctx.holds(e.get("VpcId")):
                 ctx.dropped("VPC endpoint", ident, f"its VPC {e.get('VpcId')} is not carried over")
         elif etype not in ("Gateway", "Interface"):
             ctx.unrepresentable(f"{etype} VPC endpoint", ident, f"{e.get('ServiceName')}: vpcemu emulates gateway and "
