@@ -4,6 +4,7 @@ Import and export of files need no root; exporting a running lab reads its model
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -34,16 +35,22 @@ def import_aws(
     malformed or breaks an AWS rule."""
     from ..aws import convert, read_dump
     describe, origin, layout_region = call(as_json, read_dump, path, region, account)
-    text, notices, topology = call(as_json, convert, describe, region or layout_region, account, origin, str(path))
+    imported = call(as_json, convert, describe, region or layout_region, account, origin, str(path))
+    finish_import(str(path), imported, output, strict, as_json)
+
+
+def finish_import(source: str, imported: tuple, output: Path | None, strict: bool, as_json: bool) -> None:
+    """What every `vpcemu import` does with the document made: --strict, write it, say what was not carried over."""
+    text, notices, topology = imported
     unrepresentable = [n for n in notices if n.category == "unrepresentable"]
     if strict and unrepresentable:
         call(as_json, _refuse_unrepresentable, unrepresentable)
     if output is not None:
         output.write_text(text)
-    summary = {"imported": str(path), "output": str(output) if output else None, "region": topology.region,
+    summary = {"imported": source, "output": str(output) if output else None, "region": topology.region,
                "vpcs": len(topology.vpcs), "subnets": sum(len(v.subnets) for v in topology.vpcs.values()),
                "instances": len(topology.instances), "network_interfaces": len(topology.network_interfaces),
-               "notices": [n.__dict__ for n in notices]}
+               "notices": [asdict(n) for n in notices]}
     if as_json:
         if output is None:
             summary["topology"] = text
@@ -54,7 +61,7 @@ def import_aws(
     if output is None:
         print(text, end="")
     else:
-        console.print(f"[green]imported[/]: {path} → {output}: {summary['vpcs']} VPC(s), {summary['subnets']} "
+        console.print(f"[green]imported[/]: {source} → {output}: {summary['vpcs']} VPC(s), {summary['subnets']} "
                       f"subnet(s), {summary['instances']} instance(s), {summary['network_interfaces']} ENI(s); "
                       f"{len(notices)} notice(s)")
 
