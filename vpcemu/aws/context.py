@@ -28,7 +28,7 @@ class Importer:
         self.known: dict[str, str] = {}                   # every id in the dump → its key, live or not
         self.live: dict[str, dict[str, dict]] = {}        # key → id → item, for what import carries over
         self.names: dict[str, str] = {}                   # id → its name in the document
-        self.eni_role: dict[str, str] = {}                # ENI id → primary | standalone | nat | endpoint
+        self.eni_role: dict[str, str] = {}                # ENI id → primary, standalone, nat, endpoint or service
         self.attached: dict[str, list[str]] = {}          # instance id → the ids of its live ENIs
         self.primary: dict[str, str] = {}                 # instance id → its primary ENI's id
         self.eips: dict[str, dict[str, str]] = {}         # ENI id → private IP → Elastic IP
