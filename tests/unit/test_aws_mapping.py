@@ -618,6 +618,16 @@ def test_any_public_unicast_address_is_an_eip_or_a_public_ip(instance):
     assert list(t.network_interfaces["web.eth0"].public_addresses.values())[0] == IPv4Address(instance.split(": ")[-1][:-1])
 
 
+def test_a_public_ip_aws_assigned_stays_when_a_second_eni_is_attached():
+    """AWS: the auto-assigned public IPv4 needs a one-ENI launch, but stays when a second ENI is attached later
+    (aws-vpc-reference: it is released on stop or when an EIP is associated with eth0)."""
+    eni = "    network_interfaces:\n      two: {subnet: a, attachment: {instance: web, device_index: 1}}\n"
+    t = load_text(BASE + "      web: {subnet: a, public_ip: 34.200.1.2}\n" + eni)
+    assert t.network_interfaces["web.eth0"].public_ip_address == IPv4Address("34.200.1.2")
+    with pytest.raises(TopologyError, match="more than one network interface"):
+        load_text(BASE + "      web: {subnet: a, public_ip: true}\n" + eni)
+
+
 def test_public_ip_true_still_takes_the_documentation_pool():
     t = load_text(BASE + "      web: {subnet: a, public_ip: true}\n")
     assert t.network_interfaces["web.eth0"].public_ip_address in IPv4Network("198.51.100.0/24")

@@ -142,7 +142,8 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
         eni_name = f"{n}.eth0"
         eips = {}
         public_ip, public_ip_address = _public_ip(ctx, d.get("public_ip"), f"{path}.public_ip")
-        if public_ip:
+        if public_ip and public_ip_address is None:
+            # a launch rule; an address given is one AWS assigned already, which a second ENI attached since keeps
             doc.passes(f"{path}.public_ip", instance.auto_public_ip, launched_with[n])
         if d.get("eip") is not None and d.get("eips") is not None:
             r.error(f"{path}.eips", "give either `eip:` (the primary private IP's) or `eips:`, not both")
