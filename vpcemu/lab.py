@@ -23,7 +23,7 @@ from typing import Any
 from . import lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
-from .kernel import apply, netns, process, reconcile
+from .kernel import apply, host, netns, process, reconcile
 from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
 from .load import load_topology
 from .model import Topology
@@ -31,6 +31,7 @@ from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
 from .plan.state import Plan
+from .rules import elastic_ip
 from .rules.names import valid_lab_name
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
@@ -79,6 +80,7 @@ class Lab:
         else:
             source = "<python>"
         lab_name = valid_lab_name(name or topology.name)
+        elastic_ip.off_host_networks(elastic_ip.lab_public_addresses(topology), host.uplink_networks())
         plan = _planned(topology, Journal(lab_name))
         require_root()
         journal = Journal(lab_name)

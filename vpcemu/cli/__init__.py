@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import common, drill, edge, eni, files, flowlogs, lifecycle, security, verify
+from . import common, drill, edge, eni, files, flowlogs, lifecycle, security, transfer, verify
 from .common import err_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,7 +26,7 @@ def options(lock_timeout: Annotated[float, typer.Option(
         = common.LOCK_TIMEOUT) -> None:
     common.lock_timeout = lock_timeout
 # top-level verbs, in the order `vpcemu --help` lists them
-for verbs in (files.app, lifecycle.app, verify.app, flowlogs.app):
+for verbs in (files.app, lifecycle.app, verify.app, flowlogs.app, transfer.app):
     app.add_typer(verbs)
 # live changes and drills: one sub-command group per AWS resource kind
 app.add_typer(security.sg_app, name="sg")
@@ -37,6 +37,7 @@ app.add_typer(edge.eip_app, name="eip")
 app.add_typer(edge.nat_app, name="nat")
 app.add_typer(edge.route_app, name="route")
 app.add_typer(edge.endpoint_app, name="endpoint")
+app.add_typer(transfer.import_app, name="import")
 
 
 def main() -> None:

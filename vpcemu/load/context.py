@@ -34,6 +34,7 @@ class Document:
         self.group_names = {v: _raw_names(raw, "security_groups") | {"default"} for v, raw in raw_vpcs.items()}
         self.names: dict[str, tuple[str, str]] = {}        # global name → (kind, path)
         self.public_taken: dict[IPv4Address, str] = {}     # public address → path of its holder
+        self.ids: dict[str, str] = {}                      # AWS id → path of its holder
 
     def check(self, path: str, rule: Callable[..., T], *args: Any) -> T | None:
         """The rule's value, or None with its refusal filed under `path`."""
@@ -57,6 +58,22 @@ class Document:
             return False
         self.names[name] = (kind, path)
         return True
+
+    def resource_id(self, value: Any, prefix: str, path: str, derived: str) -> str:
+        """The AWS id a resource's `id:` field gives (`path`; an import keeps AWS's), else the one derived from
+        its name (unique as names are). Given ids are unique lab-wide; an ENI's kernel link is named after the
+        first 10 hex digits of its id (plan/names.py), so two given ENI ids must differ there too."""
+        given = None if value is None else self.check(path, names.resource_id, value, prefix)
+        if given is None or not self.passes(path, names.unused_id, given, self.ids):
+            return derived
+        self.ids[given] = path
+        if prefix == "eni":
+            link = f"link {given[4:14]}"
+            if link in self.ids:
+                self.r.error(path, f"{given} shares its first 10 hex digits with the ENI id at {self.ids[link]}",
+                             hint="vpcemu names each ENI's kernel link after them; change one id")
+            self.ids[link] = path
+        return given
 
     def declared_in(self, name: str) -> tuple[str, str] | None:
         """(kind, VPC) of a route target the file declares; routes may name things of VPCs built later."""

@@ -71,12 +71,13 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None)
     raw_peering = r.named_map(top.get("peering"), "peering")
     doc = Document(r, region or "us-east-1", addressing, services, raw_vpcs,
                    {p: peering.peer_pair(r, p, v) for p, v in raw_peering.items()})
+    _prefix_list_ids(doc, top.get("aws"))
     vpcs = {}
     for vname, vraw in raw_vpcs.items():
         vpc = build_vpc(doc, vname, vraw)
         if vpc is not None:
             vpcs[vname] = vpc
-    connections = peering.connections(doc, vpcs)
+    connections = peering.connections(doc, vpcs, raw_peering)
     hosts = internet.hosts(doc, top.get("internet"))
     vpcs = _assign_public_ips(doc, vpcs)
     topology = Topology(name=lab_name or "lab", region=doc.region, vpcs=vpcs, peering=connections,
@@ -103,7 +104,7 @@ def _addressing(r: Reader, raw: Any) -> Addressing:
 
 
 def _services(r: Reader, raw: Any) -> tuple[str, ...]:
-    data = r.mapping(raw, "aws", ("services",))
+    data = r.mapping(raw, "aws", ("services", "prefix_lists"))
     out: list[str] = []
     for i, s in enumerate(r.sequence(data.get("services"), "aws.services")):
         if s not in KNOWN_SERVICES:
@@ -116,6 +117,21 @@ def _services(r: Reader, raw: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _prefix_list_ids(doc: Document, raw: Any) -> None:
+    """`aws.prefix_lists.<service>.id`: the id of an AWS-managed prefix list as the account sees it (an import
+    keeps AWS's, pl-63a5400a for S3 in us-east-1); else vpcemu derives one from the region."""
+    r = doc.r
+    data = raw.get("prefix_lists") if isinstance(raw, dict) else None
+    for service, item in r.named_map(data, "aws.prefix_lists").items():
+        path = f"aws.prefix_lists.{service}"
+        d = r.mapping(item, path, ("id",), required=("id",))
+        if service not in doc.prefix_lists:
+            r.error(path, f"{service!r} has no AWS-managed prefix list", hint=f"known: {', '.join(doc.prefix_lists)}")
+        elif "id" in d:
+            pl = doc.prefix_lists[service]
+            doc.prefix_lists[service] = replace(pl, id=doc.resource_id(d["id"], "pl", f"{path}.id", pl.id))
+
+
 def _assign_public_ips(doc: Document, vpcs: dict[str, Vpc]) -> dict[str, Vpc]:
     """`public_ip: true` takes the next free address of the public pools, in file order."""
     free = (IPv4Address(n) for pool in doc.addressing.public
@@ -125,7 +141,7 @@ def _assign_public_ips(doc: Document, vpcs: dict[str, Vpc]) -> dict[str, Vpc]:
     for name, vpc in vpcs.items():
         enis = dict(vpc.network_interfaces)
         for eni_name, eni in enis.items():
-            if eni.public_ip and eni.private_ip_address not in eni.eips:
+            if eni.public_ip and eni.public_ip_address is None and eni.private_ip_address not in eni.eips:
                 path = f"vpcs.{name}.instances.{eni.attachment.instance}.public_ip"
                 address = next(free, None)
                 if address is None:

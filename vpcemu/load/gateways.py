@@ -10,6 +10,7 @@ from ..rules import nat_gateway as rules
 from .context import Document, VpcContext
 from .network_interface import explicit_ip, next_free, public_address
 
+KEYS = ("id", "subnet", "eip", "connectivity", "private_ip", "network_interface_id")
 NatRequest = tuple[dict, Subnet | None, IPv4Address | None | bool]
 
 
@@ -22,6 +23,15 @@ def internet_gateway(doc: Document, value: Any, vpc_path: str) -> str | None:
     return name or None
 
 
+def internet_gateway_id(doc: Document, name: str | None, value: Any, vpc_path: str) -> str | None:
+    path = f"{vpc_path}.internet_gateway_id"
+    if name is None:
+        if value is not None:
+            doc.r.error(path, "is given without `internet_gateway`")
+        return None
+    return doc.resource_id(value, "igw", path, aws_id("igw", vpc_path.split(".", 1)[1], name))
+
+
 def nat_gateway_requests(ctx: VpcContext) -> dict[str, NatRequest]:
     """Each NAT gateway's fields, subnet and asked-for private IP (False: rejected), claimed before any
     address is chosen automatically."""
@@ -30,7 +40,7 @@ def nat_gateway_requests(ctx: VpcContext) -> dict[str, NatRequest]:
     for n, raw in r.named_map(ctx.data.get("nat_gateways"), f"{ctx.path}.nat_gateways").items():
         path = f"{ctx.path}.nat_gateways.{n}"
         ctx.doc.claim(n, "NAT gateway", path)
-        d = r.mapping(raw, path, ("subnet", "eip", "connectivity", "private_ip"), required=("subnet",))
+        d = r.mapping(raw, path, KEYS, required=("subnet",))
         subnet = ctx.subnet_ref(d.get("subnet"), f"{path}.subnet")
         ip = None
         if subnet is not None and d.get("private_ip") is not None:
@@ -62,10 +72,12 @@ def nat_gateways(ctx: VpcContext, requests: dict[str, NatRequest],
             continue
         eni_name = f"{n}.eni"
         doc.claim(eni_name, "requester-managed network interface", path)
+        nat_id = doc.resource_id(d.get("id"), "nat", f"{path}.id", aws_id("nat", vpc.name, n))
         enis[eni_name] = NetworkInterface(
-            eni_name, aws_id("eni", vpc.name, eni_name), vpc.name, subnet.name, (ip,),
-            mac_address(vpc.name, eni_name), (), source_dest_check=False, eips={ip: eip} if eip else {},
-            requester_managed=True, interface_type="nat_gateway",
-            description=f"Interface for NAT Gateway {aws_id('nat', vpc.name, n)}")
-        out[n] = NatGateway(n, aws_id("nat", vpc.name, n), vpc.name, subnet.name, connectivity, eni_name, eip)
+            eni_name, doc.resource_id(d.get("network_interface_id"), "eni", f"{path}.network_interface_id",
+                                      aws_id("eni", vpc.name, eni_name)),
+            vpc.name, subnet.name, (ip,), mac_address(vpc.name, eni_name), (), source_dest_check=False,
+            eips={ip: eip} if eip else {}, requester_managed=True, interface_type="nat_gateway",
+            description=f"Interface for NAT Gateway {nat_id}")
+        out[n] = NatGateway(n, nat_id, vpc.name, subnet.name, connectivity, eni_name, eip)
     return out

@@ -7,6 +7,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from ..model import InternetHost, Listener
+from ..rules.elastic_ip import is_public_unicast
 from .context import Document
 
 
@@ -22,9 +23,11 @@ def hosts(doc: Document, raw: Any) -> dict[str, InternetHost]:
         ip = r.address(h.get("ip"), f"{path}.ip") if "ip" in h else None
         if ip is None:
             continue
-        if not any(ip in pool for pool in (*addressing.internet, *addressing.public)):
-            r.error(f"{path}.ip", f"{ip} is outside the lab's internet pools ({', '.join(map(str, addressing.internet))})",
-                    hint="internet hosts take addresses from 198.18.0.0/15 unless `addressing.internet` says otherwise")
+        if not any(ip in pool for pool in (*addressing.internet, *addressing.public)) and not is_public_unicast(ip):
+            r.error(f"{path}.ip", f"{ip} is outside the lab's internet pools ({', '.join(map(str, addressing.internet))})"
+                                  " and not a public unicast address",
+                    hint="internet hosts take addresses from 198.18.0.0/15 unless `addressing.internet` says otherwise, "
+                         "or real public addresses (the lab's internet never reaches the real one)")
         if any(ip in pool for pool in addressing.services):
             r.error(f"{path}.ip", f"{ip} is in the AWS services pool")
         if ip in seen:

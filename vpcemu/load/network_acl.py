@@ -20,7 +20,7 @@ def network_acls(ctx: VpcContext) -> dict[str, NetworkAcl]:
             NetworkAclEntry(100, "-1", "allow", True, EVERYWHERE)))
     for name, raw in ctx.raw_acls.items():
         path = f"{ctx.path}.network_acls.{name}"
-        a = r.mapping(raw, path, ("ingress", "egress"))
+        a = r.mapping(raw, path, ("id", "ingress", "egress"))
         entries = []
         for direction, egress, peer_key in (("ingress", False, "source"), ("egress", True, "destination")):
             items = r.sequence(a.get(direction), f"{path}.{direction}")
@@ -45,5 +45,6 @@ def network_acls(ctx: VpcContext) -> dict[str, NetworkAcl]:
                 if None in (number, action, proto, cidr):
                     continue
                 entries.append(NetworkAclEntry(number, proto, action, egress, cidr, low, high))
-        out[name] = NetworkAcl(name, aws_id("acl", vpc.name, name), vpc.name, name == "default", tuple(entries))
+        acl_id = doc.resource_id(a.get("id"), "acl", f"{path}.id", aws_id("acl", vpc.name, name))
+        out[name] = NetworkAcl(name, acl_id, vpc.name, name == "default", tuple(entries))
     return out

@@ -12,9 +12,10 @@ from ..rules import elastic_ip, instance
 from ..rules import network_interface as rules
 from .context import VpcContext
 
-INSTANCE_KEYS = ("subnet", "private_ip", "secondary_private_ips", "public_ip", "eip", "security_groups",
-                 "instance_type", "source_dest_check", "forwarding", "mac")
-ENI_KEYS = ("subnet", "private_ips", "eips", "security_groups", "source_dest_check", "attachment", "mac", "description")
+INSTANCE_KEYS = ("id", "subnet", "private_ip", "secondary_private_ips", "public_ip", "eip", "eips", "security_groups",
+                 "instance_type", "source_dest_check", "forwarding", "mac", "network_interface_id")
+ENI_KEYS = ("id", "subnet", "private_ips", "eips", "security_groups", "source_dest_check", "attachment", "mac",
+            "description")
 
 
 # -- private IPs -----------------------------------------------------------------------------------
@@ -65,14 +66,23 @@ def group_refs(ctx: VpcContext, value: Any, path: str) -> tuple[str, ...]:
 
 
 def public_address(ctx: VpcContext, value: Any, path: str) -> IPv4Address | None:
-    """An Elastic IP: from the lab's public pools, used once."""
+    """An Elastic IP or a public IPv4: from the lab's public pools or any public unicast address, used once."""
     doc = ctx.doc
     ip = ctx.r.address(value, path, "InvalidAddress.NotFound")
-    if ip is None or not doc.passes(path, elastic_ip.public_address, ip, doc.addressing.public) \
+    if ip is None or not doc.passes(path, elastic_ip.public_address, ip, doc.addressing.public, doc.addressing.services) \
             or not doc.passes(path, elastic_ip.not_associated, ip, doc.public_taken.get(ip)):
         return None
     doc.public_taken[ip] = path
     return ip
+
+
+def _public_ip(ctx: VpcContext, value: Any, path: str) -> tuple[bool, IPv4Address | None]:
+    """`public_ip: true` (vpcemu picks one from the public pools, load/document.py) or the address itself (an
+    import keeps the one AWS assigned)."""
+    if isinstance(value, str):
+        address = public_address(ctx, value, path)
+        return address is not None, address
+    return ctx.r.boolean(value, path, False), None
 
 
 def mac(ctx: VpcContext, value: Any, path: str, default: str) -> str:
@@ -131,30 +141,40 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
         ips = finish_ips(ctx, explicit[f"i:{n}"], subnet, path)
         eni_name = f"{n}.eth0"
         eips = {}
-        public_ip = r.boolean(d.get("public_ip"), f"{path}.public_ip", False)
-        if public_ip:
+        public_ip, public_ip_address = _public_ip(ctx, d.get("public_ip"), f"{path}.public_ip")
+        if public_ip and public_ip_address is None:
+            # a launch rule; an address given is one AWS assigned already, which a second ENI attached since keeps
             doc.passes(f"{path}.public_ip", instance.auto_public_ip, launched_with[n])
-        if d.get("eip") is not None:
+        if d.get("eip") is not None and d.get("eips") is not None:
+            r.error(f"{path}.eips", "give either `eip:` (the primary private IP's) or `eips:`, not both")
+        elif d.get("eip") is not None:
             if public_ip:
                 r.error(f"{path}.eip", "give either `public_ip: true` or `eip:`, not both", "InvalidParameterCombination")
             eip = public_address(ctx, d.get("eip"), f"{path}.eip")
             if eip is not None and ips:
                 eips[ips[0]] = eip
+        elif d.get("eips") is not None:
+            eips = _eips(ctx, d.get("eips"), ips, eni_name, path)
+            if public_ip and ips and ips[0] in eips:
+                r.error(f"{path}.eips", "the primary private IP has `public_ip:` already; an Elastic IP replaces it",
+                        "InvalidParameterCombination")
         forwarding = r.boolean(d.get("forwarding"), f"{path}.forwarding", False)
         itype = r.string(d.get("instance_type"), f"{path}.instance_type", default=None)
         if itype is not None:
             itype = doc.check(f"{path}.instance_type", instance.instance_type, itype)
         if not ips:
             continue
+        eni_id = doc.resource_id(d.get("network_interface_id"), "eni", f"{path}.network_interface_id",
+                                 aws_id("eni", vpc.name, eni_name))
         enis[eni_name] = NetworkInterface(
-            eni_name, aws_id("eni", vpc.name, eni_name), vpc.name, subnet.name, tuple(ips),
+            eni_name, eni_id, vpc.name, subnet.name, tuple(ips),
             mac(ctx, d.get("mac"), f"{path}.mac", mac_address(vpc.name, eni_name)),
             group_refs(ctx, d.get("security_groups"), f"{path}.security_groups"),
             source_dest_check=r.boolean(d.get("source_dest_check"), f"{path}.source_dest_check", True),
-            eips=eips, public_ip=public_ip, attachment=Attachment(n, 0),
+            eips=eips, public_ip=public_ip, public_ip_address=public_ip_address, attachment=Attachment(n, 0),
             description=f"Primary network interface of {n}")
-        instances[n] = Instance(n, aws_id("i", vpc.name, n), vpc.name, subnet.name, eni_name,
-                                subnet.availability_zone, itype, forwarding)
+        instances[n] = Instance(n, doc.resource_id(d.get("id"), "i", f"{path}.id", aws_id("i", vpc.name, n)),
+                                vpc.name, subnet.name, eni_name, subnet.availability_zone, itype, forwarding)
     device_indexes: dict[str, dict[int, str]] = {n: {0: e} for n, e in
                                                  ((i.name, i.primary_network_interface) for i in instances.values())}
     for n, d in eni_data.items():
@@ -166,7 +186,8 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
         if not ips:
             continue
         eni = NetworkInterface(
-            n, aws_id("eni", vpc.name, n), vpc.name, subnet.name, tuple(ips),
+            n, doc.resource_id(d.get("id"), "eni", f"{path}.id", aws_id("eni", vpc.name, n)), vpc.name, subnet.name,
+            tuple(ips),
             mac(ctx, d.get("mac"), f"{path}.mac", mac_address(vpc.name, n)),
             group_refs(ctx, d.get("security_groups"), f"{path}.security_groups"),
             source_dest_check=r.boolean(d.get("source_dest_check"), f"{path}.source_dest_check", True),

@@ -11,14 +11,14 @@ from .shape import Reader
 
 
 def peer_pair(r: Reader, name: str, raw: Any) -> tuple[str, str] | None:
-    data = r.mapping(raw, f"peering.{name}", ("requester", "accepter"), required=("requester", "accepter"))
+    data = r.mapping(raw, f"peering.{name}", ("id", "requester", "accepter"), required=("requester", "accepter"))
     req, acc = data.get("requester"), data.get("accepter")
     if isinstance(req, str) and isinstance(acc, str):
         return req, acc
     return None
 
 
-def connections(doc: Document, vpcs: dict[str, Vpc]) -> dict[str, VpcPeeringConnection]:
+def connections(doc: Document, vpcs: dict[str, Vpc], raw: dict[str, Any]) -> dict[str, VpcPeeringConnection]:
     out = {}
     pairs: set[frozenset[str]] = set()
     for name, pair in doc.peer_names.items():
@@ -31,5 +31,6 @@ def connections(doc: Document, vpcs: dict[str, Vpc]) -> dict[str, VpcPeeringConn
         if not all(found) or not doc.passes(path, rules.connection, vpcs[pair[0]], vpcs[pair[1]], pairs):
             continue
         pairs.add(frozenset(pair))
-        out[name] = VpcPeeringConnection(name, aws_id("pcx", name), *pair)
+        given = raw[name].get("id") if isinstance(raw.get(name), dict) else None
+        out[name] = VpcPeeringConnection(name, doc.resource_id(given, "pcx", f"{path}.id", aws_id("pcx", name)), *pair)
     return out

@@ -27,7 +27,7 @@ def route_tables(ctx: VpcContext) -> dict[str, RouteTable]:
     out = {}
     for name, raw in raws.items():
         path = f"{ctx.path}.route_tables.{name}"
-        t = r.mapping(raw, path, ("main", "routes"))
+        t = r.mapping(raw, path, ("id", "main", "routes"))
         r.boolean(t.get("main"), f"{path}.main", False)
         routes: dict[IPv4Network, Route] = {route.destination: route for route in local}
         items = r.sequence(t.get("routes"), f"{path}.routes")
@@ -41,7 +41,8 @@ def route_tables(ctx: VpcContext) -> dict[str, RouteTable]:
             if ep.vpc_endpoint_type == "Gateway" and name in ep.route_tables:
                 table.append(Route(None, TargetKind.GATEWAY_ENDPOINT, ep.name,
                                    destination_prefix_list_id=doc.prefix_lists[ep.service].id, origin="CreateRoute"))
-        out[name] = RouteTable(name, aws_id("rtb", vpc.name, name), vpc.name, name == ctx.main_rt, tuple(table))
+        rtb_id = doc.resource_id(t.get("id"), "rtb", f"{path}.id", aws_id("rtb", vpc.name, name))
+        out[name] = RouteTable(name, rtb_id, vpc.name, name == ctx.main_rt, tuple(table))
     return out
 
 

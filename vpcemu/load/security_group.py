@@ -25,13 +25,14 @@ def security_groups(ctx: VpcContext) -> dict[str, SecurityGroup]:
     for name, raw in ctx.raw_groups.items():
         path = f"{ctx.path}.security_groups.{name}"
         doc.passes(path, rules.group_name, name)
-        g = r.mapping(raw, path, ("description", "ingress", "egress"))
+        g = r.mapping(raw, path, ("id", "description", "ingress", "egress"))
         ingress = _rules(ctx, name, g.get("ingress"), f"{path}.ingress", False)
         if "egress" in g:
             egress = _rules(ctx, name, g.get("egress"), f"{path}.egress", True)
         else:   # AWS: a new group allows all outbound traffic
             egress = (SecurityGroupRule("-1", cidr=EVERYWHERE),)
-        out[name] = SecurityGroup(name, aws_id("sg", vpc.name, name), vpc.name, ingress, egress,
+        out[name] = SecurityGroup(name, doc.resource_id(g.get("id"), "sg", f"{path}.id", aws_id("sg", vpc.name, name)),
+                                  vpc.name, ingress, egress,
                                   doc.check(f"{path}.description", rules.description, g.get("description") or "") or "")
     return out
 

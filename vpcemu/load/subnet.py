@@ -5,7 +5,7 @@ from ..model import Subnet, aws_id
 from ..rules import subnet as rules
 from .context import VpcContext
 
-KEYS = ("cidr", "az", "route_table", "network_acl")
+KEYS = ("id", "cidr", "az", "route_table", "network_acl")
 
 
 def subnets(ctx: VpcContext) -> dict[str, Subnet]:
@@ -30,5 +30,6 @@ def subnets(ctx: VpcContext) -> dict[str, Subnet]:
         if cidr is None or az is None or rt is None or acl is None:
             continue
         if doc.passes(f"{path}.cidr", rules.cidr_block, vpc, cidr, out.values()):
-            out[name] = Subnet(name, aws_id("subnet", vpc.name, name), vpc.name, cidr, az, rt, acl)
+            out[name] = Subnet(name, doc.resource_id(s.get("id"), "subnet", f"{path}.id", aws_id("subnet", vpc.name, name)),
+                               vpc.name, cidr, az, rt, acl)
     return out

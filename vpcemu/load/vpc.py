@@ -12,7 +12,7 @@ from ..rules import vpc as rules
 from . import endpoint, gateways, network_acl, network_interface, route_table, security_group, subnet
 from .context import Document, VpcContext
 
-KEYS = ("cidr", "secondary_cidrs", "enable_dns_support", "enable_dns_hostnames", "internet_gateway", "subnets",
+KEYS = ("id", "cidr", "secondary_cidrs", "enable_dns_support", "enable_dns_hostnames", "internet_gateway", "internet_gateway_id", "subnets",
         "route_tables", "nat_gateways", "security_groups", "network_acls", "endpoints", "network_interfaces",
         "instances")
 
@@ -28,17 +28,20 @@ def build_vpc(doc: Document, name: str, raw: Any) -> Vpc | None:
     secondary = _secondary_cidrs(doc, cidr, data.get("secondary_cidrs"), path)
     dns_support = r.boolean(data.get("enable_dns_support"), f"{path}.enable_dns_support", True)
     dns_hostnames = r.boolean(data.get("enable_dns_hostnames"), f"{path}.enable_dns_hostnames", False)
-    vpc = Vpc(name=name, id=aws_id("vpc", name), cidr_block=cidr, secondary_cidr_blocks=secondary,
-              enable_dns_support=dns_support, enable_dns_hostnames=dns_hostnames,
-              internet_gateway=gateways.internet_gateway(doc, data.get("internet_gateway"), path))
+    igw = gateways.internet_gateway(doc, data.get("internet_gateway"), path)
+    igw_id = gateways.internet_gateway_id(doc, igw, data.get("internet_gateway_id"), path)
+    vpc = Vpc(name=name, id=doc.resource_id(data.get("id"), "vpc", f"{path}.id", aws_id("vpc", name)), cidr_block=cidr,
+              secondary_cidr_blocks=secondary, enable_dns_support=dns_support, enable_dns_hostnames=dns_hostnames,
+              internet_gateway=igw, internet_gateway_id=igw_id)
     ctx = VpcContext(doc, vpc, data)
     ctx.vpc = replace(ctx.vpc, subnets=subnet.subnets(ctx))
     ctx.vpc = replace(ctx.vpc, security_groups=security_group.security_groups(ctx))
     ctx.vpc = replace(ctx.vpc, network_acls=network_acl.network_acls(ctx))
     nat_requests = gateways.nat_gateway_requests(ctx)
+    endpoint_requests = endpoint.requested_interfaces(ctx)
     enis, instances = network_interface.interfaces_and_instances(ctx)
     nat_gateways = gateways.nat_gateways(ctx, nat_requests, enis)
-    endpoints = endpoint.endpoints(ctx, enis)
+    endpoints = endpoint.endpoints(ctx, enis, endpoint_requests)
     ctx.vpc = replace(ctx.vpc, network_interfaces=enis, instances=instances, nat_gateways=nat_gateways,
                       endpoints=endpoints)
     ctx.vpc = replace(ctx.vpc, route_tables=route_table.route_tables(ctx))

@@ -23,6 +23,7 @@ class Vpc:
     enable_dns_support: bool = True
     enable_dns_hostnames: bool = False
     internet_gateway: str | None = None
+    internet_gateway_id: str | None = None       # igw-…: set with internet_gateway
     subnets: dict[str, Subnet] = field(default_factory=dict)
     route_tables: dict[str, RouteTable] = field(default_factory=dict)
     security_groups: dict[str, SecurityGroup] = field(default_factory=dict)

@@ -79,7 +79,7 @@ def _public(topology: Topology, public_ip: str) -> IPv4Address:
         eip = IPv4Address(public_ip)
     except ValueError:
         raise UsageError(f"{public_ip!r} is not an IPv4 address", "InvalidParameterValue") from None
-    rules.public_address(eip, topology.addressing.public)
+    rules.public_address(eip, topology.addressing.public, topology.addressing.services)
     host = next((h for h in topology.internet_hosts.values() if h.ip == eip), None)
     if host is not None:
         raise UsageError(f"{eip} is the address of internet host {host.name}", "InvalidAddress.InUse")

@@ -37,6 +37,8 @@ def valid_lab_name(name: Any) -> str:
         raise UsageError(problem, ErrorCode.INVALID_PARAMETER_VALUE,
                          hint="labs up are listed by `vpcemu status`; choose a new one with `vpcemu up FILE --name NAME`")
     return name
+# AWS's resource ids: the prefix of the kind, then 8 hex digits (the old short ids) or 17 (the long ones)
+ID_RE = re.compile(r"^(?P<prefix>[a-z]+)-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 
 
 def valid_name(name: Any) -> str:
@@ -44,6 +46,23 @@ def valid_name(name: Any) -> str:
         raise UsageError(f"{name!r} is not a valid name",
                          hint="use letters, digits, '-', '_' and '.', starting with a letter or digit, at most 63")
     return name
+
+
+def resource_id(value: Any, prefix: str) -> str:
+    """An AWS id of the kind `prefix` (vpc, subnet, rtb, sg, acl, eni, i, igw, nat, vpce, pcx, pl)."""
+    match = ID_RE.match(value) if isinstance(value, str) else None
+    if match is None or match["prefix"] != prefix:
+        raise UsageError(f"{value!r} is not an AWS id of the form {prefix}-0123456789abcdef0",
+                         ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint=f"`{prefix}-` and 8 or 17 hex digits, as AWS gives it; omit `id:` to let vpcemu derive one")
+    return value
+
+
+def unused_id(value: str, taken: Mapping[str, str]) -> None:
+    """`taken`: id → the path of the resource that has it; an id names one resource of the lab."""
+    if value in taken:
+        raise UsageError(f"{value} is already the id of {taken[value]}", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint="AWS ids are unique; give each resource its own or omit `id:`")
 
 
 def unused_name(name: str, taken: Mapping[str, tuple[str, str]], where: str | None = None) -> None:
