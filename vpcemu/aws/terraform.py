@@ -3,7 +3,9 @@
 Owns reading a Terraform state (format version 4: `terraform.tfstate`, `terraform state pull`, and
 `terraform show -json`) and turning the AWS provider's VPC resources into what EC2's describe-* calls
 would answer for the same network: `{"Vpcs": [...], "Subnets": [...], ...}`, each key the top-level key
-of a response, each object in the response's shape. Output field names are botocore's (EC2 service
+of a response, each object in the response's shape (`VpcAttributes`: describe-vpc-attribute's answers,
+one per VPC and attribute; `ManagedPrefixLists`: describe-managed-prefix-lists' with each list's
+get-managed-prefix-list-entries answer as its `Entries`; the layout of vpcemu/aws/describe.py). Output field names are botocore's (EC2 service
 model); input attribute names are the provider's (hashicorp/terraform-provider-aws,
 internal/service/ec2/*.go and website/docs/r/*.html.markdown, cited per resource below).
 
@@ -92,7 +94,7 @@ _KINDS = {
     "pl": ("prefix list", ErrorCode.INVALID_PREFIX_LIST_ID_NOT_FOUND),
 }
 
-DESCRIBE_KEYS = ("Vpcs", "Subnets", "RouteTables", "NetworkInterfaces", "SecurityGroups", "NetworkAcls",
+DESCRIBE_KEYS = ("Vpcs", "VpcAttributes", "Subnets", "RouteTables", "NetworkInterfaces", "SecurityGroups", "NetworkAcls",
                  "InternetGateways", "NatGateways", "VpcEndpoints", "VpcPeeringConnections", "Reservations",
                  "Addresses", "ManagedPrefixLists", "PrefixLists")
 
@@ -414,6 +416,7 @@ class _Builder:
         self.network_acls()
         out = {
             "Vpcs": _sorted(list(self.vpc_out.values()), "VpcId"),
+            "VpcAttributes": self.vpc_attributes(),
             "Subnets": _sorted(list(self.subnet_out.values()), "SubnetId"),
             "RouteTables": _sorted(self.rtb_out, "RouteTableId"),
             "NetworkInterfaces": _sorted([self.describe_eni(e) for e in self.enis.values()], "NetworkInterfaceId"),
@@ -445,9 +448,6 @@ class _Builder:
             cidr = _cidr(res, "cidr_block", cidr)
             if res.str("ipv6_cidr_block"):
                 self.warn(res, f"IPv6 CIDR {res.str('ipv6_cidr_block')} left out (IPv6 is not represented)")
-            if res.bool("enable_dns_hostnames", False) or not res.bool("enable_dns_support", True):
-                self.warn(res, "enable_dns_support/enable_dns_hostnames have no field in describe-vpcs "
-                               "(they are describe-vpc-attribute's); the lab uses AWS's defaults")
             vpc = {"VpcId": res.id, "CidrBlock": cidr, "State": "available",
                    "CidrBlockAssociationSet": [{"AssociationId": _synthetic_id("vpc-cidr-assoc-", res.id, cidr),
                                                 "CidrBlock": cidr, "CidrBlockState": {"State": "associated"}}],
@@ -469,6 +469,17 @@ class _Builder:
                 self.vpc_out[vpc_id]["CidrBlockAssociationSet"].append(
                     {"AssociationId": res.id or _synthetic_id("vpc-cidr-assoc-", vpc_id, cidr), "CidrBlock": cidr,
                      "CidrBlockState": {"State": "associated"}})
+
+    def vpc_attributes(self) -> list[dict]:
+        """describe-vpcs has no DNS settings: one describe-vpc-attribute answer per VPC and attribute carries them,
+        as `aws ec2 describe-vpc-attribute` prints it (the provider's defaults: support on, hostnames off)."""
+        out = []
+        for vpc_id in sorted(self.vpc_res):
+            res = self.vpc_res[vpc_id]
+            default = res.type == "aws_default_vpc"
+            out.append({"VpcId": vpc_id, "EnableDnsSupport": {"Value": res.bool("enable_dns_support", True)}})
+            out.append({"VpcId": vpc_id, "EnableDnsHostnames": {"Value": res.bool("enable_dns_hostnames", default)}})
+        return out
 
     def subnets(self) -> None:
         # aws_subnet: vpc_subnet.go, website/docs/r/subnet.html.markdown; aws_default_subnet shares its schema
