@@ -458,6 +458,49 @@ def test_a_reference_to_a_data_source_says_so():
     assert e.value.hint.startswith("the state reads it (data.aws_vpc.existing) but does not manage it")
 
 
+def test_json_nested_too_deeply_is_refused(tmp_path):
+    path = tmp_path / "deep.tfstate"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(UsageError, match="deep.tfstate: nested too deeply"):
+        read_state(path)
+
+
+def _mutate(data: dict, rng: random.Random) -> None:
+    """Replaces or deletes one to three values anywhere in the state with values of the wrong kind."""
+    junk = [None, "", "x", 0, -1, 99999, True, [], {}, ["a"], [{}], {"a": 1}, "10.0.0.0/33", "sg-nope", [None], 3.5]
+    for _ in range(rng.randint(1, 3)):
+        paths, stack = [], [((), data)]
+        while stack:
+            path, node = stack.pop()
+            children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+            for k, v in children:
+                paths.append(path + (k,))
+                stack.append((path + (k,), v))
+        *parent, last = rng.choice(paths)
+        node = data
+        for k in parent:
+            node = node[k]
+        if rng.random() < 0.2:
+            del node[last]
+        else:
+            node[last] = copy.deepcopy(rng.choice(junk))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_states_give_a_describe_dict_or_a_usage_error(seed):
+    rng = random.Random(seed)
+    bases = [read_state(DATA / name) for name in STATES]
+    for _ in range(150):
+        data = copy.deepcopy(rng.choice(bases))
+        _mutate(data, rng)
+        try:
+            out, _ = describe_from_state(data, "mutated.tfstate")
+        except UsageError as e:
+            assert str(e).startswith("mutated.tfstate: ") and e.exit_code == 2
+        else:
+            assert set(out) == set(DESCRIBE_KEYS)
+
+
 def test_other_state_versions_and_plans_are_refused():
     with pytest.raises(UsageError, match="version 3 is not supported"):
         describe_from_state({"version": 3, "modules": []}, "old.tfstate")

@@ -115,6 +115,8 @@ def read_state(path: str | Path) -> dict:
     except json.JSONDecodeError as e:
         raise UsageError(f"{path}: not JSON ({e.msg} at line {e.lineno} column {e.colno}), so not a Terraform state",
                          hint="give `terraform.tfstate`, `terraform state pull` or `terraform show -json` output") from None
+    except RecursionError:
+        raise UsageError(f"{path}: nested too deeply to be a Terraform state") from None
     _check_format(data, str(path))
     return data
 
@@ -220,8 +222,9 @@ def _resources(data: dict, source: str) -> tuple[list[_Attrs], list[_Attrs]]:
         return managed, read
 
     def walk(module: Any, where: str) -> None:
-        if not isinstance(module, dict):
-            raise UsageError(f"{source}: {where} is not a module object")
+        if not isinstance(module, dict) or not all(isinstance(module.get(k) or [], list)
+                                                   for k in ("resources", "child_modules")):
+            raise UsageError(f"{source}: {where} is not a module with lists of resources and child modules")
         for i, r in enumerate(module.get("resources") or []):
             if not isinstance(r, dict):
                 raise UsageError(f"{source}: {where}.resources[{i}] is not an object")
