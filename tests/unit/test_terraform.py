@@ -257,6 +257,17 @@ def test_instance_primary_eni_is_built_from_the_instances_attributes():
     assert web["NetworkInterfaces"][0]["Association"] == {"PublicIp": "198.51.100.7", "IpOwnerId": "amazon"}
 
 
+def test_instance_without_its_public_ip_is_said():
+    data = read_state(DATA / "instance_primary_eni.tfstate")
+    web = next(r for r in data["resources"] if r["type"] == "aws_instance" and r["name"] == "web")
+    web["instances"][0]["attributes"].update(public_ip="", instance_state="stopped")
+    out, warnings = describe_from_state(data, "x")
+    instance = by([r["Instances"][0] for r in out["Reservations"]], "InstanceId")["i-0f00000000000a001"]
+    assert "PublicIpAddress" not in instance and instance["State"] == {"Code": 80, "Name": "stopped"}
+    assert "aws_instance.web (aws_instance): associate_public_ip_address is true but the state has no public_ip " \
+        "(a stopped instance gives its public IPv4 back); the lab gives it none" in warnings
+
+
 def test_instance_launched_with_an_eni_and_a_second_attached():
     out, _ = describe("instance_primary_eni.tfstate")
     enis = by(out["NetworkInterfaces"], "NetworkInterfaceId")

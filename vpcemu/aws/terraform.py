@@ -962,7 +962,12 @@ class _Builder:
         for instance_id, res in self.instances.items():
             eni = self.enis.get(self.instance_eni[instance_id])
             public_ip = res.str("public_ip")
-            if not eni or not public_ip or eni.private_ips[0] in eni.public:
+            if not eni or eni.private_ips[0] in eni.public:
+                continue
+            if not public_ip:
+                if res.bool("associate_public_ip_address", False):
+                    self.warn(res, "associate_public_ip_address is true but the state has no public_ip (a stopped "
+                                   "instance gives its public IPv4 back); the lab gives it none")
                 continue
             if public_ip in eip_ips:
                 self.warn(res, f"public_ip {public_ip} is an Elastic IP of the state that no association gives it; "
