@@ -244,7 +244,7 @@ def test_default_security_group_and_network_acl_managed_or_as_aws_makes_them():
 
 def test_instance_primary_eni_is_built_from_the_instances_attributes():
     out, _ = describe("instance_primary_eni.tfstate")
-    eni = by(out["NetworkInterfaces"], "NetworkInterfaceId")["eni-0f00000000000f001"]   # primary_network_interface_id
+    eni = by(out["NetworkInterfaces"], "NetworkInterfaceId")["eni-0a11f2e3d4c5b6001"]   # primary_network_interface_id
     assert eni["SubnetId"] == "subnet-0f00000000000a001" and eni["VpcId"] == "vpc-0f00000000000a001"
     assert eni["PrivateIpAddresses"] == [
         {"Primary": True, "PrivateIpAddress": "10.1.1.10", "Association": {"PublicIp": "198.51.100.7", "IpOwnerId": "amazon"}},
@@ -253,7 +253,7 @@ def test_instance_primary_eni_is_built_from_the_instances_attributes():
     assert eni["Attachment"]["InstanceId"] == "i-0f00000000000a001" and eni["Attachment"]["DeviceIndex"] == 0
     web = by([r["Instances"][0] for r in out["Reservations"]], "InstanceId")["i-0f00000000000a001"]
     assert web["PublicIpAddress"] == "198.51.100.7" and web["PrivateIpAddress"] == "10.1.1.10"
-    assert [n["NetworkInterfaceId"] for n in web["NetworkInterfaces"]] == ["eni-0f00000000000f001"]
+    assert [n["NetworkInterfaceId"] for n in web["NetworkInterfaces"]] == ["eni-0a11f2e3d4c5b6001"]
     assert web["NetworkInterfaces"][0]["Association"] == {"PublicIp": "198.51.100.7", "IpOwnerId": "amazon"}
 
 
@@ -273,15 +273,15 @@ def test_instance_launched_with_an_eni_and_a_second_attached():
     enis = by(out["NetworkInterfaces"], "NetworkInterfaceId")
     fw = by([r["Instances"][0] for r in out["Reservations"]], "InstanceId")["i-0f00000000000a002"]
     assert [(n["NetworkInterfaceId"], n["Attachment"]["DeviceIndex"]) for n in fw["NetworkInterfaces"]] == [
-        ("eni-0f00000000000f002", 0), ("eni-0f00000000000f003", 1)]
+        ("eni-0b22f2e3d4c5b6002", 0), ("eni-0c33f2e3d4c5b6003", 1)]
     assert fw["SubnetId"] == "subnet-0f00000000000a001" and fw["SourceDestCheck"] is False
-    assert enis["eni-0f00000000000f003"]["Attachment"]["AttachmentId"] == "eni-attach-0f00000000000f003"
-    assert enis["eni-0f00000000000f003"]["Groups"] == [{"GroupId": "sg-0f00000000000a000", "GroupName": "default"}]
+    assert enis["eni-0c33f2e3d4c5b6003"]["Attachment"]["AttachmentId"] == "eni-attach-0f00000000000f003"
+    assert enis["eni-0c33f2e3d4c5b6003"]["Groups"] == [{"GroupId": "sg-0f00000000000a000", "GroupName": "default"}]
     # aws_eip_association onto the secondary address
-    assert enis["eni-0f00000000000f003"]["PrivateIpAddresses"][1]["Association"]["PublicIp"] == "198.51.100.8"
+    assert enis["eni-0c33f2e3d4c5b6003"]["PrivateIpAddresses"][1]["Association"]["PublicIp"] == "198.51.100.8"
     assert out["Addresses"][0] | {"Tags": []} == {
         "AllocationId": "eipalloc-0f00000000000f001", "PublicIp": "198.51.100.8", "Domain": "vpc",
-        "AssociationId": "eipassoc-0f00000000000f001", "NetworkInterfaceId": "eni-0f00000000000f003",
+        "AssociationId": "eipassoc-0f00000000000f001", "NetworkInterfaceId": "eni-0c33f2e3d4c5b6003",
         "PrivateIpAddress": "10.1.1.31", "InstanceId": "i-0f00000000000a002", "NetworkInterfaceOwnerId": "123456789012",
         "PublicIpv4Pool": "amazon", "NetworkBorderGroup": "us-east-1", "Tags": []}
     assert "PublicIpAddress" not in fw         # its EIP is on eth1, not on the primary address
