@@ -11,7 +11,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from vpcemu.aws.terraform import DESCRIBE_KEYS, describe_from_state, read_state
+from vpcemu.aws.terraform import DESCRIBE_KEYS, convert_state, describe_from_state, read_state
 from vpcemu.codes import ErrorCode
 from vpcemu.errors import UsageError
 
@@ -385,6 +385,16 @@ def test_whole_vpc():
     assert warnings == []
     assert out["VpcAttributes"] == [{"VpcId": "vpc-0a1b2c3d4e5f60001", "EnableDnsSupport": {"Value": True}},
                                     {"VpcId": "vpc-0a1b2c3d4e5f60001", "EnableDnsHostnames": {"Value": True}}]
+
+
+def test_each_id_is_traced_to_its_resource_address():
+    out, _, addresses = convert_state(read_state(DATA / "whole_vpc.tfstate"), "x")
+    assert addresses["i-0a1b2c3d4e5f60002"] == 'aws_instance.app["a"]'
+    assert addresses["eni-0c01d2e3f4a5b6c01"] == "aws_instance.web"              # a primary ENI: its instance
+    assert addresses["eni-0a01e2f3a4b5c6a01"] == 'module.vpc.aws_nat_gateway.this["a"]'
+    assert addresses["sg-0a1b2c3d4e5f60000"] == "module.vpc.aws_vpc.this"         # the VPC's default group
+    assert addresses["203.0.113.11"] == 'module.vpc.aws_eip.nat["a"]'
+    assert addresses[out["Reservations"][0]["ReservationId"]] == "aws_instance.web"
 
 
 def test_the_order_of_resources_does_not_matter():

@@ -312,6 +312,14 @@ class _Rule:
 def describe_from_state(data: dict, source: str) -> tuple[dict, list[str]]:
     """The describe dict for the VPC resources of a Terraform state, and a warning for each thing it leaves out.
     `source` names the file in messages."""
+    describe, warnings, _ = convert_state(data, source)
+    return describe, warnings
+
+
+def convert_state(data: dict, source: str) -> tuple[dict, list[str], dict[str, str]]:
+    """describe_from_state, and the address of the resource each id in the dict comes from (an Elastic IP's
+    by its public address too, an instance's reservation by its instance's), so that a refusal of the
+    imported lab can name the resource to change."""
     _check_format(data, source)
     managed, read = _resources(data, source)
     return _Builder(source, managed, read).build()
@@ -402,7 +410,7 @@ class _Builder:
 
     # -- the whole conversion ---------------------------------------------------------------------------
 
-    def build(self) -> tuple[dict, list[str]]:
+    def build(self) -> tuple[dict, list[str], dict[str, str]]:
         self.collect()
         self.vpcs()
         self.subnets()
@@ -434,7 +442,12 @@ class _Builder:
             "ManagedPrefixLists": _sorted(self.mpl_out, "PrefixListId"),
             "PrefixLists": _sorted(list(self.aws_pl_out.values()), "PrefixListId"),
         }
-        return out, self.warnings
+        addresses = {i: res.address for ids in self.ids.values() for i, res in ids.items()}
+        for reservation in out["Reservations"]:
+            addresses[reservation["ReservationId"]] = addresses[reservation["Instances"][0]["InstanceId"]]
+        for address in out["Addresses"]:
+            addresses[address["PublicIp"]] = addresses[address["AllocationId"]]
+        return out, self.warnings, addresses
 
     # -- VPCs and subnets -------------------------------------------------------------------------------
 
