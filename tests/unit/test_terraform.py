@@ -10,10 +10,14 @@ from pathlib import Path
 
 import botocore.session
 import pytest
+from typer.testing import CliRunner
 
+from vpcemu.aws import import_describe
 from vpcemu.aws.terraform import DESCRIBE_KEYS, convert_state, describe_from_state, read_state
 from vpcemu.codes import ErrorCode
+from vpcemu.cli import app
 from vpcemu.errors import UsageError
+from vpcemu.load import load_text
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "terraform"
 STATES = sorted(p.name for p in DATA.glob("*") if p.name not in ("not_json.tfstate", "not_a_state.json",
@@ -550,3 +554,73 @@ def test_a_state_that_contradicts_itself_is_refused():
         describe_from_state(data, "x")
     assert e.value.code == ErrorCode.ROUTE_ALREADY_EXISTS
     assert "aws_route.b: route sends 0.0.0.0/0 to nat-1, but aws_route.a sends it to igw-1" in str(e.value)
+
+
+# --- through the importer and the loader, and the command ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STATES)
+def test_every_state_imports_and_loads(name):
+    out, _ = describe(name)
+    text, _ = import_describe(out, source=name)
+    topology = load_text(text, source=name)
+    assert {v.id for v in topology.vpcs.values()} == {v["VpcId"] for v in out["Vpcs"]}
+
+
+def test_the_whole_vpc_imports_as_the_lab_it_describes():
+    out, _ = describe("whole_vpc.tfstate")
+    text, notices = import_describe(out, source="whole_vpc.tfstate")
+    t = load_text(text, source="whole_vpc.tfstate")
+    [vpc] = t.vpcs.values()
+    assert vpc.id == "vpc-0a1b2c3d4e5f60001" and vpc.enable_dns_hostnames
+    assert {s.id: s.route_table for s in vpc.subnets.values()} == {
+        "subnet-0a1b2c3d4e5f6000a": "shop-public", "subnet-0a1b2c3d4e5f6000b": "shop-public",
+        "subnet-0a1b2c3d4e5f6001a": "shop-private-a", "subnet-0a1b2c3d4e5f6001b": "shop-private-b"}
+    assert {n: str(g.subnet) for n, g in vpc.nat_gateways.items()} == {"shop-a": "shop-public-a",
+                                                                        "shop-b": "shop-public-b"}
+    assert {n: (e.vpc_endpoint_type, e.service) for n, e in vpc.endpoints.items()} == {
+        "shop-s3": ("Gateway", "s3"), "shop-sqs": ("Interface", "sqs")}
+    assert sorted(t.instances) == ["app-a", "app-b", "web"]
+    assert [str(n) for n in notices] == ["changed: VPC endpoint vpce-0a1b2c3d4e5f60004: its network interfaces in "
+                                         "shop-private-a, shop-private-b are not in the dump; vpcemu chooses their "
+                                         "addresses"]
+
+
+runner = CliRunner()
+
+
+def test_import_terraform_writes_the_topology(tmp_path):
+    out = tmp_path / "lab.yaml"
+    r = runner.invoke(app, ["import", "terraform", str(DATA / "whole_vpc.show.json"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert load_text(out.read_text()).vpcs["shop"].id == "vpc-0a1b2c3d4e5f60001"
+
+
+def test_import_terraform_strict_refuses_what_it_leaves_out(tmp_path):
+    out = tmp_path / "lab.yaml"
+    r = runner.invoke(app, ["import", "terraform", str(DATA / "sg_rule_fields.tfstate"), "-o", str(out), "--strict"])
+    assert r.exit_code == 2 and "aws_security_group.app" in r.output and not out.exists()
+    r = runner.invoke(app, ["import", "terraform", str(DATA / "sg_rule_fields.tfstate"), "-o", str(out)])
+    assert r.exit_code == 0 and out.exists()
+    assert "unrepresentable: aws_security_group aws_security_group.app: ingress[0].ipv6_cidr_blocks ::/0" in r.output
+
+
+@pytest.mark.parametrize("name, said", [("dangling_nat.tfstate", "aws_route.nat: nat_gateway_id = nat-0deadbeef0000001"),
+                                        ("not_json.tfstate", "not JSON"),
+                                        ("not_a_state.json", "not a Terraform state")])
+def test_import_terraform_refuses_bad_input_writing_nothing(tmp_path, name, said):
+    out = tmp_path / "lab.yaml"
+    r = runner.invoke(app, ["import", "terraform", str(DATA / name), "-o", str(out)])
+    assert r.exit_code == 2 and said in r.output and not out.exists()
+
+
+def test_an_aws_rule_broken_by_the_state_names_the_resource(tmp_path):
+    data = read_state(DATA / "subnet_without_association.tfstate")
+    implicit = next(r for r in data["resources"] if r["type"] == "aws_subnet" and r["name"] == "implicit")
+    implicit["instances"][0]["attributes"]["cidr_block"] = "10.9.2.0/24"        # outside the VPC's 10.1.0.0/16
+    path, out = tmp_path / "outside.tfstate", tmp_path / "lab.yaml"
+    path.write_text(json.dumps(data))
+    r = runner.invoke(app, ["import", "terraform", str(path), "-o", str(out)])
+    assert r.exit_code == 2 and not out.exists()
+    assert "aws_subnet.implicit: subnet-0f00000000000a002: 10.9.2.0/24 is not inside the VPC CIDR 10.1.0.0/16" \
+        in " ".join(r.output.split())

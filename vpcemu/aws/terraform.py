@@ -43,6 +43,7 @@ from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import UsageError
+from .describe import Notice
 
 STATE_VERSION = 4
 REFRESH_HINT = "the state disagrees with itself; run `terraform apply -refresh-only` and export it again"
@@ -312,14 +313,15 @@ class _Rule:
 def describe_from_state(data: dict, source: str) -> tuple[dict, list[str]]:
     """The describe dict for the VPC resources of a Terraform state, and a warning for each thing it leaves out.
     `source` names the file in messages."""
-    describe, warnings, _ = convert_state(data, source)
-    return describe, warnings
+    describe, notices, _ = convert_state(data, source)
+    return describe, [f"{n.id} ({n.kind}): {n.detail}" for n in notices]
 
 
-def convert_state(data: dict, source: str) -> tuple[dict, list[str], dict[str, str]]:
-    """describe_from_state, and the address of the resource each id in the dict comes from (an Elastic IP's
-    by its public address too, an instance's reservation by its instance's), so that a refusal of the
-    imported lab can name the resource to change."""
+def convert_state(data: dict, source: str) -> tuple[dict, list[Notice], dict[str, str]]:
+    """describe_from_state, its warnings as the importer's notices (`unrepresentable`: the kind is the resource
+    type, the id its address), and the address of the resource each id in the dict comes from (an Elastic IP's
+    by its public address too, an instance's reservation by its instance's), so that a refusal of the imported
+    lab can name the resource to change."""
     _check_format(data, source)
     managed, read = _resources(data, source)
     return _Builder(source, managed, read).build()
@@ -328,7 +330,7 @@ def convert_state(data: dict, source: str) -> tuple[dict, list[str], dict[str, s
 class _Builder:
     def __init__(self, source: str, managed: list[_Attrs], read: list[_Attrs]):
         self.source = source
-        self.warnings: list[str] = []
+        self.warnings: list[Notice] = []
         self.by_type: dict[str, list[_Attrs]] = defaultdict(list)
         self.ids: dict[str, dict[str, _Attrs]] = defaultdict(dict)      # kind → id → resource naming it
         self.elsewhere: dict[str, str] = {}     # id → "address (type)": in the state, not represented
@@ -347,7 +349,7 @@ class _Builder:
                 self.data_ids[res.id] = res.address
 
     def warn(self, res: _Attrs, message: str) -> None:
-        self.warnings.append(f"{res.address} ({res.type}): {message}")
+        self.warnings.append(Notice("unrepresentable", res.type, res.address, message))
 
     def of(self, *types: str) -> list[_Attrs]:
         return [r for t in types for r in self.by_type.get(t, [])]
@@ -410,7 +412,7 @@ class _Builder:
 
     # -- the whole conversion ---------------------------------------------------------------------------
 
-    def build(self) -> tuple[dict, list[str], dict[str, str]]:
+    def build(self) -> tuple[dict, list[Notice], dict[str, str]]:
         self.collect()
         self.vpcs()
         self.subnets()

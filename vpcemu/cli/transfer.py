@@ -1,4 +1,5 @@
-"""`vpcemu import aws PATH`: an AWS account's describe-* output → a format-1 topology file, and
+"""`vpcemu import aws PATH`: an AWS account's describe-* output → a format-1 topology file,
+`vpcemu import terraform STATE`: the same from a Terraform state (through vpcemu/aws/terraform.py), and
 `vpcemu export LAB`: a lab (as it is now, after live changes) → AWS's describe-* files or a format-1 file.
 Import and export of files need no root; exporting a running lab reads its model (root)."""
 from __future__ import annotations
@@ -70,6 +71,30 @@ def _refuse_unrepresentable(notices: list) -> None:
     raise UsageError(f"--strict: {len(notices)} thing(s) in the dump cannot be represented: "
                      + "; ".join(f"{n.kind} {n.id}" for n in notices),
                      hint="drop --strict to import the rest (each is listed), or remove them from the dump")
+
+
+@import_app.command("terraform")
+def import_terraform(
+        state: Annotated[Path, typer.Argument(help="terraform.tfstate (state version 4, or `terraform state pull`), "
+                                                   "or `terraform show -json` output.")],
+        output: OutOpt = None,
+        strict: Annotated[bool, typer.Option(help="Exit 2 if anything cannot be represented.")] = False,
+        as_json: JsonOpt = False) -> None:
+    """Import the VPCs a Terraform state manages, as AWS would describe them (the local and gateway-endpoint
+    routes the provider leaves out, the main route table, the default security group and network ACL). What
+    vpcemu cannot represent is listed by resource address. Exit 2, writing nothing, if the state is malformed,
+    names an object it does not hold, or breaks an AWS rule."""
+    from ..aws import DESCRIBE_KEYS, convert
+    from ..aws.terraform import convert_state, read_state
+    data = call(as_json, read_state, state)
+    describe, warnings, addresses = call(as_json, convert_state, data, str(state))
+
+    def origin(key: str, item: dict) -> str:       # the importer's refusals name the resource to change
+        field = DESCRIBE_KEYS[key][2] if key in DESCRIBE_KEYS else ""
+        return addresses.get(str(item.get(field)), key)
+
+    text, notices, topology = call(as_json, convert, describe, None, None, origin, str(state))
+    finish_import(str(state), (text, warnings + notices, topology), output, strict, as_json)
 
 
 class Format(str, Enum):
