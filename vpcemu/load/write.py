@@ -14,6 +14,7 @@ import yaml
 from ..model import (Addressing, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
                      SecurityGroup, SecurityGroupRule, TargetKind, Topology, Vpc, VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
+from . import emit
 
 Document = dict[str, Any]
 
@@ -195,19 +196,11 @@ class _Dumper(yaml.SafeDumper):
 
 def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
     """One line for a leaf: scalars and flat lists or maps, unless it is a section (a map of named maps)."""
-    section = bool(data) and all(isinstance(v, dict) for v in data.values())
-    flow = not section and all(not isinstance(v, (dict, list)) or _flat(v) for v in data.values())
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=emit.is_flow_map(data))
 
 
 def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data,
-                                     flow_style=all(not isinstance(v, (dict, list)) for v in data))
-
-
-def _flat(value: Any) -> bool:
-    items = value.values() if isinstance(value, dict) else value
-    return all(not isinstance(v, (dict, list)) for v in items)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=emit.is_flow_list(data))
 
 
 _Dumper.add_representer(dict, _represent_dict)
@@ -217,7 +210,10 @@ _Dumper.add_representer(list, _represent_list)
 def yaml_text(doc: Document, header: str = "") -> str:
     """`doc` as YAML; `header` (lines) goes first as comments."""
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100_000)
+    try:
+        body = emit.document_text(doc)
+    except emit.Unsupported:
+        body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100_000)
     return comments + _spaced(body)
 
 
