@@ -32,7 +32,7 @@ from .plan import names
 from .plan.names import ownership_mark
 from .plan.state import Plan
 from .rules import elastic_ip
-from .rules.names import valid_lab_name
+from .rules.names import unknown_id, valid_lab_name
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
@@ -314,8 +314,9 @@ class Lab:
 
     # -- names -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Endpoint:
-        """An instance, an ENI (name or eni- id), an internet host or an IPv4 address."""
+        """An instance (name or i- id), an ENI (name or eni- id), an internet host or an IPv4 address."""
         t = self.topology
+        target = t.name_of(target, "i", "eni")
         if target in t.instances:
             inst = t.instances[target]
             eni = t.vpcs[inst.vpc].network_interfaces[inst.primary_network_interface]
@@ -339,6 +340,7 @@ class Lab:
             return Endpoint(target, "address", None, IPv4Address(target))
         except ValueError:
             pass
+        unknown_id(target, ("i", "eni"))
         known = sorted(t.instances) + sorted(t.network_interfaces) + sorted(t.internet_hosts) + list(t.services)
         raise UsageError(f"{target!r} is not an instance, ENI, internet host, AWS service or IPv4 address of lab "
                          f"{self.name}",
