@@ -80,13 +80,22 @@ def vpc(v: Vpc) -> Document:
 
 
 def route_table(rt: RouteTable) -> Document:
-    """The routes a file writes: neither the local routes nor the gateway endpoints' own prefix-list routes. A
-    route whose target is gone (a NAT gateway deleted live) is a blackhole, as AWS shows it."""
+    """The routes a file writes: neither the local routes nor the gateway endpoints' own prefix-list routes, unless
+    routes made later follow one (then `{endpoint: NAME}` keeps its place). A route whose
+    NAT gateway was deleted live keeps its target with `state: blackhole`, as AWS shows it."""
     out: Document = {"id": rt.id}
     if rt.main:
         out["main"] = True
-    routes = [{"destination": str(r.destination), "target": "blackhole" if r.state == "blackhole" else r.target}
-              for r in rt.routes if r.target_kind not in (TargetKind.LOCAL, TargetKind.GATEWAY_ENDPOINT)]
+    routes = []
+    for i, r in enumerate(rt.routes):
+        if r.target_kind == TargetKind.GATEWAY_ENDPOINT:
+            if any(x.target_kind not in (TargetKind.LOCAL, TargetKind.GATEWAY_ENDPOINT) for x in rt.routes[i + 1:]):
+                routes.append({"endpoint": r.target})
+        elif r.target_kind == TargetKind.BLACKHOLE:
+            routes.append({"destination": str(r.destination), "target": "blackhole"})
+        elif r.target_kind != TargetKind.LOCAL:
+            routes.append({"destination": str(r.destination), "target": r.target,
+                           **({"state": "blackhole"} if r.state == "blackhole" else {})})
     if routes:
         out["routes"] = routes
     return out
@@ -152,7 +161,7 @@ def instance(i: Instance, eth0: NetworkInterface) -> Document:
     out: Document = {"id": i.id, "subnet": i.subnet, "private_ip": str(primary)}
     if len(eth0.private_ip_addresses) > 1:
         out["secondary_private_ips"] = [str(ip) for ip in eth0.private_ip_addresses[1:]]
-    if eth0.public_ip_address is not None and primary not in eth0.eips:
+    if eth0.public_ip_address is not None:        # kept under an Elastic IP associated since (ops/elastic_ip.py)
         out["public_ip"] = str(eth0.public_ip_address)
     if set(eth0.eips) == {primary}:
         out["eip"] = str(eth0.eips[primary])
