@@ -7,6 +7,7 @@ from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
 from .expectation import Expectation
+from .ids import ID_RE
 from .instance import Instance
 from .internet import InternetHost
 from .network_interface import NetworkInterface
@@ -71,7 +72,7 @@ class Topology:
 
     def network_interface(self, name_or_id: str) -> NetworkInterface:
         enis = self.network_interfaces
-        return enis[self.name_of(name_or_id, "eni")]
+        return enis[name_or_id] if name_or_id in enis else enis[self.name_of(name_or_id, "eni")]
 
     # -- lookups by AWS id -----------------------------------------------------------------------
     @cached_property
@@ -96,6 +97,8 @@ class Topology:
 
     def named(self, value: str, *kinds: str) -> Named | None:
         """What `value` names if it is the AWS id of a resource of one of `kinds`; else None (it may be a name)."""
+        if not isinstance(value, str) or not ID_RE.match(value):
+            return None                 # no id: the index is not needed (nor made)
         found = self.ids.get(value)
         return found if found is not None and found.kind in kinds else None
 

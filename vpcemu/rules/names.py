@@ -18,6 +18,7 @@ from typing import Any
 from ..codes import ErrorCode
 from ..errors import UsageError
 from ..model import Topology
+from ..model.ids import ID_RE
 from .limits import LAB_NAME_MAX
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -40,8 +41,6 @@ def valid_lab_name(name: Any) -> str:
         raise UsageError(problem, ErrorCode.INVALID_PARAMETER_VALUE,
                          hint="labs up are listed by `vpcemu status`; choose a new one with `vpcemu up FILE --name NAME`")
     return name
-# AWS's resource ids: the prefix of the kind, then 8 hex digits (the old short ids) or 17 (the long ones)
-ID_RE = re.compile(r"^(?P<prefix>[a-z]+)-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 
 
 # AWS's error code when an id of each kind names nothing
