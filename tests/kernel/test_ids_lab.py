@@ -119,6 +119,7 @@ def test_the_stored_model_is_the_exported_document(lab):
     assert r.exit_code == 0 and r.stdout == stored
     assert load_text(stored, committed=True) == lab.refresh().topology
     assert (lab.journal.dir / MODEL_CACHE_FILE).exists()
-    # without its cache the lab reads the document
+    # without its cache the lab reads the document, and the cache is made again
     (lab.journal.dir / MODEL_CACHE_FILE).unlink()
     assert Lab.attach(LAB).topology == lab.topology
+    assert (lab.journal.dir / MODEL_CACHE_FILE).exists()

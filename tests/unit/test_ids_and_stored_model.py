@@ -346,7 +346,11 @@ def test_the_stored_document_is_the_model_and_its_pickle_is_used_only_for_that_d
             (tmp_path / MODEL_CACHE_FILE).write_bytes(cache.replace(stored_model._version().encode(), b"0" * 64))
         else:
             (tmp_path / MODEL_CACHE_FILE).unlink()
-        assert stored_model.read_model(tmp_path) == (other if damage == "stale" else t), damage
+        expected = other if damage == "stale" else t
+        assert stored_model.read_model(tmp_path) == expected, damage
+        # the reader made the cache anew, for this document
+        assert stored_model._cached(tmp_path / MODEL_CACHE_FILE, hashlib.sha256(
+            (tmp_path / MODEL_FILE).read_bytes()).hexdigest()) == expected
 
 
 def test_a_model_that_cannot_be_written_leaves_the_stored_one_whole(models, tmp_path):

@@ -7,7 +7,7 @@ Every CLI change reads the model, and the loader takes about 80 ms at 500 ENIs w
 few. The cache's header names the digest of the document it was made with and vpcemu's version, taken as
 the digest of the code that turns a document into a model (model/, load/, rules/), so an upgrade or any
 edit of that code reads the document again. A cache that is missing, stale, torn or of another version
-is ignored. Both files are replaced atomically (temporary file, fsync, rename), the document first: a
+is ignored, and the reader that loaded the document makes it anew. Both files are replaced atomically (temporary file, fsync, rename), the document first: a
 crash between the two leaves a cache for another text, which is ignored.
 """
 from __future__ import annotations
@@ -33,25 +33,36 @@ def write_model(directory: Path, topology: Topology) -> None:
     text = topology_text(topology).encode()
     payload = pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL)
     _replace(directory / MODEL_FILE, text)
-    version = _version()
-    if version is not None:
-        try:
-            _replace(directory / MODEL_CACHE_FILE, _header(version, hashlib.sha256(text).hexdigest())
-                     + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-        except OSError:
-            pass                # the model is committed; without its cache, reads only take longer
+    _store_cache(directory, text, payload)
 
 
 def read_model(directory: Path) -> Topology:
     """The model stored in `directory`: the cache's if it was made from this document by this vpcemu, else the
-    document loaded. OSError if there is none; TopologyError if it is not a model."""
+    document loaded (and the cache made for the next reader). OSError if there is none; TopologyError if it is
+    not a model."""
     path = directory / MODEL_FILE
     text = path.read_bytes()
-    cached = _cached(directory / MODEL_CACHE_FILE, hashlib.sha256(text).hexdigest())
+    digest = hashlib.sha256(text).hexdigest()
+    cached = _cached(directory / MODEL_CACHE_FILE, digest)
     if cached is not None:
         return cached
     from ..load import load_text
-    return load_text(text.decode("utf-8"), source=str(path), committed=True)
+    topology = load_text(text.decode("utf-8"), source=str(path), committed=True)
+    # no lock needed: a cache names the text it was made from, so one made from a text replaced meanwhile is
+    # never used
+    _store_cache(directory, text, pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL))
+    return topology
+
+
+def _store_cache(directory: Path, text: bytes, payload: bytes) -> None:
+    version = _version()
+    if version is None:
+        return
+    try:
+        _replace(directory / MODEL_CACHE_FILE, _header(version, hashlib.sha256(text).hexdigest())
+                 + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    except OSError:
+        pass                    # the model is as it is; without its cache, reads only take longer
 
 
 def _cached(path: Path, digest: str) -> Topology | None:
