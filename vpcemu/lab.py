@@ -7,9 +7,7 @@
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
 from .kernel import apply, host, netns, process, reconcile
 from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
+from .kernel.stored_model import read_model, write_model
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
@@ -32,7 +31,7 @@ from .plan import names
 from .plan.names import ownership_mark
 from .plan.state import Plan
 from .rules import elastic_ip
-from .rules.names import valid_lab_name
+from .rules.names import unknown_id, valid_lab_name
 from .services.environment import exec_environment, instance_resolv_conf
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
@@ -225,20 +224,12 @@ class Lab:
         return out
 
     def commit(self, topology: Topology) -> Topology:
-        """Make `topology` the lab's model: the one write path for it. The file is replaced atomically
-        (a reader sees the old model or the new one, never part of one), and when anything the VPC
-        resolvers answer from changed, they answer from the new model once this returns."""
+        """Make `topology` the lab's model: the one write path for it. It is stored as a format-1 document
+        (and a pickle of it to read faster, kernel/stored_model.py), each file replaced atomically (a reader
+        sees the old model or the new one, never part of one), and when anything the VPC resolvers answer
+        from changed, they answer from the new model once this returns."""
         before = self.topology
-        path = self.journal.dir / MODEL_FILE
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{MODEL_FILE}.", delete=False) as f:
-            try:
-                f.write(pickle.dumps(topology))
-                f.flush()
-                os.fsync(f.fileno())
-            except BaseException:
-                os.unlink(f.name)
-                raise
-        os.replace(f.name, path)
+        write_model(self.journal.dir, topology)
         self.topology = topology
         self._model_version = self._stat_model()
         if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
@@ -314,8 +305,9 @@ class Lab:
 
     # -- names -------------------------------------------------------------------------------
     def resolve(self, target: str) -> Endpoint:
-        """An instance, an ENI (name or eni- id), an internet host or an IPv4 address."""
+        """An instance (name or i- id), an ENI (name or eni- id), an internet host or an IPv4 address."""
         t = self.topology
+        target = t.name_of(target, "i", "eni")
         if target in t.instances:
             inst = t.instances[target]
             eni = t.vpcs[inst.vpc].network_interfaces[inst.primary_network_interface]
@@ -339,6 +331,7 @@ class Lab:
             return Endpoint(target, "address", None, IPv4Address(target))
         except ValueError:
             pass
+        unknown_id(target, ("i", "eni"))
         known = sorted(t.instances) + sorted(t.network_interfaces) + sorted(t.internet_hosts) + list(t.services)
         raise UsageError(f"{target!r} is not an instance, ENI, internet host, AWS service or IPv4 address of lab "
                          f"{self.name}",
@@ -465,8 +458,8 @@ def _read_model(journal: Journal) -> Topology:
     """The lab's committed model; UsageError saying why if there is none to act on."""
     name = journal.lab
     try:
-        return pickle.loads((journal.dir / MODEL_FILE).read_bytes())
-    except Exception:           # torn, missing or not a model: nothing to act on but the journal
+        return read_model(journal.dir)
+    except Exception:           # missing, damaged or not a model: nothing to act on but the journal
         state = lifecycle.condition(journal)
         if state == lifecycle.BUILDING:
             raise UsageError(f"lab {name!r} is still being built (pid {journal.state().get('pid')})",

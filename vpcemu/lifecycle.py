@@ -11,12 +11,12 @@ building or up lab is ever touched, and one lab's failure stops no other's remov
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 
 from .errors import KernelError, UsageError
 from .kernel import apply, netns
-from .kernel.journal import MODEL_FILE, Journal, abandoned_staging, all_labs
+from .kernel.journal import Journal, abandoned_staging, all_labs
+from .kernel.stored_model import read_model
 from .kernel.pids import running
 from .plan.names import OWNERSHIP_PREFIX, ownership_mark
 
@@ -45,8 +45,8 @@ def builder_alive(state: dict) -> bool:
 
 def model_readable(journal: Journal) -> bool:
     try:
-        pickle.loads((journal.dir / MODEL_FILE).read_bytes())
-    except Exception:       # torn, missing or not ours: any failure to unpickle means no usable model
+        read_model(journal.dir)
+    except Exception:       # missing, damaged or not ours: any failure to read it means no usable model
         return False
     return True
 

@@ -71,7 +71,8 @@ def verify(lab: "Lab", expectations: tuple[Expectation, ...] | None = None, time
 
 
 def crossed(topology: Topology, result: "ProbeResult", name: str) -> bool:
-    """Did the probe's forward packet cross the component a topology name stands for?"""
+    """Did the probe's forward packet cross the component a topology name (or AWS id) stands for?"""
+    name = topology.name_of(name, "i", "eni", "nat", "igw", "pcx", "vpce")
     seen = {h.component for h in result.hops if h.leg == "forward"}
     enis = {e.name for e in topology.interfaces_of(name)} if name in topology.instances else {name}
     wanted = {f"eni {n}" for n in enis} | {f"{k} {name}" for k in ("nat-gateway", "igw", "peering", "internet host")}
@@ -133,8 +134,10 @@ def matrix(lab: "Lab", ports: tuple[str, ...] = DEFAULT_PORTS, sources: list[str
            destinations: list[str] | None = None, timeout: float = 1.0) -> Matrix:
     t = lab.refresh().topology
     running = [i for i in t.instances if t.interfaces_of(i)]
-    sources = sources or running
-    destinations = destinations or [*running, *t.internet_hosts, *t.services]
+    # instances and ENIs given by AWS id are reported by name
+    sources = [t.name_of(s, "i", "eni") for s in sources] if sources else running
+    destinations = [t.name_of(d, "i", "eni") for d in destinations] if destinations else \
+        [*running, *t.internet_hosts, *t.services]
     protocols = [parse_port(p) for p in ports]
     flows = [Flow(s, d, proto, port) for s in sources for d in destinations if s != d for proto, port in protocols]
     started = time.monotonic()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import pickle
 import select
 import signal
 import socket
@@ -25,7 +24,7 @@ from vpcemu.kernel.journal import Journal
 from vpcemu.kernel.process import signal_supervisor, start_supervisor, supervisor_entry
 from vpcemu.plan import names
 from vpcemu.plan.state import Plan
-from vpcemu.kernel.journal import MODEL_FILE
+from vpcemu.kernel.stored_model import write_model
 
 pytestmark = [
     pytest.mark.kernel,
@@ -107,8 +106,7 @@ def test_exec_gives_the_lab_environment(lab):
 
 def test_sighup_swaps_the_resolver_zone_for_the_changed_model(lab):
     ns = names.instance_ns("k-sup", "a1")
-    model = lab.journal.dir / MODEL_FILE
-    original = model.read_bytes()
+    original = lab.topology
     vpc = lab.topology.vpcs["main"]
     changed = replace(lab.topology, vpcs={"main": replace(vpc, enable_dns_hostnames=False)})
 
@@ -119,10 +117,10 @@ def test_sighup_swaps_the_resolver_zone_for_the_changed_model(lab):
             assert time.monotonic() < deadline, f"the resolver never answered {expected}"
 
     try:
-        model.write_bytes(pickle.dumps(changed))
+        write_model(lab.journal.dir, changed)
         reload_until(("NXDOMAIN", []))
     finally:
-        model.write_bytes(original)
+        write_model(lab.journal.dir, original)
     reload_until(("NOERROR", ["10.0.1.5"]))
 
 
@@ -233,7 +231,7 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
                 for ifname in ("void0", "void1"):
                     ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up")
                 ipr.route("add", dst="0.0.0.0/0", oif=ipr.link_lookup(ifname="void0")[0], scope=253)
-        (journal.dir / MODEL_FILE).write_bytes(pickle.dumps(topology))
+        write_model(journal.dir, topology)
         t0 = time.monotonic()
         start_supervisor(journal, lab)
         ready_s = time.monotonic() - t0

@@ -3,13 +3,13 @@ change that cannot get the lab's lock in time says so (exit 2, LabBusy) and chan
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
 
 import pytest
 
 from vpcemu.kernel.journal import MODEL_FILE
 from vpcemu.lab import Lab
+from vpcemu.load import load_text
 
 import chaos_writers      # tests/reliability/ is on sys.path (pytest prepends a test file's directory)
 
@@ -35,6 +35,6 @@ def test_a_change_that_cannot_get_the_lock_changes_nothing():
         assert out.returncode == 2, out
         assert "LabBusy" in out.stderr and "--lock-timeout" in out.stderr and "Traceback" not in out.stderr
         assert (lab.journal.dir / MODEL_FILE).read_bytes() == model
-        rules = pickle.loads(model).vpcs["main"].security_groups["target"].ingress
+        rules = load_text(model.decode(), committed=True).vpcs["main"].security_groups["target"].ingress
         assert lab.refresh().topology.vpcs["main"].security_groups["target"].ingress == rules
         assert not lab.probe("client", "server", "tcp", 9, timeout=0.3).reachable

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import subprocess
 
 import pytest
@@ -15,6 +14,7 @@ from vpcemu import lifecycle
 from vpcemu.errors import UsageError
 from vpcemu.kernel import apply, journal as journal_mod
 from vpcemu.kernel.journal import MODEL_FILE, NETNS_NOT_OURS, Journal, abandoned_staging, all_labs
+from vpcemu.kernel.stored_model import write_model
 from vpcemu.kernel.pids import running, starttime
 from vpcemu.load import load_text
 from vpcemu.rules.names import lab_name_problem, valid_lab_name
@@ -145,9 +145,10 @@ def test_an_up_lab_whose_model_cannot_be_read_is_damaged(state_root):
     j.create("u1", "<test>")
     j.write_state(status="up")
     model = load_text("format: 1\nvpcs:\n  main: {cidr: 10.0.0.0/16}\n")
-    (j.dir / MODEL_FILE).write_bytes(pickle.dumps(model))
+    write_model(j.dir, model)
     assert lifecycle.condition(j) == lifecycle.UP
-    for torn in (pickle.dumps(model)[:40], b""):
+    text = (j.dir / MODEL_FILE).read_bytes()
+    for torn in (text[:40], b"", b"\xff not UTF-8"):       # its cache was made from another text: not used
         (j.dir / MODEL_FILE).write_bytes(torn)
         assert lifecycle.condition(j) == lifecycle.DAMAGED
     (j.dir / MODEL_FILE).unlink()

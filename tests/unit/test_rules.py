@@ -4,7 +4,6 @@ case here breaks one rule both ways and asserts the same AWS error code from eac
 from __future__ import annotations
 
 import copy
-import pickle
 import threading
 from dataclasses import replace
 from ipaddress import IPv4Network
@@ -24,7 +23,8 @@ from vpcemu.ops.route_table import route_created, route_replaced
 from vpcemu.ops.vpc_endpoint import vpc_endpoint_created
 from vpcemu.rules import limits
 from vpcemu.rules.security_group import parse_port_range
-from vpcemu.kernel.journal import MODEL_FILE
+from vpcemu.kernel.journal import MODEL_CACHE_FILE, MODEL_FILE
+from vpcemu.kernel.stored_model import read_model
 
 ANY = "0.0.0.0/0"
 BASE = {
@@ -452,14 +452,15 @@ def test_commit_replaces_the_model_atomically_and_reloads_resolvers_only_for_the
     monkeypatch.setattr("vpcemu.lab.process.reload_supervisor", reloads.append)
     lab = Lab("rules", topo, _Journal(tmp_path))
     lab.commit(topo)
-    assert pickle.loads((tmp_path / MODEL_FILE).read_bytes()) == topo and reloads == []
+    assert read_model(tmp_path) == topo and reloads == []
     moved = attached(topo, "spare", "fw", 2)                 # no address changes: the zones stay
     assert lab.commit(moved) is moved and lab.topology is moved and reloads == []
     readdressed = assigned(moved, "spare", ["10.0.1.60"])
     lab.commit(readdressed)
     assert reloads == [lab.journal]
-    assert pickle.loads((tmp_path / MODEL_FILE).read_bytes()) == readdressed
-    with pytest.raises(TypeError):                  # pickle refuses a lock
+    assert read_model(tmp_path) == readdressed
+    with pytest.raises(yaml.YAMLError):             # a format-1 document holds no lock
         lab.commit(replace(readdressed, name=threading.Lock()))
-    assert pickle.loads((tmp_path / MODEL_FILE).read_bytes()) == readdressed      # the old model stays whole
-    assert [p.name for p in tmp_path.iterdir()] == [MODEL_FILE]                     # no half-written file left
+    assert load_text((tmp_path / MODEL_FILE).read_text(), committed=True) == readdressed    # the old model stays whole
+    assert read_model(tmp_path) == readdressed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MODEL_CACHE_FILE, MODEL_FILE]   # no half-written file left

@@ -190,7 +190,9 @@ class Analyzer:
             raise UsageError(f"a {protocol} flow needs a port between 1 and 65535")
         if protocol == "icmp" and port is not None:
             raise UsageError("an icmp flow has no port")
-        # names are unique across instances, ENIs and internet hosts (the loader claims each one)
+        # names are unique across instances, ENIs and internet hosts (the loader claims each one); an instance or
+        # ENI may be given by its AWS id
+        source, destination = (self.topology.name_of(x, "i", "eni") for x in (source, destination))
         dst = self.address_of(destination, public=source in self.topology.internet_hosts)
         sender, src = self._sender(source, dst)
         if protocol == "icmp":

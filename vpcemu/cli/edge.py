@@ -14,9 +14,10 @@ nat_app = typer.Typer(no_args_is_help=True, help="NAT gateways, live: delete (it
 route_app = typer.Typer(no_args_is_help=True, help="Routes, live: create, replace, delete.")
 endpoint_app = typer.Typer(no_args_is_help=True, help="VPC endpoints, live: create, delete.")
 PublicIpArg = Annotated[str, typer.Argument(help="The Elastic IP, from the lab's public pools.")]
-RouteTableArg = Annotated[str, typer.Argument(help="Route table name.")]
+RouteTableArg = Annotated[str, typer.Argument(help="Route table name or rtb- id.")]
 DestinationArg = Annotated[str, typer.Argument(help="Destination CIDR, e.g. 0.0.0.0/0.")]
-TargetArg = Annotated[str, typer.Argument(help="blackhole, the IGW, a NAT gateway, an instance, an ENI or a peering.")]
+TargetArg = Annotated[str, typer.Argument(help="blackhole, the IGW, a NAT gateway, an instance, an ENI or a peering "
+                                                "(name or AWS id).")]
 
 
 @eip_app.command()
@@ -55,23 +56,27 @@ def delete(nat_gateway: Annotated[str, typer.Argument(help="NAT gateway name or 
     """Delete a NAT gateway (delete-nat-gateway): routes to it turn blackhole until replaced."""
     from ..ops.nat_gateway import delete_nat_gateway
     the_lab = running_lab(lab, as_json)
+    name = the_lab.topology.name_of(nat_gateway, "nat")       # gone from the model once deleted
 
     def report(ms: float) -> Report:
         blackholes = [f"{rt.name} {r.destination}" for v in the_lab.topology.vpcs.values()
                       for rt in v.route_tables.values() for r in rt.routes
-                      if r.target == nat_gateway and r.state == "blackhole"]
-        return done(f"deleted {nat_gateway}; blackhole routes: {', '.join(blackholes) or 'none'}",
-                    {"nat_gateway": nat_gateway, "blackhole_routes": blackholes}, ms)
+                      if r.target == name and r.state == "blackhole"]
+        return done(f"deleted {name}; blackhole routes: {', '.join(blackholes) or 'none'}",
+                    {"nat_gateway": name, "blackhole_routes": blackholes}, ms)
 
     apply_change(as_json, lambda: delete_nat_gateway(the_lab, nat_gateway, vpc), report)
 
 
 def _route_change(verb: str, fn, route_table: str, destination: str, target: str | None, vpc, lab, as_json) -> None:
+    from ..rules.route_table import TARGET_KINDS
     the_lab = running_lab(lab, as_json)
     args = (route_table, destination) if target is None else (route_table, destination, target)
+    t = the_lab.topology                # said by name: a table or target given by its AWS id too
+    table, to = t.name_of(route_table, "rtb"), None if target is None else t.name_of(target, *TARGET_KINDS)
     apply_change(as_json, lambda: fn(the_lab, *args, vpc=vpc),
-                 lambda ms: done(f"{verb} {route_table}: {destination}" + (f" → {target}" if target else ""),
-                                 {"route_table": route_table, "destination": destination, "target": target,
+                 lambda ms: done(f"{verb} {table}: {destination}" + (f" → {to}" if to else ""),
+                                 {"route_table": table, "destination": destination, "target": to,
                                   "operation": verb}, ms))
 
 
@@ -136,5 +141,6 @@ def delete_endpoint(name: Annotated[str, typer.Argument(help="Endpoint name or v
     """Delete a VPC endpoint (delete-vpc-endpoints): its routes, ENIs and names go."""
     from ..ops.vpc_endpoint import delete_vpc_endpoint
     the_lab = running_lab(lab, as_json)
+    said = the_lab.topology.name_of(name, "vpce")
     apply_change(as_json, lambda: delete_vpc_endpoint(the_lab, name, vpc),
-                 lambda ms: done(f"deleted endpoint {name}", {"name": name}, ms))
+                 lambda ms: done(f"deleted endpoint {said}", {"name": said}, ms))

@@ -62,9 +62,9 @@ def _applied(elapsed_ms: float | None) -> tuple[dict, str]:
 
 
 def group_report(lab, group: str, vpc: str | None, elapsed_ms: float | None) -> Report:
-    from ..ops.security import vpc_of_group
-    v = vpc_of_group(lab.topology, group, vpc)
-    sg = v.security_groups[group]
+    from ..ops.security import security_group_of
+    v, sg = security_group_of(lab.topology, group, vpc)
+    group = sg.name
     applied, said = _applied(elapsed_ms)
     data = {"security_group": group, "id": sg.id, "vpc": v.name, **applied,
             "ingress": [r.describe() for r in sg.ingress], "egress": [r.describe() for r in sg.egress]}

@@ -39,18 +39,21 @@ def load_topology(path: str | Path, name: str | None = None) -> Topology:
     return load_text(text, source=str(path), default_name=path.stem, name=name)
 
 
-def load_text(text: str, source: str = "<topology>", default_name: str = "lab", name: str | None = None) -> Topology:
+def load_text(text: str, source: str = "<topology>", default_name: str = "lab", name: str | None = None,
+              committed: bool = False) -> Topology:
+    """`committed`: the text is a lab's committed model (Lab.commit), whose `expect:` may name what live changes
+    have deleted since (verify then says the expectation no longer holds); otherwise such a name is a mistake."""
     raw, problems = parse_yaml(text)
     if problems:
         raise TopologyError(problems, source)
     r = Reader()
-    topology = _document(r, raw, default_name, name)
+    topology = _document(r, raw, default_name, name, committed)
     if r.problems:
         raise TopologyError(r.problems, source)
     return topology
 
 
-def _document(r: Reader, raw: Any, default_name: str, name_override: str | None) -> Topology:
+def _document(r: Reader, raw: Any, default_name: str, name_override: str | None, committed: bool) -> Topology:
     if raw is not None and not isinstance(raw, dict):
         r.error("", f"a topology file must be a map with `format: 1` and `vpcs:`, not {kind_name(raw)}")
         return Topology(name="lab", region="us-east-1", vpcs={})
@@ -82,7 +85,7 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None)
     vpcs = _assign_public_ips(doc, vpcs)
     topology = Topology(name=lab_name or "lab", region=doc.region, vpcs=vpcs, peering=connections,
                         internet_hosts=hosts, services=services, prefix_lists=doc.prefix_lists, addressing=addressing)
-    return replace(topology, expect=expect.expectations(doc, top.get("expect")))
+    return replace(topology, expect=expect.expectations(doc, top.get("expect"), committed))
 
 
 def _addressing(r: Reader, raw: Any) -> Addressing:

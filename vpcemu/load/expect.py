@@ -12,17 +12,18 @@ from .context import Document
 KEYS = ("from", "to", "protocol", "port", "reachable", "via", "not_via", "reason")
 
 
-def expectations(doc: Document, raw: Any) -> tuple[Expectation, ...]:
+def expectations(doc: Document, raw: Any, committed: bool = False) -> tuple[Expectation, ...]:
+    """`committed`: a lab's own model, whose expectations may name what a live change deleted."""
     r = doc.r
     out = []
     for i, item in enumerate(r.sequence(raw, "expect")):
         path = f"expect[{i}]"
         e = r.mapping(item, path, KEYS, required=("from", "to", "reachable"))
         src, dst = e.get("from"), e.get("to")
-        if src is not None and doc.names.get(str(src), ("",))[0] not in ("instance", "network interface",
-                                                                         "internet host"):
+        if src is not None and not committed and \
+                doc.names.get(str(src), ("",))[0] not in ("instance", "network interface", "internet host"):
             r.error(f"{path}.from", f"{src!r} is not an instance, ENI or internet host of this topology")
-        if dst is not None and str(dst) not in doc.names and dst not in doc.services:
+        if dst is not None and not committed and str(dst) not in doc.names and dst not in doc.services:
             try:
                 IPv4Address(str(dst))
             except ValueError:
@@ -41,7 +42,7 @@ def expectations(doc: Document, raw: Any) -> tuple[Expectation, ...]:
         for key in ("via", "not_via"):
             names = [str(n) for n in r.sequence(e.get(key), f"{path}.{key}")]
             for j, n in enumerate(names):
-                if n not in doc.names and n not in doc.services:
+                if not committed and n not in doc.names and n not in doc.services:
                     r.error(f"{path}.{key}[{j}]", f"{n!r} is not a name in this topology")
             hops[key] = tuple(names)
         reason = e.get("reason")

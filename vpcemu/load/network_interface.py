@@ -148,14 +148,15 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
         if d.get("eip") is not None and d.get("eips") is not None:
             r.error(f"{path}.eips", "give either `eip:` (the primary private IP's) or `eips:`, not both")
         elif d.get("eip") is not None:
-            if public_ip:
+            # an address AWS (or the lab) assigned stays under an Elastic IP associated since, as the model keeps it
+            if public_ip and public_ip_address is None:
                 r.error(f"{path}.eip", "give either `public_ip: true` or `eip:`, not both", "InvalidParameterCombination")
             eip = public_address(ctx, d.get("eip"), f"{path}.eip")
             if eip is not None and ips:
                 eips[ips[0]] = eip
         elif d.get("eips") is not None:
             eips = _eips(ctx, d.get("eips"), ips, eni_name, path)
-            if public_ip and ips and ips[0] in eips:
+            if public_ip and public_ip_address is None and ips and ips[0] in eips:
                 r.error(f"{path}.eips", "the primary private IP has `public_ip:` already; an Elastic IP replaces it",
                         "InvalidParameterCombination")
         forwarding = r.boolean(d.get("forwarding"), f"{path}.forwarding", False)

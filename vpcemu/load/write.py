@@ -14,6 +14,7 @@ import yaml
 from ..model import (Addressing, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
                      SecurityGroup, SecurityGroupRule, TargetKind, Topology, Vpc, VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
+from . import emit
 
 Document = dict[str, Any]
 
@@ -79,13 +80,22 @@ def vpc(v: Vpc) -> Document:
 
 
 def route_table(rt: RouteTable) -> Document:
-    """The routes a file writes: neither the local routes nor the gateway endpoints' own prefix-list routes. A
-    route whose target is gone (a NAT gateway deleted live) is a blackhole, as AWS shows it."""
+    """The routes a file writes: neither the local routes nor the gateway endpoints' own prefix-list routes, unless
+    routes made later follow one (then `{endpoint: NAME}` keeps its place). A route whose
+    NAT gateway was deleted live keeps its target with `state: blackhole`, as AWS shows it."""
     out: Document = {"id": rt.id}
     if rt.main:
         out["main"] = True
-    routes = [{"destination": str(r.destination), "target": "blackhole" if r.state == "blackhole" else r.target}
-              for r in rt.routes if r.target_kind not in (TargetKind.LOCAL, TargetKind.GATEWAY_ENDPOINT)]
+    routes = []
+    for i, r in enumerate(rt.routes):
+        if r.target_kind == TargetKind.GATEWAY_ENDPOINT:
+            if any(x.target_kind not in (TargetKind.LOCAL, TargetKind.GATEWAY_ENDPOINT) for x in rt.routes[i + 1:]):
+                routes.append({"endpoint": r.target})
+        elif r.target_kind == TargetKind.BLACKHOLE:
+            routes.append({"destination": str(r.destination), "target": "blackhole"})
+        elif r.target_kind != TargetKind.LOCAL:
+            routes.append({"destination": str(r.destination), "target": r.target,
+                           **({"state": "blackhole"} if r.state == "blackhole" else {})})
     if routes:
         out["routes"] = routes
     return out
@@ -151,7 +161,7 @@ def instance(i: Instance, eth0: NetworkInterface) -> Document:
     out: Document = {"id": i.id, "subnet": i.subnet, "private_ip": str(primary)}
     if len(eth0.private_ip_addresses) > 1:
         out["secondary_private_ips"] = [str(ip) for ip in eth0.private_ip_addresses[1:]]
-    if eth0.public_ip_address is not None and primary not in eth0.eips:
+    if eth0.public_ip_address is not None:        # kept under an Elastic IP associated since (ops/elastic_ip.py)
         out["public_ip"] = str(eth0.public_ip_address)
     if set(eth0.eips) == {primary}:
         out["eip"] = str(eth0.eips[primary])
@@ -195,19 +205,11 @@ class _Dumper(yaml.SafeDumper):
 
 def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
     """One line for a leaf: scalars and flat lists or maps, unless it is a section (a map of named maps)."""
-    section = bool(data) and all(isinstance(v, dict) for v in data.values())
-    flow = not section and all(not isinstance(v, (dict, list)) or _flat(v) for v in data.values())
-    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=emit.is_flow_map(data))
 
 
 def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data,
-                                     flow_style=all(not isinstance(v, (dict, list)) for v in data))
-
-
-def _flat(value: Any) -> bool:
-    items = value.values() if isinstance(value, dict) else value
-    return all(not isinstance(v, (dict, list)) for v in items)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=emit.is_flow_list(data))
 
 
 _Dumper.add_representer(dict, _represent_dict)
@@ -217,7 +219,10 @@ _Dumper.add_representer(list, _represent_list)
 def yaml_text(doc: Document, header: str = "") -> str:
     """`doc` as YAML; `header` (lines) goes first as comments."""
     comments = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100_000)
+    try:
+        body = emit.document_text(doc)
+    except emit.Unsupported:
+        body = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100_000)
     return comments + _spaced(body)
 
 

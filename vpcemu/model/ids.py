@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
+
+# AWS's resource ids: the prefix of the kind, then 8 hex digits (the old short ids) or 17 (the long ones)
+ID_RE = re.compile(r"^(?P<prefix>[a-z]+)-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 
 
 def aws_id(prefix: str, *parts: str) -> str:

@@ -1,11 +1,13 @@
-"""Topology: the whole lab as one immutable value, with lookups by the names users write."""
+"""Topology: the whole lab as one immutable value, with lookups by the names users write and by AWS's ids."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
 from .expectation import Expectation
+from .ids import ID_RE
 from .instance import Instance
 from .internet import InternetHost
 from .network_interface import NetworkInterface
@@ -27,6 +29,16 @@ class Addressing:
         index = KNOWN_SERVICES.index(service)
         blocks = self.services[0].subnets(new_prefix=24)
         return tuple(itertools.islice(blocks, 2 * index, 2 * index + 2))
+
+
+@dataclass(frozen=True)
+class Named:
+    """What an AWS id stands for: the resource's kind (its id's prefix: i, eni, subnet, rtb, sg, acl, igw, nat,
+    vpce, pcx, pl, vpc), its VPC (None for peering connections and prefix lists, which are the lab's) and its name."""
+
+    kind: str
+    vpc: str | None
+    name: str
 
 
 @dataclass(frozen=True)
@@ -60,12 +72,44 @@ class Topology:
 
     def network_interface(self, name_or_id: str) -> NetworkInterface:
         enis = self.network_interfaces
-        if name_or_id in enis:
-            return enis[name_or_id]
-        for eni in enis.values():
-            if eni.id == name_or_id:
-                return eni
-        raise KeyError(name_or_id)
+        return enis[name_or_id] if name_or_id in enis else enis[self.name_of(name_or_id, "eni")]
+
+    # -- lookups by AWS id -----------------------------------------------------------------------
+    @cached_property
+    def ids(self) -> dict[str, Named]:
+        """Every AWS id in the lab → what it names; made once per Topology, which never changes. An id that is
+        also the name of another resource of its kind is left out: a name means what it names."""
+        found: list[tuple[str, Named]] = []
+        for v in self.vpcs.values():
+            found.append((v.id, Named("vpc", None, v.name)))
+            if v.internet_gateway and v.internet_gateway_id:
+                found.append((v.internet_gateway_id, Named("igw", v.name, v.internet_gateway)))
+            for kind, section in (("subnet", v.subnets), ("rtb", v.route_tables), ("sg", v.security_groups),
+                                  ("acl", v.network_acls), ("nat", v.nat_gateways), ("vpce", v.endpoints),
+                                  ("eni", v.network_interfaces), ("i", v.instances)):
+                found.extend((r.id, Named(kind, v.name, name)) for name, r in section.items())
+        found.extend((p.id, Named("pcx", None, name)) for name, p in self.peering.items())
+        found.extend((p.id, Named("pl", None, name)) for name, p in self.prefix_lists.items())
+        names: dict[str, set[str]] = {}
+        for _, n in found:
+            names.setdefault(n.kind, set()).add(n.name)
+        return {i: n for i, n in found if i == n.name or i not in names[n.kind]}
+
+    def named(self, value: str, *kinds: str) -> Named | None:
+        """What `value` names if it is the AWS id of a resource of one of `kinds`; else None (it may be a name)."""
+        if not isinstance(value, str) or not ID_RE.match(value):
+            return None                 # no id: the index is not needed (nor made)
+        found = self.ids.get(value)
+        return found if found is not None and found.kind in kinds else None
+
+    def name_of(self, value: str, *kinds: str) -> str:
+        """The name of the resource of one of `kinds` whose AWS id `value` is; else `value` itself."""
+        found = self.named(value, *kinds)
+        return value if found is None else found.name
+
+    def __getstate__(self) -> dict:
+        # only the fields: the index is made again when it is needed (a lab's model cache pickles Topologies)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def interfaces_of(self, instance: str) -> list[NetworkInterface]:
         """The ENIs attached to an instance, by device index."""

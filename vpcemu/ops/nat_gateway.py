@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..model import Topology
 from .api import one_change
 from .live import apply_topology
-from .security import one_vpc, with_vpc
+from .security import one_of, with_vpc
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -21,12 +21,12 @@ def delete_nat_gateway(lab: Lab, name: str, vpc: str | None = None) -> Topology:
 
 
 def nat_gateway_deleted(topology: Topology, name: str, vpc: str | None = None) -> Topology:
-    v = one_vpc(topology, vpc, lambda x: name in x.nat_gateways or any(n.id == name for n in x.nat_gateways.values()),
-                f"NAT gateway {name!r}", "NatGatewayNotFound")
-    nat = v.nat_gateways[name] if name in v.nat_gateways else next(n for n in v.nat_gateways.values() if n.id == name)
-    tables = {
-        rt.name: replace(rt, routes=tuple(replace(r, state="blackhole") if r.target == nat.name else r for r in rt.routes))
-        for rt in v.route_tables.values()}
+    v, name = one_of(topology, "nat", name, vpc)
+    nat = v.nat_gateways[name]
+    # a route keeps its target's name and kind, as AWS keeps the NatGatewayId; its ENI is gone
+    tables = {rt.name: replace(rt, routes=tuple(replace(r, state="blackhole", network_interface=None)
+                                                if r.target == nat.name else r for r in rt.routes))
+              for rt in v.route_tables.values()}
     return with_vpc(topology, replace(
         v, nat_gateways={k: n for k, n in v.nat_gateways.items() if k != nat.name},
         network_interfaces={k: e for k, e in v.network_interfaces.items() if k != nat.network_interface},

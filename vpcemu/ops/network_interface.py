@@ -127,6 +127,7 @@ def attached(topology: Topology, network_interface: str, instance: str, device_i
 
 
 def _attach(topology: Topology, eni: NetworkInterface, instance: str, device_index: int | None) -> Topology:
+    instance = topology.name_of(instance, "i")
     if instance not in topology.instances:
         raise UsageError(f"no instance named {instance!r}", "InvalidInstanceID.NotFound")
     inst = topology.instances[instance]
@@ -157,6 +158,7 @@ def moved(topology: Topology, network_interface: str, instance: str, device_inde
     """Detach then attach in one step; refused as a whole if either half is refused."""
     eni = _eni(topology, network_interface)
     rules.not_requester_managed(eni, "moved")
+    instance = topology.name_of(instance, "i")
     if device_index is None and eni.attachment is not None:
         taken = {e.attachment.device_index for e in topology.interfaces_of(instance)}
         if eni.attachment.device_index not in taken:
@@ -318,8 +320,8 @@ def _eni_plan(lab: Lab, topology: Topology, eni: NetworkInterface) -> Plan:
 def created(topology: Topology, name: str, subnet: str, private_ip_addresses: list[str] | None = None,
             security_groups: list[str] | None = None, description: str = "", vpc: str | None = None) -> Topology:
     from ..model.ids import aws_id, mac_address
-    from .security import one_vpc
-    v = one_vpc(topology, vpc, lambda x: subnet in x.subnets, f"subnet {subnet!r}", "InvalidSubnetID.NotFound")
+    from .security import in_vpc, one_of
+    v, subnet = one_of(topology, "subnet", subnet, vpc)
     name_rules.new_name(topology, name)
     rules.description(description)
     s = v.subnets[subnet]
@@ -330,7 +332,7 @@ def created(topology: Topology, name: str, subnet: str, private_ip_addresses: li
             rules.private_ip(s, ip, _where(topology, holders[ip]) if ip in holders else None)
     else:
         ips = [rules.free_private_ip(s, holders)]
-    groups = security_groups or ["default"]
+    groups = [in_vpc(topology, v, g, "sg") for g in security_groups or ["default"]]
     for g in groups:
         rules.interface_group(v.name, g, v.security_groups)
     eni = NetworkInterface(name, aws_id("eni", v.name, name), v.name, subnet, tuple(ips), mac_address(v.name, name),

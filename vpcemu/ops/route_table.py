@@ -10,7 +10,7 @@ from ..model import Route, RouteTable, Topology, Vpc
 from ..rules import route_table as rules
 from .api import one_change
 from .live import apply_topology
-from .security import one_vpc, with_vpc
+from .security import one_of, with_vpc
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -54,9 +54,8 @@ def route_deleted(topology: Topology, route_table: str, destination: str, vpc: s
 
 
 def _table(topology: Topology, route_table: str, vpc: str | None) -> tuple[Vpc, RouteTable]:
-    v = one_vpc(topology, vpc, lambda x: route_table in x.route_tables, f"route table {route_table!r}",
-                "InvalidRouteTableID.NotFound")
-    return v, v.route_tables[route_table]
+    v, name = one_of(topology, "rtb", route_table, vpc)
+    return v, v.route_tables[name]
 
 
 def _by_destination(rt: RouteTable) -> dict:
@@ -64,7 +63,9 @@ def _by_destination(rt: RouteTable) -> dict:
 
 
 def _route(topology: Topology, v: Vpc, dest, target: str) -> Route:
+    """The route to `target`: a name, or the AWS id of a gateway, NAT gateway, instance, ENI or peering connection."""
     peerings = {p.name: (p.requester, p.accepter) for p in topology.peering.values()}
+    target = topology.name_of(target, *rules.TARGET_KINDS)
     return rules.new_route(v, dest, target, peerings, elsewhere=lambda name: rules.declared_in(topology, name))
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..codes import ErrorCode
 from ..errors import KernelError, UsageError
 from ..kernel.nft import nft_json, nft_run
-from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroupRule, Topology, Vpc
+from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroup, SecurityGroupRule, Topology, Vpc
 from ..plan import names
 from ..plan.build import subnet_marks
 from ..plan.router_nft import TABLE, router_ruleset, ruleset_diff
@@ -130,8 +131,8 @@ def traced_addresses(ns: str) -> list[str]:
 
 # -- pure edits: Topology → Topology, or UsageError ---------------------------------------------
 def authorized(topology: Topology, group: str, rules, egress: bool, vpc: str | None = None) -> Topology:
-    v = vpc_of_group(topology, group, vpc)
-    sg = v.security_groups[group]
+    v, sg = security_group_of(topology, group, vpc)
+    group = sg.name
     current = list(sg.egress if egress else sg.ingress)
     for rule in rules:
         rule = _permission(topology, v, rule)
@@ -143,8 +144,8 @@ def authorized(topology: Topology, group: str, rules, egress: bool, vpc: str | N
 
 
 def revoked(topology: Topology, group: str, rules, egress: bool, vpc: str | None = None) -> Topology:
-    v = vpc_of_group(topology, group, vpc)
-    sg = v.security_groups[group]
+    v, sg = security_group_of(topology, group, vpc)
+    group = sg.name
     current = list(sg.egress if egress else sg.ingress)
     for rule in rules:
         current.remove(sg_rules.present_permission(group, egress, _permission(topology, v, rule), current))
@@ -158,17 +159,18 @@ def with_interface_attribute(topology: Topology, network_interface: str, groups:
     v = topology.vpcs[eni.vpc]
     eni_rules.not_requester_managed(eni, "modified")
     if groups is not None:
+        groups = [in_vpc(topology, v, g, "sg") for g in groups]
         for g in groups:
             eni_rules.interface_group(v.name, g, v.security_groups)
-        eni = replace(eni, security_groups=eni_rules.interface_groups(list(groups)))
+        eni = replace(eni, security_groups=eni_rules.interface_groups(groups))
     if source_dest_check is not None:
         eni = replace(eni, source_dest_check=bool(source_dest_check))
     return with_vpc(topology, replace(v, network_interfaces={**v.network_interfaces, eni.name: eni}))
 
 
 def with_network_acl_association(topology: Topology, subnet: str, network_acl: str, vpc: str | None = None) -> Topology:
-    v = one_vpc(topology, vpc, lambda x: subnet in x.subnets, f"subnet {subnet!r}", "InvalidSubnetID.NotFound")
-    network_acl_exists(v.name, network_acl, v.network_acls)
+    v, subnet = one_of(topology, "subnet", subnet, vpc)
+    network_acl = network_acl_exists(v.name, in_vpc(topology, v, network_acl, "acl"), v.network_acls)
     s = replace(v.subnets[subnet], network_acl=network_acl)
     return with_vpc(topology, replace(v, subnets={**v.subnets, subnet: s}))
 
@@ -176,7 +178,8 @@ def with_network_acl_association(topology: Topology, subnet: str, network_acl: s
 def with_network_acl_entry(topology: Topology, network_acl: str, entry: NetworkAclEntry,
                            vpc: str | None = None) -> Topology:
     v, acl = network_acl_of(topology, network_acl, vpc)
-    acl = replace(acl, entries=(*acl.entries, acl_rules.new_entry(acl, entry)))
+    # ingress entries first, each direction in the order made: as a topology file lists them (stable sort)
+    acl = replace(acl, entries=tuple(sorted((*acl.entries, acl_rules.new_entry(acl, entry)), key=lambda e: e.egress)))
     return with_vpc(topology, replace(v, network_acls={**v.network_acls, acl.name: acl}))
 
 
@@ -188,14 +191,26 @@ def without_network_acl_entry(topology: Topology, network_acl: str, rule_number:
     return with_vpc(topology, replace(v, network_acls={**v.network_acls, acl.name: acl}))
 
 
-# -- lookups ---------------------------------------------------------------------------------------
+# -- lookups: by name or by AWS id --------------------------------------------------------------------
+# kind → (the VPC's section holding it, what it is called, AWS's code when nothing has that name or id)
+SECTIONS = {
+    "subnet": ("subnets", "subnet", ErrorCode.INVALID_SUBNET_ID_NOT_FOUND),
+    "rtb": ("route_tables", "route table", ErrorCode.INVALID_ROUTE_TABLE_ID_NOT_FOUND),
+    "sg": ("security_groups", "security group", ErrorCode.INVALID_GROUP_NOT_FOUND),
+    "acl": ("network_acls", "network ACL", ErrorCode.INVALID_NETWORK_ACL_ID_NOT_FOUND),
+    "nat": ("nat_gateways", "NAT gateway", ErrorCode.NAT_GATEWAY_NOT_FOUND),
+    "vpce": ("endpoints", "VPC endpoint", ErrorCode.INVALID_VPC_ENDPOINT_ID_NOT_FOUND),
+}
+
+
 def with_vpc(topology: Topology, vpc: Vpc) -> Topology:
     return replace(topology, vpcs={**topology.vpcs, vpc.name: vpc})
 
 
 def one_vpc(topology: Topology, vpc: str | None, has, what: str, code: str) -> Vpc:
-    """The VPC holding `what`: the one named, or the only one that has it."""
+    """The VPC holding `what`: the one named (by name or vpc- id), or the only one that has it."""
     if vpc is not None:
+        vpc = topology.name_of(vpc, "vpc")
         if vpc not in topology.vpcs:
             raise UsageError(f"no VPC named {vpc!r}", "InvalidVpcID.NotFound", hint=f"VPCs: {', '.join(topology.vpcs)}")
         found = [topology.vpcs[vpc]] if has(topology.vpcs[vpc]) else []
@@ -209,20 +224,39 @@ def one_vpc(topology: Topology, vpc: str | None, has, what: str, code: str) -> V
     return found[0]
 
 
-def vpc_of_group(topology: Topology, group: str, vpc: str | None) -> Vpc:
-    return one_vpc(topology, vpc, lambda v: group in v.security_groups, f"security group {group!r}",
-                   "InvalidGroup.NotFound")
+def one_of(topology: Topology, kind: str, value: str, vpc: str | None) -> tuple[Vpc, str]:
+    """The VPC holding the `kind` resource (subnet, rtb, sg, acl, nat, vpce) that `value` names, by its name or
+    its AWS id, and its name there: in the VPC `vpc` names, or the only VPC that has one of that name."""
+    section, what, code = SECTIONS[kind]
+    found = topology.named(value, kind)
+    name = value if found is None else found.name
+    v = one_vpc(topology, vpc, lambda x: name in getattr(x, section) and (found is None or x.name == found.vpc),
+                f"{what} {value!r}", code)
+    return v, name
+
+
+def in_vpc(topology: Topology, vpc: Vpc, value: str, kind: str) -> str:
+    """The name `value` stands for among `vpc`'s resources of `kind`: the AWS id of one of them → its name;
+    anything else as it is (a name, or an id from elsewhere, which the caller's check refuses)."""
+    found = topology.named(value, kind)
+    return found.name if found is not None and found.vpc == vpc.name else value
+
+
+def security_group_of(topology: Topology, group: str, vpc: str | None) -> tuple[Vpc, SecurityGroup]:
+    v, name = one_of(topology, "sg", group, vpc)
+    return v, v.security_groups[name]
 
 
 def network_acl_of(topology: Topology, network_acl: str, vpc: str | None) -> tuple[Vpc, NetworkAcl]:
-    v = one_vpc(topology, vpc, lambda x: network_acl in x.network_acls, f"network ACL {network_acl!r}",
-                "InvalidNetworkAclID.NotFound")
-    return v, v.network_acls[network_acl]
+    v, name = one_of(topology, "acl", network_acl, vpc)
+    return v, v.network_acls[name]
 
 
 def interface(topology: Topology, name: str) -> NetworkInterface:
-    if name in topology.instances:
-        inst = topology.instances[name]
+    """An ENI by name or eni- id, or an instance by name or i- id (its primary ENI)."""
+    instance = topology.name_of(name, "i")
+    if instance in topology.instances:
+        inst = topology.instances[instance]
         return topology.vpcs[inst.vpc].network_interfaces[inst.primary_network_interface]
     try:
         return topology.network_interface(name)
@@ -232,6 +266,12 @@ def interface(topology: Topology, name: str) -> NetworkInterface:
 
 
 def _permission(topology: Topology, vpc: Vpc, rule: SecurityGroupRule) -> SecurityGroupRule:
+    """`rule` checked and in normal form; a peer given by id (`sg:sg-…`, `pl:pl-…`) as the name it has."""
+    group = topology.named(rule.group, "sg") if rule.group is not None else None
+    if group is not None:
+        rule = replace(rule, group=group.name if group.vpc == vpc.name else f"{group.vpc}/{group.name}")
+    if rule.prefix_list is not None:
+        rule = replace(rule, prefix_list=topology.name_of(rule.prefix_list, "pl"))
     pairs = {p.name: (p.requester, p.accepter) for p in topology.peering.values()}
     return sg_rules.permission(rule, vpc.name, peering.peered_vpcs(vpc.name, pairs),
                                {v.name: v.security_groups for v in topology.vpcs.values()}, topology.prefix_lists)

@@ -14,7 +14,7 @@ from ..rules import names
 from ..rules import network_interface as eni_rules
 from .api import one_change
 from .live import apply_topology
-from .security import one_vpc, with_vpc
+from .security import in_vpc, one_of, one_vpc, with_vpc
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -44,10 +44,17 @@ def vpc_endpoint_created(topology: Topology, name: str, service: str, vpc_endpoi
     if kind not in rules.ENDPOINT_TYPES:
         raise UsageError(f"{vpc_endpoint_type!r} is not an endpoint type (Gateway, Interface)", "InvalidParameterValue")
     rules.service(service, topology.region, topology.services)
-    needs = (lambda x: all(t in x.route_tables for t in route_tables or ())) if kind == "gateway" else \
-        (lambda x: all(s in x.subnets for s in subnets or ()))
-    v = one_vpc(topology, vpc, needs, "VPC with those " + ("route tables" if kind == "gateway" else "subnets"),
+    # each route table or subnet by name or id: (its VPC if given by id, its name)
+    given = [_named(topology, x, "rtb" if kind == "gateway" else "subnet")
+             for x in (route_tables if kind == "gateway" else subnets) or ()]
+    section = "route_tables" if kind == "gateway" else "subnets"
+    v = one_vpc(topology, vpc, lambda x: all(n in getattr(x, section) and w in (None, x.name) for w, n in given),
+                "VPC with those " + ("route tables" if kind == "gateway" else "subnets"),
                 "InvalidRouteTableID.NotFound" if kind == "gateway" else "InvalidSubnetID.NotFound")
+    if kind == "gateway":
+        route_tables = [n for _, n in given]
+    else:
+        subnets = [n for _, n in given]
     names.new_name(topology, name)
     vpce_id = aws_id("vpce", v.name, name)
     if kind == "gateway":
@@ -72,7 +79,7 @@ def vpc_endpoint_created(topology: Topology, name: str, service: str, vpc_endpoi
     for s in subnets or ():
         rules.interface_subnet(v.subnets[s], zones)
         zones[v.subnets[s].availability_zone] = s
-    groups = list(security_groups or ("default",))
+    groups = [in_vpc(topology, v, g, "sg") for g in security_groups or ("default",)]
     for g in groups:
         eni_rules.interface_group(v.name, g, v.security_groups)
     groups = eni_rules.interface_groups(groups)
@@ -94,10 +101,14 @@ def vpc_endpoint_created(topology: Topology, name: str, service: str, vpc_endpoi
     return with_vpc(topology, replace(v, network_interfaces=enis, endpoints={**v.endpoints, name: ep}))
 
 
+def _named(topology: Topology, value: str, kind: str) -> tuple[str | None, str]:
+    found = topology.named(value, kind)
+    return (None, value) if found is None else (found.vpc, found.name)
+
+
 def vpc_endpoint_deleted(topology: Topology, name: str, vpc: str | None = None) -> Topology:
-    v = one_vpc(topology, vpc, lambda x: name in x.endpoints or any(e.id == name for e in x.endpoints.values()),
-                f"VPC endpoint {name!r}", "InvalidVpcEndpointId.NotFound")
-    ep = v.endpoints.get(name) or next(e for e in v.endpoints.values() if e.id == name)
+    v, name = one_of(topology, "vpce", name, vpc)
+    ep = v.endpoints[name]
     rts = {k: replace(rt, routes=tuple(r for r in rt.routes if r.target != ep.name or not r.is_prefix_list))
            for k, rt in v.route_tables.items()}
     return with_vpc(topology, replace(

@@ -171,6 +171,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
         raise UsageError(f"a {protocol} probe needs --port between 1 and 65535")
     if protocol == "icmp" and port is not None:
         raise UsageError("an icmp probe has no port")
+    source, destination = (lab.topology.name_of(x, "i", "eni") for x in (source, destination))   # ids → names
     src_ep = lab.resolve(source)
     if src_ep.namespace is None:
         raise UsageError(f"{source!r} cannot send: it is not an instance or an attached ENI")

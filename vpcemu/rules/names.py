@@ -1,7 +1,10 @@
-"""Names: the syntax of every name a user chooses, and the lab-wide names that must each mean one thing.
+"""Names: the syntax of every name a user chooses, the lab-wide names that must each mean one thing, and
+AWS's ids, which every call takes in place of a name.
 
 AWS names resources by id; vpcemu lets users write names, and `from`, `to`, `via` and route targets
-resolve them across the whole lab. So the names of instances, ENIs, gateways, endpoints, internet
+resolve them across the whole lab. Where a call takes a name it takes the resource's AWS id too
+(`Topology.ids` says what each id names); an id of the right kind that names nothing gets AWS's
+`…NotFound` code for that kind. So the names of instances, ENIs, gateways, endpoints, internet
 hosts and peering connections are unique lab-wide, whether they come from the file or a live call.
 Where a name is taken, the message says where, as the path the holder has (or would have) in a
 topology file.
@@ -15,6 +18,7 @@ from typing import Any
 from ..codes import ErrorCode
 from ..errors import UsageError
 from ..model import Topology
+from ..model.ids import ID_RE
 from .limits import LAB_NAME_MAX
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -37,8 +41,34 @@ def valid_lab_name(name: Any) -> str:
         raise UsageError(problem, ErrorCode.INVALID_PARAMETER_VALUE,
                          hint="labs up are listed by `vpcemu status`; choose a new one with `vpcemu up FILE --name NAME`")
     return name
-# AWS's resource ids: the prefix of the kind, then 8 hex digits (the old short ids) or 17 (the long ones)
-ID_RE = re.compile(r"^(?P<prefix>[a-z]+)-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+
+
+# AWS's error code when an id of each kind names nothing
+NOT_FOUND = {
+    "vpc": ErrorCode.INVALID_VPC_ID_NOT_FOUND, "subnet": ErrorCode.INVALID_SUBNET_ID_NOT_FOUND,
+    "rtb": ErrorCode.INVALID_ROUTE_TABLE_ID_NOT_FOUND, "sg": ErrorCode.INVALID_GROUP_NOT_FOUND,
+    "acl": ErrorCode.INVALID_NETWORK_ACL_ID_NOT_FOUND, "eni": ErrorCode.INVALID_NETWORK_INTERFACE_ID_NOT_FOUND,
+    "i": ErrorCode.INVALID_INSTANCE_ID_NOT_FOUND, "igw": ErrorCode.INVALID_INTERNET_GATEWAY_ID_NOT_FOUND,
+    "nat": ErrorCode.INVALID_NAT_GATEWAY_ID_NOT_FOUND, "vpce": ErrorCode.INVALID_VPC_ENDPOINT_ID_NOT_FOUND,
+    "pcx": ErrorCode.INVALID_VPC_PEERING_CONNECTION_ID_NOT_FOUND, "pl": ErrorCode.INVALID_PREFIX_LIST_ID_NOT_FOUND,
+}
+KIND_WORDS = {"vpc": "VPC", "subnet": "subnet", "rtb": "route table", "sg": "security group", "acl": "network ACL",
+              "eni": "network interface", "i": "instance", "igw": "internet gateway", "nat": "NAT gateway",
+              "vpce": "VPC endpoint", "pcx": "VPC peering connection", "pl": "prefix list"}
+
+
+def id_kind(value: Any) -> str | None:
+    """The kind of resource `value` would be the AWS id of (`subnet` for `subnet-0123abcd`), or None."""
+    match = ID_RE.match(value) if isinstance(value, str) else None
+    return match["prefix"] if match and match["prefix"] in NOT_FOUND else None
+
+
+def unknown_id(value: Any, kinds: tuple[str, ...]) -> None:
+    """Refuse with AWS's NotFound code a `value` that has the shape of an id of one of `kinds`: called once the
+    lookups by name and by id have found nothing."""
+    kind = id_kind(value)
+    if kind in kinds:
+        raise UsageError(f"the {KIND_WORDS[kind]} ID {value!r} does not exist", NOT_FOUND[kind])
 
 
 def valid_name(name: Any) -> str:

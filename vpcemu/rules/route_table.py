@@ -15,8 +15,11 @@ from ..codes import ErrorCode
 from ..errors import UsageError
 from ..model import Route, TargetKind, Topology, Vpc
 from . import limits
+from .names import unknown_id
 
 RESERVED = IPv4Network(limits.RESERVED_ROUTE_RANGE)
+# the kinds of AWS id a route's target may be given as (a vpce- id is refused as a gateway endpoint's name is)
+TARGET_KINDS = ("igw", "nat", "i", "eni", "pcx", "vpce")
 TARGETS_HINT = ("a target is blackhole, this VPC's internet gateway, a NAT gateway, an instance, an ENI or a peering "
                 "connection of this VPC")
 
@@ -109,6 +112,8 @@ def route_target(vpc: Vpc, target: str, peerings: Mapping[str, tuple[str, str] |
     if pair and vpc.name in pair:
         return TargetKind.VPC_PEERING, None
     declared = elsewhere(target)
+    if not declared and not pair:
+        unknown_id(target, TARGET_KINDS)
     if declared:
         where = f" ({target} is {declared[0]} of VPC {declared[1]})"
     elif pair:

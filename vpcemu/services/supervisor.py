@@ -2,7 +2,7 @@
 
     python -m vpcemu.services.supervisor STATE_DIR LAB
 
-It reads the lab's model (STATE_DIR/model.pickle), creates or loads the lab CA (STATE_DIR/ca/) and
+It reads the lab's model (STATE_DIR/model.yaml, kernel/stored_model.py), creates or loads the lab CA (STATE_DIR/ca/) and
 writes the CA bundle programs in the lab trust (STATE_DIR/ca-bundle.pem), moves into the lab's
 parking namespace (so the lab's teardown finds it among the lab's processes), then starts:
   - one VPC resolver per VPC in its router namespace, at the VPC's +2 and 169.254.169.253;
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import signal
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from ..errors import KernelError
 from ..kernel.journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, read_json
+from ..kernel.stored_model import read_model
 from ..kernel.netns import enter_netns
 from ..kernel.process import read_line, starttime
 from ..model.internet import Listener
@@ -104,7 +104,7 @@ class Supervisor:
         self.resolvers: dict[str, object] = {}      # VPC → its VpcResolver, whose zone SIGHUP swaps
 
     def read_model(self) -> Topology:
-        return pickle.loads((self.state_dir / MODEL_FILE).read_bytes())
+        return read_model(self.state_dir)
 
     def prepare(self, spec: SupervisorSpec) -> None:
         """What needs no namespace, done while the lab's kernel objects are still being made: the
