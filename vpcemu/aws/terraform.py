@@ -75,7 +75,8 @@ _MAPPED = frozenset({
     "aws_network_interface", "aws_network_interface_attachment", "aws_instance", "aws_eip",
     "aws_eip_association", "aws_internet_gateway", "aws_internet_gateway_attachment", "aws_nat_gateway",
     "aws_vpc_endpoint", "aws_vpc_endpoint_route_table_association", "aws_vpc_endpoint_subnet_association",
-    "aws_vpc_peering_connection", "aws_ec2_managed_prefix_list", "aws_ec2_managed_prefix_list_entry",
+    "aws_vpc_peering_connection", "aws_vpc_peering_connection_accepter", "aws_ec2_managed_prefix_list",
+    "aws_ec2_managed_prefix_list_entry",
 })
 
 # what a reference's id names, for messages and for AWS's NotFound code
@@ -394,6 +395,8 @@ class _Builder:
                         ("aws_ec2_managed_prefix_list", "pl")):
             for res in self.of(t):
                 self.register(kind, res.id, res)
+        for res in self.of("aws_vpc_peering_connection_accepter"):    # its id is the connection's
+            self.register("pcx", res.str("vpc_peering_connection_id") or res.id, res)
         for res in self.of("aws_main_route_table_association"):
             if res.str("original_route_table_id"):
                 self.register("rtb", res.str("original_route_table_id"), res)
@@ -1060,9 +1063,37 @@ class _Builder:
     # -- peering and endpoints --------------------------------------------------------------------------
 
     def peering_connections(self) -> None:
-        # aws_vpc_peering_connection: vpc_peering_connection.go, website/docs/r/vpc_peering_connection.html.markdown
+        # aws_vpc_peering_connection: vpc_peering_connection.go, website/docs/r/vpc_peering_connection.html.markdown;
+        # aws_vpc_peering_connection_accepter: vpc_peering_connection_accepter.go,
+        # website/docs/r/vpc_peering_connection_accepter.html.markdown
         self.pcx_out = []
         self.peerings: dict[frozenset, str] = {}
+        by_id: dict[str, dict] = {}
+
+        def info(vpc_id: str, owner: str, region: str, options: list[_Attrs]) -> dict:
+            out: dict[str, Any] = {"VpcId": vpc_id}
+            cidrs = self.vpc_cidrs.get(vpc_id, [])
+            if cidrs:
+                out.update(CidrBlock=cidrs[0], CidrBlockSet=[{"CidrBlock": c} for c in cidrs])
+            if owner:
+                out["OwnerId"] = owner
+            if region:
+                out["Region"] = region
+            if options:
+                out["PeeringOptions"] = {"AllowDnsResolutionFromRemoteVpc":
+                                         options[0].bool("allow_remote_vpc_dns_resolution", False)}
+            return out
+
+        def owner(vpc_id: str, given: str) -> str:
+            return given or (self.vpc_res[vpc_id].str("owner_id") if vpc_id in self.vpc_res else "")
+
+        def add(res: _Attrs, pcx_id: str, requester: str, accepter: str, pcx: dict) -> None:
+            if res.tags():
+                pcx["Tags"] = res.tags()
+            self.pcx_out.append(pcx)
+            by_id[pcx_id] = pcx
+            self.peerings[frozenset((requester, accepter))] = pcx_id
+
         for res in self.of("aws_vpc_peering_connection"):
             requester = self.ref(res, "vpc_id", res.str("vpc_id"), "vpc")
             peer = res.str("peer_vpc_id")
@@ -1070,32 +1101,36 @@ class _Builder:
                 raise res.fail("has no vpc_id or peer_vpc_id", ErrorCode.MISSING_PARAMETER)
             if peer not in self.vpc_out:
                 self.warn(res, f"peer VPC {peer} is not in the state (another account or state); its CIDR is unknown")
+            add(res, res.id, requester, peer, {
+                "VpcPeeringConnectionId": res.id, "Status": {"Code": res.str("accept_status") or "active"},
+                "RequesterVpcInfo": info(requester, owner(requester, ""), "", res.blocks("requester")),
+                "AccepterVpcInfo": info(peer, owner(peer, res.str("peer_owner_id")), res.str("peer_region"),
+                                        res.blocks("accepter"))})
 
-            def info(vpc_id: str, owner: str, region: str, options: list[_Attrs]) -> dict:
-                out: dict[str, Any] = {"VpcId": vpc_id}
-                cidrs = self.vpc_cidrs.get(vpc_id, [])
-                if cidrs:
-                    out.update(CidrBlock=cidrs[0], CidrBlockSet=[{"CidrBlock": c} for c in cidrs])
-                if owner:
-                    out["OwnerId"] = owner
-                if region:
-                    out["Region"] = region
-                if options:
-                    out["PeeringOptions"] = {"AllowDnsResolutionFromRemoteVpc":
-                                             options[0].bool("allow_remote_vpc_dns_resolution", False)}
-                return out
-
+        # The accepter side: in the same state as the request (the connection's accept_status was read at the
+        # request, before the accepter accepted it: the accepter's is the one that holds), or alone (the
+        # accepter's account), where vpc_id is the accepter's VPC and peer_vpc_id the requester's.
+        for res in self.of("aws_vpc_peering_connection_accepter"):
+            pcx_id = res.str("vpc_peering_connection_id") or res.id
             status = res.str("accept_status") or "active"
-            pcx = {"VpcPeeringConnectionId": res.id, "Status": {"Code": status},
-                   "RequesterVpcInfo": info(requester, self.vpc_res[requester].str("owner_id"), "",
-                                            res.blocks("requester")),
-                   "AccepterVpcInfo": info(peer, res.str("peer_owner_id") or
-                                           (self.vpc_res[peer].str("owner_id") if peer in self.vpc_res else ""),
-                                           res.str("peer_region"), res.blocks("accepter"))}
-            if res.tags():
-                pcx["Tags"] = res.tags()
-            self.pcx_out.append(pcx)
-            self.peerings[frozenset((requester, peer))] = res.id
+            if pcx_id in by_id:
+                pcx = by_id[pcx_id]
+                pcx["Status"] = {"Code": status}
+                if res.blocks("accepter"):
+                    pcx["AccepterVpcInfo"]["PeeringOptions"] = info("", "", "", res.blocks("accepter"))["PeeringOptions"]
+                continue
+            accepter = self.ref(res, "vpc_id", res.str("vpc_id"), "vpc")
+            requester = res.str("peer_vpc_id")
+            if not accepter or not requester:
+                raise res.fail("has no vpc_id or peer_vpc_id", ErrorCode.MISSING_PARAMETER)
+            if requester not in self.vpc_out:
+                self.warn(res, f"requester VPC {requester} is not in the state (another account or state); "
+                               f"its CIDR is unknown")
+            add(res, pcx_id, requester, accepter, {
+                "VpcPeeringConnectionId": pcx_id, "Status": {"Code": status},
+                "RequesterVpcInfo": info(requester, owner(requester, res.str("peer_owner_id")),
+                                         res.str("peer_region"), res.blocks("requester")),
+                "AccepterVpcInfo": info(accepter, owner(accepter, ""), "", res.blocks("accepter"))})
 
     def endpoints(self) -> None:
         # aws_vpc_endpoint: vpc_endpoint.go, website/docs/r/vpc_endpoint.html.markdown;
