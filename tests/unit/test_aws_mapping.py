@@ -642,6 +642,43 @@ def test_given_ids_win_over_derived_ones():
     assert t.vpcs["main"].internet_gateway_id.startswith("igw-")
 
 
+
+def test_elastic_ips_keep_their_allocation_ids_through_import_and_export(account):
+    """AWS's AllocationIds of the EIPs carried over (an ENI's, a NAT gateway's) are kept (aws.elastic_ips) and
+    given back by an export, in DescribeAddresses, the ENI's association and the NAT gateway's address."""
+    text, _, t = account
+    assert t.elastic_ip_ids[IPv4Address("3.210.10.30")] == "eipalloc-563bb0ad096a7d353"
+    assert t.elastic_ip_ids[IPv4Address("3.210.10.20")] == "eipalloc-dddc5b68013ff2a0d"
+    out = export_describe(t)
+    assert {a["PublicIp"]: a["AllocationId"] for a in out["Addresses"]}["3.210.10.30"] == "eipalloc-563bb0ad096a7d353"
+    web = next(e for e in out["NetworkInterfaces"] if e["NetworkInterfaceId"] == t.network_interfaces["web-1.eth0"].id)
+    assert web["Association"]["AllocationId"] == "eipalloc-563bb0ad096a7d353"
+    nat = next(n for n in out["NatGateways"] if n["NatGatewayAddresses"][0]["PublicIp"] == "3.210.10.20")
+    assert nat["NatGatewayAddresses"][0]["AllocationId"] == "eipalloc-dddc5b68013ff2a0d"
+    # the id names the address wherever ids are taken, and the stored document keeps it
+    assert t.named("eipalloc-563bb0ad096a7d353", "eipalloc").name == "3.210.10.30"
+    assert load_text(topology_text(t)).elastic_ip_ids == t.elastic_ip_ids
+
+
+def test_an_elastic_ip_without_a_kept_id_gets_a_stable_derived_one():
+    t = load_text(BASE + "      web: {subnet: a, eip: 54.240.1.10}\n")
+    assert t.elastic_ip_ids == {} and t.allocation_id(IPv4Address("54.240.1.10")).startswith("eipalloc-")
+    assert t.allocation_id(IPv4Address("54.240.1.10")) == load_text(topology_text(t)).allocation_id(IPv4Address("54.240.1.10"))
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{54.240.1.10: {id: eipalloc-nothex}}", "aws.elastic_ips.54.240.1.10.id: 'eipalloc-nothex' is not an AWS id"),
+    ("{10.0.0.9: {id: eipalloc-0123456789abcdef0}}", "aws.elastic_ips.10.0.0.9: 10.0.0.9 is not in the lab's public"),
+    ("{not-an-ip: {id: eipalloc-0123456789abcdef0}}", "aws.elastic_ips.not-an-ip:"),
+    ("[54.240.1.10]", "aws.elastic_ips: must be a map of Elastic IPs, not a list"),
+    ("{54.240.1.10: {}}", "aws.elastic_ips.54.240.1.10.id: is required"),
+])
+def test_a_bad_kept_allocation_id_is_refused_with_its_path(entry, message):
+    with pytest.raises(TopologyError) as refused:
+        load_text(BASE.replace("vpcs:", f"aws: {{elastic_ips: {entry}}}\nvpcs:", 1) + "      web: {subnet: a}\n")
+    assert message in str(refused.value)
+
+
 # -- the host's own networks stay out of a lab ---------------------------------------------------------
 def test_the_hosts_uplink_networks_are_read_from_its_addresses():
     import subprocess

@@ -38,6 +38,7 @@ class Importer:
         self.prefix_list_cidrs: dict[str, list[str]] = {} # pl id → CIDRs of any other list whose entries are known
         self.services: set[str] = set()                   # services the endpoints reach (aws.services)
         self.prefix_list_ids: dict[str, str] = {}         # service → its AWS-managed prefix list's id
+        self.allocation_ids: dict[str, str] = {}          # Elastic IP carried over → its AllocationId
         self.doc: Document = {"format": 1, "region": region, "vpcs": {}}
         self.provenance: dict[str, tuple[str, str]] = {}  # document path → (file or key, AWS id)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..model import Topology
 from .context import Importer
 from .describe import inner, objects
-from .network_interface import allocation_id, association_id
+from .network_interface import association_id
 
 KEY = "Addresses"
 
@@ -19,7 +19,7 @@ def to_aws(t: Topology, owner: str) -> list[dict]:
     for v in t.vpcs.values():
         for e in v.network_interfaces.values():
             for private, public in e.eips.items():
-                item = {"PublicIp": str(public), "AllocationId": allocation_id(public),
+                item = {"PublicIp": str(public), "AllocationId": t.allocation_id(public),
                         "AssociationId": association_id(public, e.id), "Domain": "vpc", "NetworkInterfaceId": e.id,
                         "NetworkInterfaceOwnerId": owner, "PrivateIpAddress": str(private), "PublicIpv4Pool": "amazon",
                         "NetworkBorderGroup": t.region, "Tags": []}
@@ -45,6 +45,7 @@ def live(ctx: Importer) -> None:
             ctx.error(KEY, a, public, "NetworkInterfaceId must be an ENI id")
         elif ctx.eni_role.get(eni) in ("primary", "standalone") and isinstance(private, str):
             ctx.eips.setdefault(eni, {})[private] = public
+            keep_allocation_id(ctx, public, a.get("AllocationId"))
         elif ctx.eni_role.get(eni) != "nat":
             ctx.dropped("Elastic IP", public, f"its network interface {eni} is not carried over")
     for ident, e in ctx.of("NetworkInterfaces").items():
@@ -57,5 +58,12 @@ def live(ctx: Importer) -> None:
                 continue
             if public in elastic or assoc.get("AllocationId") or assoc.get("IpOwnerId") not in (None, "amazon"):
                 ctx.eips.setdefault(ident, {}).setdefault(private, public)
+                keep_allocation_id(ctx, public, assoc.get("AllocationId"))
             elif p.get("Primary") is True:
                 ctx.public_ips[ident] = public
+
+
+def keep_allocation_id(ctx: Importer, public: str, allocation_id: object) -> None:
+    """An Elastic IP carried over keeps AWS's AllocationId (aws.elastic_ips), so an export gives it back."""
+    if isinstance(allocation_id, str) and allocation_id:
+        ctx.allocation_ids.setdefault(public, allocation_id)

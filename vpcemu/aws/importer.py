@@ -4,6 +4,7 @@ configuration would be; each refusal names the file and the AWS id the offending
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Address
 from typing import Any
 
 from ..errors import Problem, TopologyError
@@ -35,8 +36,9 @@ def import_describe(describe: Describe, region: str | None = None, account: str 
 
 
 def convert(describe: Describe, region: str | None = None, account: str | None = None, origin: Origin | None = None,
-            source: str | None = None) -> tuple[str, list[Notice], Topology]:
-    """import_describe, and the Topology the document loads to."""
+            source: str | None = None, made_from: str = "aws") -> tuple[str, list[Notice], Topology]:
+    """import_describe, and the Topology the document loads to. `made_from`: aws or terraform, what the
+    describe dict was read from (the document's header says so)."""
     where: Origin = origin or (lambda key, item: key)
     problems = check_shape(describe, where)
     if problems:
@@ -53,7 +55,7 @@ def convert(describe: Describe, region: str | None = None, account: str | None =
         module.from_aws(ctx)
     _stop_on_problems(ctx, source)
     doc = _ordered(ctx)
-    text = yaml_text(doc, _header(ctx))
+    text = yaml_text(doc, _header(ctx, made_from))
     try:
         topology = load_text(text, source=source or "the imported document", default_name="imported")
     except TopologyError as refused:
@@ -92,6 +94,8 @@ def _ordered(ctx: Importer) -> dict[str, Any]:
         aws["services"] = sorted(ctx.services)
     if ctx.prefix_list_ids:
         aws["prefix_lists"] = {s: {"id": i} for s, i in sorted(ctx.prefix_list_ids.items())}
+    if ctx.allocation_ids:
+        aws["elastic_ips"] = {ip: {"id": ctx.allocation_ids[ip]} for ip in sorted(ctx.allocation_ids, key=IPv4Address)}
     vpcs = {}
     for name, v in doc["vpcs"].items():
         v = {k: v[k] for k in VPC_KEYS if k in v}
@@ -107,8 +111,11 @@ def _ordered(ctx: Importer) -> dict[str, Any]:
     return out
 
 
-def _header(ctx: Importer) -> str:
-    lines = [f"Imported by `vpcemu import aws` from AWS describe-* output (Region {ctx.region}"
+_MADE_FROM = {"aws": "AWS describe-* output", "terraform": "a Terraform state"}
+
+
+def _header(ctx: Importer, made_from: str) -> str:
+    lines = [f"Imported by `vpcemu import {made_from}` from {_MADE_FROM[made_from]} (Region {ctx.region}"
              + (f", account {ctx.account}" if ctx.account else "") + ").",
              "Ids are AWS's; names are the Name tags (security groups: GroupName) where unique, else the ids.",
              "Edit freely: `vpcemu validate` checks it as any topology file."]

@@ -52,7 +52,7 @@ def _interface(t: Topology, v, e, owner: str) -> dict:
             "Attachment": {k: x for k, x in attachment(v, e, owner).items() if k not in ("InstanceId", "InstanceOwnerId")}}
     public = e.public_addresses.get(e.private_ip_address)
     if public is not None:
-        item["Association"] = association(e, e.private_ip_address, public, owner, with_allocation=False)
+        item["Association"] = association(t, e, e.private_ip_address, public, owner, with_allocation=False)
     return item
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from ..model import Topology
 from .context import Importer
 from .describe import live_state, objects, tag_list
-from .network_interface import allocation_id, association_id
+from .elastic_ip import keep_allocation_id
+from .network_interface import association_id
 
 KEY = "NatGateways"
 
@@ -19,7 +20,7 @@ def to_aws(t: Topology, owner: str) -> list[dict]:
             address: dict = {"NetworkInterfaceId": eni.id, "PrivateIp": str(eni.private_ip_address), "IsPrimary": True,
                              "Status": "succeeded"}
             if n.eip is not None:
-                address |= {"AllocationId": allocation_id(n.eip), "PublicIp": str(n.eip),
+                address |= {"AllocationId": t.allocation_id(n.eip), "PublicIp": str(n.eip),
                             "AssociationId": association_id(n.eip, eni.id)}
             out.append({"NatGatewayId": n.id, "SubnetId": v.subnets[n.subnet].id, "VpcId": v.id, "State": "available",
                         "ConnectivityType": n.connectivity_type, "NatGatewayAddresses": [address],
@@ -51,6 +52,7 @@ def from_aws(ctx: Importer) -> None:
             primary = addresses[0]
             if primary.get("PublicIp"):
                 fragment["eip"] = primary["PublicIp"]
+                keep_allocation_id(ctx, primary["PublicIp"], primary.get("AllocationId"))
             if primary.get("PrivateIp"):
                 fragment["private_ip"] = primary["PrivateIp"]
             if primary.get("NetworkInterfaceId"):

@@ -57,24 +57,20 @@ def private_ip_addresses(t: Topology, e: NetworkInterface, owner: str, with_allo
         item: dict = {"Primary": i == 0, "PrivateIpAddress": str(ip), "PrivateDnsName": private_dns_name(t.region, ip)}
         public = e.public_addresses.get(ip)
         if public is not None:
-            item["Association"] = association(e, ip, public, owner, with_allocation)
+            item["Association"] = association(t, e, ip, public, owner, with_allocation)
         out.append(item)
     return out
 
 
-def association(e: NetworkInterface, private: IPv4Address, public: IPv4Address, owner: str,
+def association(t: Topology, e: NetworkInterface, private: IPv4Address, public: IPv4Address, owner: str,
                 with_allocation: bool) -> dict:
     """An Elastic IP is the account's (IpOwnerId, AllocationId); an auto-assigned public IPv4 is `amazon`'s."""
     if private in e.eips:
         out = {"IpOwnerId": owner, "PublicIp": str(public)}
         if with_allocation:
-            out |= {"AllocationId": allocation_id(public), "AssociationId": association_id(public, e.id)}
+            out |= {"AllocationId": t.allocation_id(public), "AssociationId": association_id(public, e.id)}
         return out
     return {"IpOwnerId": "amazon", "PublicIp": str(public)}
-
-
-def allocation_id(public: IPv4Address) -> str:
-    return aws_id("eipalloc", str(public))
 
 
 def association_id(public: IPv4Address, eni_id: str) -> str:

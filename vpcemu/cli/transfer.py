@@ -93,7 +93,7 @@ def import_terraform(
         field = DESCRIBE_KEYS[key][2] if key in DESCRIBE_KEYS else ""
         return addresses.get(str(item.get(field)), key)
 
-    text, notices, topology = call(as_json, convert, describe, None, None, origin, str(state))
+    text, notices, topology = call(as_json, convert, describe, None, None, origin, str(state), "terraform")
     finish_import(str(state), (text, warnings + notices, topology), output, strict, as_json)
 
 

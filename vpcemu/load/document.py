@@ -14,8 +14,10 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
+from ..codes import ErrorCode
 from ..errors import TopologyError
 from ..model import KNOWN_SERVICES, Addressing, Topology, Vpc
+from ..rules import elastic_ip
 from ..rules.names import lab_name_problem
 from ..rules.vpc import LINK_LOCAL, PRIVATE_RANGES, SHARED_RANGE
 from . import expect, internet, peering
@@ -75,6 +77,7 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None,
     doc = Document(r, region or "us-east-1", addressing, services, raw_vpcs,
                    {p: peering.peer_pair(r, p, v) for p, v in raw_peering.items()})
     _prefix_list_ids(doc, top.get("aws"))
+    elastic_ip_ids = _elastic_ip_ids(doc, top.get("aws"))
     vpcs = {}
     for vname, vraw in raw_vpcs.items():
         vpc = build_vpc(doc, vname, vraw)
@@ -84,7 +87,8 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None,
     hosts = internet.hosts(doc, top.get("internet"))
     vpcs = _assign_public_ips(doc, vpcs)
     topology = Topology(name=lab_name or "lab", region=doc.region, vpcs=vpcs, peering=connections,
-                        internet_hosts=hosts, services=services, prefix_lists=doc.prefix_lists, addressing=addressing)
+                        internet_hosts=hosts, services=services, prefix_lists=doc.prefix_lists, addressing=addressing,
+                        elastic_ip_ids=elastic_ip_ids)
     return replace(topology, expect=expect.expectations(doc, top.get("expect"), committed))
 
 
@@ -107,7 +111,7 @@ def _addressing(r: Reader, raw: Any) -> Addressing:
 
 
 def _services(r: Reader, raw: Any) -> tuple[str, ...]:
-    data = r.mapping(raw, "aws", ("services", "prefix_lists"))
+    data = r.mapping(raw, "aws", ("services", "prefix_lists", "elastic_ips"))
     out: list[str] = []
     for i, s in enumerate(r.sequence(data.get("services"), "aws.services")):
         if s not in KNOWN_SERVICES:
@@ -133,6 +137,31 @@ def _prefix_list_ids(doc: Document, raw: Any) -> None:
         elif "id" in d:
             pl = doc.prefix_lists[service]
             doc.prefix_lists[service] = replace(pl, id=doc.resource_id(d["id"], "pl", f"{path}.id", pl.id))
+
+
+def _elastic_ip_ids(doc: Document, raw: Any) -> dict[IPv4Address, str]:
+    """`aws.elastic_ips.<address>.id`: an Elastic IP's AllocationId as the account has it (an import keeps AWS's,
+    so an export gives it back); else vpcemu derives one from the address. An allocation outlives its
+    associations, so the address need not be associated now."""
+    r = doc.r
+    data = raw.get("elastic_ips") if isinstance(raw, dict) else None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        r.error("aws.elastic_ips", f"must be a map of Elastic IPs, not {kind_name(data)}")
+        return {}
+    out: dict[IPv4Address, str] = {}
+    for key, item in data.items():
+        path = f"aws.elastic_ips.{key}"
+        ip = r.address(key, path, ErrorCode.INVALID_ADDRESS_NOT_FOUND)
+        d = r.mapping(item, path, ("id",), required=("id",))
+        if ip is None or "id" not in d \
+                or not doc.passes(path, elastic_ip.public_address, ip, doc.addressing.public, doc.addressing.services):
+            continue
+        given = doc.resource_id(d["id"], "eipalloc", f"{path}.id", "")
+        if given:
+            out[ip] = given
+    return out
 
 
 def _assign_public_ips(doc: Document, vpcs: dict[str, Vpc]) -> dict[str, Vpc]:

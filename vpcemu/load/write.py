@@ -31,6 +31,8 @@ def document(topology: Topology) -> Document:
            if pl.id != managed_prefix_list(s, t.region, pl.cidrs).id}
     if ids:
         aws["prefix_lists"] = ids
+    if t.elastic_ip_ids:
+        aws["elastic_ips"] = {str(ip): {"id": i} for ip, i in sorted(t.elastic_ip_ids.items())}
     if aws:
         out["aws"] = aws
     out["vpcs"] = {v.name: vpc(v) for v in t.vpcs.values()}

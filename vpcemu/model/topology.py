@@ -7,7 +7,7 @@ from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
 from .expectation import Expectation
-from .ids import ID_RE
+from .ids import ID_RE, aws_id
 from .instance import Instance
 from .internet import InternetHost
 from .network_interface import NetworkInterface
@@ -34,7 +34,8 @@ class Addressing:
 @dataclass(frozen=True)
 class Named:
     """What an AWS id stands for: the resource's kind (its id's prefix: i, eni, subnet, rtb, sg, acl, igw, nat,
-    vpce, pcx, pl, vpc), its VPC (None for peering connections and prefix lists, which are the lab's) and its name."""
+    vpce, pcx, pl, vpc, eipalloc), its VPC (None for peering connections, prefix lists and Elastic IPs, which are
+    the lab's) and its name (an Elastic IP's: its address)."""
 
     kind: str
     vpc: str | None
@@ -52,6 +53,8 @@ class Topology:
     prefix_lists: dict[str, PrefixList] = field(default_factory=dict)
     expect: tuple[Expectation, ...] = ()
     addressing: Addressing = field(default_factory=Addressing)
+    # Elastic IP → its AllocationId where the lab keeps AWS's (an import); else allocation_id derives one
+    elastic_ip_ids: dict[IPv4Address, str] = field(default_factory=dict)
 
     # -- lookups by user-facing name -------------------------------------------------------
     @property
@@ -74,6 +77,17 @@ class Topology:
         enis = self.network_interfaces
         return enis[name_or_id] if name_or_id in enis else enis[self.name_of(name_or_id, "eni")]
 
+    def allocation_id(self, elastic_ip: IPv4Address) -> str:
+        """The AllocationId of an Elastic IP: AWS's as imported, else one derived from the address."""
+        return self.elastic_ip_ids.get(elastic_ip) or aws_id("eipalloc", str(elastic_ip))
+
+    @property
+    def elastic_ips(self) -> set[IPv4Address]:
+        """Every Elastic IP of the lab: associated with an ENI's private IP or a NAT gateway, or kept by id."""
+        out = {pub for e in self.network_interfaces.values() for pub in e.eips.values()}
+        out |= {n.eip for v in self.vpcs.values() for n in v.nat_gateways.values() if n.eip is not None}
+        return out | set(self.elastic_ip_ids)
+
     # -- lookups by AWS id -----------------------------------------------------------------------
     @cached_property
     def ids(self) -> dict[str, Named]:
@@ -90,6 +104,7 @@ class Topology:
                 found.extend((r.id, Named(kind, v.name, name)) for name, r in section.items())
         found.extend((p.id, Named("pcx", None, name)) for name, p in self.peering.items())
         found.extend((p.id, Named("pl", None, name)) for name, p in self.prefix_lists.items())
+        found.extend((self.allocation_id(ip), Named("eipalloc", None, str(ip))) for ip in sorted(self.elastic_ips))
         names: dict[str, set[str]] = {}
         for _, n in found:
             names.setdefault(n.kind, set()).add(n.name)
