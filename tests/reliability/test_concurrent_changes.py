@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.kernel]
 
 def test_ten_concurrent_writers_lose_nothing():
     figures = chaos_writers.run(writers=10, rounds=2, lab_name="t-writers")
-    assert chaos_writers.holds(figures), figures
+    assert chaos_writers.holds(figures), str(figures)
     assert figures["changes"] == 20 and figures["rules_in_model"] == 8
 
 

@@ -63,13 +63,13 @@ def test_kill_9_of_up_anywhere_leaves_nothing_after_clean_and_the_name_builds_ag
     figures = chaos_up.run(kills=6, aimed=4, seed=14, lab="k-chaos")
     print({k: v for k, v in figures.items() if k != "failures"})
     assert figures["kills"] == 10 and figures["aimed_kills"] == 4
-    assert chaos_up.holds(figures), figures
+    assert chaos_up.holds(figures), str(figures)
 
 
 def test_up_down_cycles_leave_nothing_growing():
     figures = chaos_up.soak(5, lab="k-soak")
     print(figures)
-    assert chaos_up.soak_holds(figures), figures
+    assert chaos_up.soak_holds(figures), str(figures)
 
 
 # -- a build held mid-way (a hook in a child process: the build waits for a line on stdin) --------------
