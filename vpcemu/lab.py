@@ -443,9 +443,9 @@ def _claim(journal: Journal, lab_uuid: str, source: str, replace: bool) -> int:
 
 
 def _resolver_inputs(topology: Topology) -> tuple:
-    """What the resolvers' zones are built from (dns/zone.py): ENI addresses (private, public, attached or
-    not), endpoints and the VPCs' DNS attributes."""
-    return ({n: (e.private_ip_addresses, e.public_addresses, e.attachment is None)
+    """What the resolvers' zones are built from (dns/zone.py): ENI addresses (private; public, of attached
+    ENIs, for instances' public names), endpoints and the VPCs' DNS attributes."""
+    return ({n: (e.private_ip_addresses, e.public_addresses if e.attachment else {})
              for n, e in topology.network_interfaces.items()},
             {v.name: (v.endpoints, v.enable_dns_support, v.enable_dns_hostnames) for v in topology.vpcs.values()})
 

@@ -158,9 +158,10 @@ class _Matcher:
         return True
 
 
-def resolve_destination(lab: "Lab", destination: str) -> tuple[IPv4Address, str | None]:
+def resolve_destination(lab: "Lab", destination: str, source: str) -> tuple[IPv4Address, str | None]:
+    """The address `source` sends to for `destination` (Topology.address_seen_by), and where it lands."""
     ep = lab.resolve(destination)
-    return ep.address, ep.namespace
+    return lab.topology.address_seen_by(source, destination) or ep.address, ep.namespace
 
 
 def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp", port: int | None = None,
@@ -175,7 +176,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     src_ep = lab.resolve(source)
     if src_ep.namespace is None:
         raise UsageError(f"{source!r} cannot send: it is not an instance or an attached ENI")
-    dst_addr, dst_ns = resolve_destination(lab, destination)
+    dst_addr, dst_ns = resolve_destination(lab, destination, source)
     src, dst = str(src_ep.address), str(dst_addr)
     sport = random.randrange(20000, 60000)
     token = TOKEN_PREFIX + os.urandom(8).hex().encode()
