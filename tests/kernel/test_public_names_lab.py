@@ -57,6 +57,9 @@ internet:
     ext: {ip: 198.18.0.50}
 aws:
   services: [s3, sqs]
+expect:
+  - {from: ext, to: web, protocol: tcp, port: 80, reachable: true, via: [igw]}
+  - {from: ext, to: shut, protocol: tcp, port: 80, reachable: false, reason: SUBNET_ACL_RESTRICTION}
 """
 
 # a real DNS query (dnslib on the wire) to the nameserver of the namespace's resolv.conf: rcode and A records
@@ -99,7 +102,7 @@ def endpoint_ips(lab, name: str = "sqs") -> list[str]:
 
 def cli(lab, *args: str):
     """A CLI verb on this lab (its name where the verb takes it: positional for status and matrix)."""
-    positional = args[0] in ("status", "matrix")
+    positional = args[0] in ("status", "matrix", "verify")
     return CliRunner().invoke(app, [args[0], lab.name, *args[1:]] if positional else [*args, "--lab", lab.name])
 
 
@@ -175,6 +178,14 @@ def test_a_reply_dropped_on_its_way_back_shows_its_return_hops(lab):
     assert not any(h.namespace.endswith("-inet") for h in back)            # the NACL dropped it at the router
     assert [(e["code"], e["direction"], e["acl"]) for e in r.explanations] == [
         ("SUBNET_ACL_RESTRICTION", "egress", "noreturn")]
+
+
+def test_verify_from_the_internet_by_name_holds(lab):
+    r = cli(lab, "verify", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    verdicts = out["verdicts"] if isinstance(out, dict) else out
+    assert len(verdicts) == 2 and all(v["holds"] for v in verdicts), verdicts
 
 
 def test_an_instance_without_a_public_ip_is_refused_by_name_from_the_internet(lab):
