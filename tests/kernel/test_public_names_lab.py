@@ -248,3 +248,27 @@ def test_eni_create_on_a_reserved_address_says_why(lab):
     assert "10.0.1.2 is reserved by AWS in 10.0.1.0/24 (the first four and the last address)" in r.output
     assert "hint: assignable here: 10.0.1.4 to 10.0.1.254" in r.output
     assert "x" not in lab.topology.network_interfaces
+
+
+QUIET = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    enable_dns_support: false
+    enable_dns_hostnames: true
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+    instances:
+      a1: {subnet: a, private_ip: 10.0.1.10}
+"""
+
+
+def test_dns_support_turned_on_in_a_lab_built_without_any_service():
+    with Lab.up(load_text(QUIET, name="q"), name=f"pq{os.getpid() % 100000}") as lab:
+        assert lab.status()["supervisor"] is None                          # nothing to serve at build
+        assert resolve(lab, "a1", "ip-10-0-1-10.ec2.internal") == []
+        r = cli(lab, "vpc", "modify-attribute", "main", "--enable-dns-support")
+        assert r.exit_code == 0, r.output
+        assert resolve(lab, "a1", "ip-10-0-1-10.ec2.internal") == ["10.0.1.10"]
+        assert lab.status()["status"] == "up"

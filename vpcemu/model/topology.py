@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
+from ..errors import UsageError
 from .expectation import Expectation
 from .ids import ID_RE
 from .instance import Instance
@@ -116,7 +117,6 @@ class Topology:
         the internet (an internet host), its public IP (the EIP or auto-assigned public IPv4 of its primary
         private IP, else its first); None when `destination` is no instance or ENI or the source is in a VPC,
         where the private IP is the one used. The one rule for probe, matrix, verify, drills and the analysis."""
-        from ..errors import UsageError
         if self.name_of(source, "i", "eni") not in self.internet_hosts:
             return None
         name = self.name_of(destination, "i", "eni")

@@ -58,9 +58,6 @@ def restricted_range(primary: IPv4Network, cidr: IPv4Network) -> str | None:
     return f"a VPC whose primary CIDR ({primary}) is {home_text} cannot add a CIDR block from {clash}"
 
 
-DNS_ATTRIBUTES = ("enable_dns_support", "enable_dns_hostnames")
-
-
 def one_attribute(given: dict[str, bool | None]) -> tuple[str, bool]:
     """ModifyVpcAttribute changes exactly one attribute per call (AWS refuses two)."""
     named = [(k, v) for k, v in given.items() if v is not None]
