@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .dns.zone import endpoint_dns_names, service_names
+from .dns.zone import endpoint_dns_entries
 from .kernel.journal import Journal
 from .kernel.netns import netns_inode
 from .kernel.process import supervisor_health
@@ -26,13 +26,6 @@ def _manager(vpc, eni: str) -> str | None:
     """The NAT gateway or VPC endpoint a requester-managed ENI belongs to."""
     nat, endpoint = nat_gateway_of(vpc, eni), interface_endpoint_of(vpc, eni)
     return nat.name if nat else endpoint[0].name if endpoint else None
-
-
-def _endpoint_dns_names(t, vpc, ep) -> list[str]:
-    """An interface endpoint's DNS names as describe-vpc-endpoints lists them: regional, zonal, then the
-    service's own names when private DNS is on."""
-    own = list(endpoint_dns_names(t, vpc, ep))
-    return own + (list(service_names(ep.service, t.region)) if own and ep.private_dns_enabled else [])
 
 
 def lab_status(lab: "Lab") -> dict:
@@ -64,7 +57,7 @@ def lab_status(lab: "Lab") -> dict:
                            "private_dns": e.private_dns_enabled, "subnets": list(e.subnets),
                            "security_groups": list(e.security_groups),
                            "prefix_list_id": t.prefix_lists[e.service].id if e.vpc_endpoint_type == "Gateway" else None,
-                           "dns_names": _endpoint_dns_names(t, vpc, e)} for e in vpc.endpoints.values()],
+                           "dns_names": endpoint_dns_entries(t, vpc, e)} for e in vpc.endpoints.values()],
             "network_interfaces": [{
                 "name": e.name, "id": e.id, "subnet": e.subnet, "mac": e.mac_address,
                 "private_ips": [str(ip) for ip in e.private_ip_addresses],

@@ -137,7 +137,7 @@ def create_endpoint(
 
 
 def _endpoint_text(topology, name: str) -> tuple[str, dict]:
-    from ..dns.zone import endpoint_dns_names
+    from ..dns.zone import endpoint_dns_entries
     v, ep = next((v, v.endpoints[name]) for v in topology.vpcs.values() if name in v.endpoints)
     enis = {n: str(topology.network_interface(n).private_ip_address) for n in ep.network_interfaces}
     where = (f"ENIs {', '.join(f'{n} {ip}' for n, ip in enis.items())}, groups {', '.join(ep.security_groups)}"
@@ -146,7 +146,7 @@ def _endpoint_text(topology, name: str) -> tuple[str, dict]:
     return where, {"name": name, "id": ep.id, "type": ep.vpc_endpoint_type, "subnets": list(ep.subnets),
                    "security_groups": list(ep.security_groups), "private_dns": ep.private_dns_enabled,
                    "route_tables": list(ep.route_tables), "network_interfaces": enis,
-                   "dns_names": list(endpoint_dns_names(topology, v, ep))}
+                   "dns_names": endpoint_dns_entries(topology, v, ep)}
 
 
 @endpoint_app.command(name="modify")

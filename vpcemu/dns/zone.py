@@ -81,6 +81,13 @@ def endpoint_dns_names(topology: Topology, vpc: Vpc, ep) -> dict[str, tuple[IPv4
     return out
 
 
+def endpoint_dns_entries(topology: Topology, vpc: Vpc, ep) -> list[str]:
+    """An endpoint's DnsEntries as describe-vpc-endpoints lists them: regional, zonal, then the service's
+    own names when private DNS is on."""
+    own = list(endpoint_dns_names(topology, vpc, ep))
+    return own + (list(service_names(ep.service, topology.region)) if own and ep.private_dns_enabled else [])
+
+
 def endpoint_names(topology: Topology, vpc_name: str | None) -> dict[str, tuple[IPv4Address, ...]]:
     """Interface endpoints' DNS: the `vpce-…` names of every endpoint (any VPC, and the internet,
     resolves them), and, for VPC `vpc_name`'s endpoints with private DNS, the service's own names
