@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from kernel_clients import resolve, run
 from vpcemu.cli import app
+from vpcemu.drill import run_drill
+from vpcemu.errors import UsageError
 from vpcemu.lab import Lab
 from vpcemu.load import load_text
 from vpcemu.ops import vpc_endpoint
@@ -186,6 +188,13 @@ def test_verify_from_the_internet_by_name_holds(lab):
     out = json.loads(r.stdout)
     verdicts = out["verdicts"] if isinstance(out, dict) else out
     assert len(verdicts) == 2 and all(v["holds"] for v in verdicts), verdicts
+
+
+def test_a_drill_from_the_internet_streams_to_the_public_ip(lab):
+    report = run_drill(lab, "steady", "ext", "web", action=lambda: None)
+    assert report.target == "198.51.100.10" and report.recovered and report.probes_lost == 0
+    with pytest.raises(UsageError, match="iso has no public IP"):
+        run_drill(lab, "steady", "ext", "iso", action=lambda: None)
 
 
 def test_an_instance_without_a_public_ip_is_refused_by_name_from_the_internet(lab):
