@@ -443,9 +443,11 @@ def _claim(journal: Journal, lab_uuid: str, source: str, replace: bool) -> int:
 
 
 def _resolver_inputs(topology: Topology) -> tuple:
-    """What the VPC resolvers' zones are built from (dns/zone.py): ENI addresses and endpoints."""
-    return ({n: e.private_ip_addresses for n, e in topology.network_interfaces.items()},
-            {v.name: v.endpoints for v in topology.vpcs.values()})
+    """What the resolvers' zones are built from (dns/zone.py): ENI addresses (private; public, of attached
+    ENIs, for instances' public names), endpoints and the VPCs' DNS attributes."""
+    return ({n: (e.private_ip_addresses, e.public_addresses if e.attachment else {})
+             for n, e in topology.network_interfaces.items()},
+            {v.name: (v.endpoints, v.enable_dns_support, v.enable_dns_hostnames) for v in topology.vpcs.values()})
 
 
 def _planned(topology: Topology, journal: Journal) -> Plan:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .dns.zone import endpoint_dns_entries
 from .kernel.journal import Journal
 from .kernel.netns import netns_inode
 from .kernel.process import supervisor_health
@@ -53,7 +54,10 @@ def lab_status(lab: "Lab") -> dict:
                               "namespace": names.nat_gateway_ns(lab.name, n.name)} for n in vpc.nat_gateways.values()],
             "endpoints": [{"name": e.name, "id": e.id, "type": e.vpc_endpoint_type, "service": e.service,
                            "route_tables": list(e.route_tables), "network_interfaces": list(e.network_interfaces),
-                           "private_dns": e.private_dns_enabled} for e in vpc.endpoints.values()],
+                           "private_dns": e.private_dns_enabled, "subnets": list(e.subnets),
+                           "security_groups": list(e.security_groups),
+                           "prefix_list_id": t.prefix_lists[e.service].id if e.vpc_endpoint_type == "Gateway" else None,
+                           "dns_names": endpoint_dns_entries(t, vpc, e)} for e in vpc.endpoints.values()],
             "network_interfaces": [{
                 "name": e.name, "id": e.id, "subnet": e.subnet, "mac": e.mac_address,
                 "private_ips": [str(ip) for ip in e.private_ip_addresses],
@@ -77,6 +81,8 @@ def lab_status(lab: "Lab") -> dict:
     return {"lab": lab.name, "status": condition, "supervisor": supervisor, "services_down": down,
             "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
             "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs,
+            "prefix_lists": [{"name": p.name, "id": p.id, "prefix_list_name": p.prefix_list_name,
+                              "cidrs": [str(c) for c in p.cidrs]} for p in t.prefix_lists.values()],
             "peering": [{"name": p.name, "id": p.id, "requester": p.requester, "accepter": p.accepter}
                         for p in t.peering.values()],
             "internet_hosts": [{"name": h.name, "ip": str(h.ip), "namespace": names.internet_host_ns(lab.name, h.name),

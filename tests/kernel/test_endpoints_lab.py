@@ -129,7 +129,7 @@ def test_endpoints_added_and_removed_live_with_private_dns_off(lab):
     assert resolve(lab, "iso", "sqs.us-east-1.amazonaws.com") == sqs_public
     assert run(lab, "app-a", SQS, "q-nat")["client"] == "198.51.100.20"
     # the endpoint's own names still reach the ENI
-    name = f"{ep.id}.sqs.us-east-1.vpce.amazonaws.com"
+    name = f"{ep.dns_id}.sqs.us-east-1.vpce.amazonaws.com"
     assert resolve(lab, "iso", name) == [eni]
     assert run(lab, "iso", WHOAMI, f"http://{name}/vpcemu/whoami")["client"] == eni
     # a gateway endpoint added live: its prefix-list routes appear, and go when it goes

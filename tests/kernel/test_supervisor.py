@@ -217,7 +217,8 @@ def test_supervisor_runs_internet_host_listeners_and_the_region():
     os.close(journal.create(lab_uuid, "<test>"))      # the build lock: this test builds by hand
     host_ns, region_ns, router = names.internet_host_ns(lab, "ext"), names.region_ns(lab), names.router_ns(lab, "main")
     on_lo = {names.parking_ns(lab): [], router: ["10.0.0.2", "169.254.169.253"], host_ns: ["198.18.0.50"],
-             region_ns: [str(a) for a in topology.service_addresses["s3"]]}
+             region_ns: [str(a) for a in topology.service_addresses["s3"]],
+             names.internet_ns(lab): ["169.254.255.1"]}         # the internet's resolver
     try:
         # what the planner will build, made as the build makes it: journalled, so teardown removes it
         apply.create_namespaces(Plan(lab, tuple(on_lo)), journal, names.ownership_mark(lab, lab_uuid))

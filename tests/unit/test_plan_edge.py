@@ -216,14 +216,14 @@ def test_interface_endpoint_dns_private_names_and_vpce_names():
     ips = tuple(t.network_interface(n).private_ip_address for n in ep.network_interfaces)
     zone = build_zone(t, "main", t.service_addresses)
     assert zone.lookup("sqs.us-east-1.amazonaws.com") == ("NOERROR", ips)
-    assert zone.lookup(f"{ep.id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)
-    assert zone.lookup(f"{ep.id}-us-east-1b.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips[1:])
+    assert zone.lookup(f"{ep.dns_id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)
+    assert zone.lookup(f"{ep.dns_id}-us-east-1b.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips[1:])
     assert zone.lookup("s3.us-east-1.amazonaws.com") == ("NOERROR", t.service_addresses["s3"])   # DNS unchanged
     off = load_text(ENDPOINTS.replace("security_groups: [vpce]}", "security_groups: [vpce], private_dns: false}"),
                     name="ep")
     zone = build_zone(off, "main", off.service_addresses)
     assert zone.lookup("sqs.us-east-1.amazonaws.com") == ("NOERROR", off.service_addresses["sqs"])
-    assert zone.lookup(f"{ep.id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)
+    assert zone.lookup(f"{ep.dns_id}.sqs.us-east-1.vpce.amazonaws.com") == ("NOERROR", ips)
 
 
 def test_endpoint_create_and_delete_edits_with_aws_refusals():

@@ -129,14 +129,13 @@ class Analyzer:
     def network_interface(self, name_or_id: str) -> NetworkInterface | None:
         return self.enis.get(name_or_id) or self.eni_ids.get(name_or_id)
 
-    def address_of(self, destination: str, public: bool = False) -> IPv4Address:
-        """A destination's address; `public`: an instance's or ENI's public IP, as the internet reaches it."""
+    def address_of(self, destination: str) -> IPv4Address:
+        """A destination's address as a VPC reaches it (Topology.address_seen_by says what the internet uses)."""
         t = self.topology
         eni = self.network_interface(self.instances[destination].primary_network_interface
                                      if destination in self.instances else destination)
         if eni is not None:
-            mapped = eni.public_addresses if public else {}
-            return mapped.get(eni.private_ip_address) or next(iter(mapped.values()), eni.private_ip_address)
+            return eni.private_ip_address
         if destination in t.internet_hosts:
             return t.internet_hosts[destination].ip
         if destination in t.service_addresses:
@@ -193,7 +192,7 @@ class Analyzer:
         # names are unique across instances, ENIs and internet hosts (the loader claims each one); an instance or
         # ENI may be given by its AWS id
         source, destination = (self.topology.name_of(x, "i", "eni") for x in (source, destination))
-        dst = self.address_of(destination, public=source in self.topology.internet_hosts)
+        dst = self.topology.address_seen_by(source, destination) or self.address_of(destination)
         sender, src = self._sender(source, dst)
         if protocol == "icmp":
             pkt = Packet(src, dst, protocol, icmp_type=ECHO_REQUEST)

@@ -37,6 +37,7 @@ app.add_typer(edge.eip_app, name="eip")
 app.add_typer(edge.nat_app, name="nat")
 app.add_typer(edge.route_app, name="route")
 app.add_typer(edge.endpoint_app, name="endpoint")
+app.add_typer(edge.vpc_app, name="vpc")
 app.add_typer(transfer.import_app, name="import")
 
 

@@ -1,6 +1,6 @@
-"""`vpcemu eip`, `nat`, `route`, `endpoint`: live edge changes on a running lab (AWS's AssociateAddress /
+"""`vpcemu eip`, `nat`, `route`, `endpoint`, `vpc`: live edge changes on a running lab (AWS's AssociateAddress /
 DisassociateAddress, DeleteNatGateway, CreateRoute / ReplaceRoute / DeleteRoute, CreateVpcEndpoint /
-DeleteVpcEndpoints)."""
+ModifyVpcEndpoint / DeleteVpcEndpoints, ModifyVpcAttribute)."""
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -12,7 +12,8 @@ from .common import JsonOpt, LabOpt, Report, VpcOpt, apply_change, done, running
 eip_app = typer.Typer(no_args_is_help=True, help="Elastic IPs, live: associate (or move) and disassociate.")
 nat_app = typer.Typer(no_args_is_help=True, help="NAT gateways, live: delete (its routes turn blackhole).")
 route_app = typer.Typer(no_args_is_help=True, help="Routes, live: create, replace, delete.")
-endpoint_app = typer.Typer(no_args_is_help=True, help="VPC endpoints, live: create, delete.")
+endpoint_app = typer.Typer(no_args_is_help=True, help="VPC endpoints, live: create, modify, delete.")
+vpc_app = typer.Typer(no_args_is_help=True, help="VPCs, live: modify-attribute (DNS support, DNS hostnames).")
 PublicIpArg = Annotated[str, typer.Argument(help="The Elastic IP, from the lab's public pools.")]
 RouteTableArg = Annotated[str, typer.Argument(help="Route table name or rtb- id.")]
 DestinationArg = Annotated[str, typer.Argument(help="Destination CIDR, e.g. 0.0.0.0/0.")]
@@ -133,6 +134,72 @@ def create_endpoint(
 
     apply_change(as_json, lambda: create_vpc_endpoint(the_lab, name, service, endpoint_type, route_table, subnet, group,
                                                       private_dns, vpc), report)
+
+
+def _endpoint_text(topology, name: str) -> tuple[str, dict]:
+    from ..dns.zone import endpoint_dns_entries
+    v, ep = next((v, v.endpoints[name]) for v in topology.vpcs.values() if name in v.endpoints)
+    enis = {n: str(topology.network_interface(n).private_ip_address) for n in ep.network_interfaces}
+    where = (f"ENIs {', '.join(f'{n} {ip}' for n, ip in enis.items())}, groups {', '.join(ep.security_groups)}"
+             + (", private DNS" if ep.private_dns_enabled else "") if ep.vpc_endpoint_type == "Interface"
+             else f"routes in {', '.join(ep.route_tables) or 'no route table'}")
+    return where, {"name": name, "id": ep.id, "type": ep.vpc_endpoint_type, "subnets": list(ep.subnets),
+                   "security_groups": list(ep.security_groups), "private_dns": ep.private_dns_enabled,
+                   "route_tables": list(ep.route_tables), "network_interfaces": enis,
+                   "dns_names": endpoint_dns_entries(topology, v, ep)}
+
+
+@endpoint_app.command(name="modify")
+def modify_endpoint(
+        name: Annotated[str, typer.Argument(help="Endpoint name or vpce- id.")],
+        add_subnet: Annotated[Optional[list[str]], typer.Option("--add-subnet", help="Interface: a subnet to add, "
+                                                                "one per AZ (repeat).")] = None,
+        remove_subnet: Annotated[Optional[list[str]], typer.Option("--remove-subnet", help="Interface: a subnet to "
+                                                                   "remove (repeat); its ENI goes.")] = None,
+        add_group: Annotated[Optional[list[str]], typer.Option("--add-group", help="Interface: a security group to "
+                                                               "add (repeat).")] = None,
+        remove_group: Annotated[Optional[list[str]], typer.Option("--remove-group", help="Interface: a security "
+                                                                  "group to remove (repeat).")] = None,
+        add_route_table: Annotated[Optional[list[str]], typer.Option("--add-route-table", help="Gateway: a route "
+                                                                     "table to add (repeat).")] = None,
+        remove_route_table: Annotated[Optional[list[str]], typer.Option("--remove-route-table", help="Gateway: a "
+                                                                        "route table to remove (repeat).")] = None,
+        private_dns: Annotated[Optional[bool], typer.Option("--private-dns/--no-private-dns",
+                                                            help="Interface: turn private DNS on or off.")] = None,
+        vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Change a VPC endpoint (modify-vpc-endpoint): ENIs, routes and DNS follow at once."""
+    from ..ops.vpc_endpoint import modify_vpc_endpoint
+    the_lab = running_lab(lab, as_json)
+    said = the_lab.topology.name_of(name, "vpce")
+
+    def report(ms: float) -> Report:
+        where, data = _endpoint_text(the_lab.topology, said)
+        return done(f"modified endpoint {said}: {where}", data, ms)
+
+    apply_change(as_json, lambda: modify_vpc_endpoint(the_lab, name, add_subnet, remove_subnet, add_group, remove_group,
+                                                      add_route_table, remove_route_table, private_dns, vpc), report)
+
+
+@vpc_app.command(name="modify-attribute")
+def modify_attribute(
+        vpc: Annotated[str, typer.Argument(help="VPC name or vpc- id.")],
+        dns_support: Annotated[Optional[bool], typer.Option("--enable-dns-support/--no-enable-dns-support",
+                                                            help="The VPC's resolver answers.")] = None,
+        dns_hostnames: Annotated[Optional[bool], typer.Option("--enable-dns-hostnames/--no-enable-dns-hostnames",
+                                                              help="Private and public DNS hostnames.")] = None,
+        lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Change one DNS attribute of a VPC (modify-vpc-attribute); the resolvers follow at once."""
+    from ..ops.vpc import modify_vpc_attribute
+    the_lab = running_lab(lab, as_json)
+
+    def report(ms: float) -> Report:
+        v = the_lab.topology.vpcs[the_lab.topology.name_of(vpc, "vpc")]
+        return done(f"VPC {v.name}: enable_dns_support {str(v.enable_dns_support).lower()}, "
+                    f"enable_dns_hostnames {str(v.enable_dns_hostnames).lower()}",
+                    {"vpc": v.name, "id": v.id, "enable_dns_support": v.enable_dns_support,
+                     "enable_dns_hostnames": v.enable_dns_hostnames}, ms)
+
+    apply_change(as_json, lambda: modify_vpc_attribute(the_lab, vpc, dns_support, dns_hostnames), report)
 
 
 @endpoint_app.command(name="delete")

@@ -164,7 +164,10 @@ def render_status(st: dict) -> None:
         for e in vpc["endpoints"]:
             where = ", ".join(e["route_tables"] or e["network_interfaces"])
             console.print(f"  {e['type'].lower()} endpoint {e['name']} {e['id']} → {e['service']}: {where}"
-                          + (" (private DNS)" if e["private_dns"] and e["type"] == "Interface" else ""), highlight=False)
+                          + (" (private DNS)" if e["private_dns"] and e["type"] == "Interface" else "")
+                          + (f" ({e['prefix_list_id']})" if e["prefix_list_id"] else ""), highlight=False)
+            for n in e["dns_names"]:
+                console.print(f"    {n}", highlight=False)
         for n in vpc["nat_gateways"]:
             console.print(f"  NAT gateway {n['name']} {n['id']} ({n['connectivity_type']}) in {n['subnet']}: "
                           f"{n['private_ip']}" + (f" → {n['eip']}" if n["eip"] else ""), highlight=False)
@@ -184,6 +187,8 @@ def render_status(st: dict) -> None:
                       highlight=False)
     for service, addresses in st["services"].items():
         console.print(f"  AWS service {service}: {', '.join(addresses)}", highlight=False)
+    for p in st["prefix_lists"]:
+        console.print(f"  prefix list {p['id']} {p['prefix_list_name']}: {', '.join(p['cidrs'])}", highlight=False)
 
 
 def _up_down(state: str) -> str:

@@ -170,7 +170,7 @@ def run_drill(lab: Lab, name: str, client: str, target: str, action: Callable[[]
     `target`: an address or anything `Lab.resolve` knows (an instance, ENI, internet host)."""
     ns = lab.namespace_of(client)
     client = lab.topology.name_of(client, "i", "eni")         # reported by name
-    target = str(lab.resolve(target).address)
+    target = str(lab.topology.address_seen_by(client, target) or lab.resolve(target).address)
     settle = max(1, int(settle_ms / interval_ms))
     session = TcpSession(ns, target, tcp_port) if tcp_port else None
     try:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 
+from ..errors import UsageError
 from .expectation import Expectation
 from .ids import ID_RE, aws_id
 from .instance import Instance
@@ -125,6 +126,28 @@ class Topology:
     def __getstate__(self) -> dict:
         # only the fields: the index is made again when it is needed (a lab's model cache pickles Topologies)
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def address_seen_by(self, source: str, destination: str) -> IPv4Address | None:
+        """The address `source` sends to when it names the instance or ENI `destination` (names or ids): from
+        the internet (an internet host), its public IP (the EIP or auto-assigned public IPv4 of its primary
+        private IP, else its first); None when `destination` is no instance or ENI or the source is in a VPC,
+        where the private IP is the one used. The one rule for probe, matrix, verify, drills and the analysis."""
+        if self.name_of(source, "i", "eni") not in self.internet_hosts:
+            return None
+        name = self.name_of(destination, "i", "eni")
+        if name in self.instances:
+            inst = self.instances[name]
+            eni = self.vpcs[inst.vpc].network_interfaces[inst.primary_network_interface]
+        elif name in self.network_interfaces:
+            eni = self.network_interfaces[name]
+        else:
+            return None
+        mapped = eni.public_addresses
+        if not mapped:
+            raise UsageError(f"{destination} has no public IP: from internet host {source} its private address "
+                             f"{eni.private_ip_address} is not reachable",
+                             hint="associate an Elastic IP (`vpcemu eip associate`), or send from inside the VPC")
+        return mapped.get(eni.private_ip_address) or next(iter(mapped.values()))
 
     def interfaces_of(self, instance: str) -> list[NetworkInterface]:
         """The ENIs attached to an instance, by device index."""

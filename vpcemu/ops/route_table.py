@@ -42,6 +42,7 @@ def route_created(topology: Topology, route_table: str, destination: str, target
 
 def route_replaced(topology: Topology, route_table: str, destination: str, target: str, vpc: str | None = None) -> Topology:
     v, rt = _table(topology, route_table, vpc)
+    rules.endpoint_route(rt.name, destination, rt.routes, topology.prefix_lists.values())
     existing = rules.present_route(rt.name, v.name, rules.destination(destination), _by_destination(rt))
     new = _route(topology, v, existing.destination, target)
     return _with_routes(topology, v, rt, tuple(new if r is existing else r for r in rt.routes))
@@ -49,6 +50,7 @@ def route_replaced(topology: Topology, route_table: str, destination: str, targe
 
 def route_deleted(topology: Topology, route_table: str, destination: str, vpc: str | None = None) -> Topology:
     v, rt = _table(topology, route_table, vpc)
+    rules.endpoint_route(rt.name, destination, rt.routes, topology.prefix_lists.values())
     existing = rules.present_route(rt.name, v.name, rules.destination(destination), _by_destination(rt))
     return _with_routes(topology, v, rt, tuple(r for r in rt.routes if r is not existing))
 

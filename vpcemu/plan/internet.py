@@ -21,6 +21,9 @@ CORE_HOP = "169.254.255.1"
 IGW_HOP = "169.254.255.2"
 ROUTER_HOP = "169.254.255.3"       # a VPC router seen from its IGW or a peered router: never local there
 REGION_HOP = "169.254.255.4"
+# The internet's resolver (public DNS for the lab) answers on the core's own address, which every
+# internet host reaches as its next hop; their resolv.conf names it (services/environment.py).
+PUBLIC_RESOLVER = CORE_HOP
 MAIN_TABLE = 254
 
 

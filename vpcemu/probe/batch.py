@@ -93,7 +93,7 @@ def probe_many(lab: "Lab", flows: list[Flow], timeout: float = 1.0) -> list[Flow
         src_ep, dst_ep = lab.resolve(f.source), lab.resolve(f.destination)
         if src_ep.namespace is None:
             raise UsageError(f"{f.source!r} cannot send: it is not an instance, an attached ENI or an internet host")
-        src, dst = str(src_ep.address), str(dst_ep.address)
+        src, dst = str(src_ep.address), str(lab.topology.address_seen_by(f.source, f.destination) or dst_ep.address)
         sport = SPORT_BASE + i
         raw = bytes(build_packet(f.protocol, src, dst, f.port, TOKEN_PREFIX + b"batch", sport))
         by_ns.setdefault(src_ep.namespace, []).append((i, raw, dst))

@@ -158,9 +158,16 @@ class _Matcher:
         return True
 
 
-def resolve_destination(lab: "Lab", destination: str) -> tuple[IPv4Address, str | None]:
+def resolve_destination(lab: "Lab", destination: str, source: str) -> tuple[IPv4Address, str | None]:
+    """The address `source` sends to for `destination` (Topology.address_seen_by), and the namespace it
+    lands in: an address's too, when it is an attached ENI's private or public IP (an EIP)."""
     ep = lab.resolve(destination)
-    return ep.address, ep.namespace
+    address = lab.topology.address_seen_by(source, destination) or ep.address
+    if ep.namespace is not None:
+        return address, ep.namespace
+    owner = next((e for e in lab.topology.network_interfaces.values() if e.attachment is not None
+                  and (address in e.private_ip_addresses or address in e.public_addresses.values())), None)
+    return address, names.instance_ns(lab.name, owner.attachment.instance) if owner else None
 
 
 def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp", port: int | None = None,
@@ -175,7 +182,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     src_ep = lab.resolve(source)
     if src_ep.namespace is None:
         raise UsageError(f"{source!r} cannot send: it is not an instance or an attached ENI")
-    dst_addr, dst_ns = resolve_destination(lab, destination)
+    dst_addr, dst_ns = resolve_destination(lab, destination, source)
     src, dst = str(src_ep.address), str(dst_addr)
     sport = random.randrange(20000, 60000)
     token = TOKEN_PREFIX + os.urandom(8).hex().encode()
@@ -195,10 +202,17 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     answer = matcher.answer(reply) if reply else None
     delivered = answer is not None and not answer.startswith("icmp-error")
     hops = []
-    for cap in caps + ([dst_cap] if dst_cap else []):
-        for f in cap.frames():
-            if matcher.is_probe(f):
-                hops.append(_hop(cap.ns, f, sent_ns, components, matcher))
+    seen = [(cap.ns, f) for cap in caps + ([dst_cap] if dst_cap else []) for f in cap.frames()]
+    for ns, f in seen:
+        if matcher.is_probe(f):
+            hops.append(_hop(ns, f, sent_ns, components, matcher))
+    # an answer that carries no token (a SYN-ACK, a RST) is known by the probe's own flow reversed, as NAT
+    # rewrote it at each hop: so the return leg shows wherever it went, and where it was dropped
+    flows = {(h.destination, h.source, h.destination_port, h.source_port) for h in hops if h.leg == "forward"}
+    if matcher.protocol != "icmp":
+        for ns, f in seen:
+            if not matcher.is_probe(f) and _flow(f, matcher.protocol) in flows:
+                hops.append(_hop(ns, f, sent_ns, components, matcher))
     hops.sort(key=lambda h: h.time_ms)
     out_frame = next((f for f in src_cap.frames() if f.direction == "out" and matcher.is_probe(f)), None)
     in_frame = next((f for f in dst_cap.frames() if f.direction == "in" and matcher.is_probe(f)), None) \
@@ -227,6 +241,19 @@ def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], 
     return Hop(ns, frame.ifname, components.get((ns, frame.ifname), frame.ifname), frame.direction,
                "forward" if forward else "return", h["src"], h["dst"], h["ttl"],
                round((frame.ts_ns - sent_ns) / 1e6, 3), h.get("sport"), h.get("dport"))
+
+
+def _flow(frame: Frame, protocol: str) -> tuple | None:
+    """(source, destination, source port, destination port) of a TCP or UDP frame; None for anything else."""
+    import struct
+    data = frame.data
+    if len(data) < 34 or data[12:14] != b"\x08\x00" or data[23] != {"tcp": 6, "udp": 17}[protocol]:
+        return None
+    l4 = 14 + (data[14] & 0x0F) * 4
+    if len(data) < l4 + 4:
+        return None
+    sport, dport = struct.unpack_from("!HH", data, l4)
+    return socket.inet_ntoa(data[26:30]), socket.inet_ntoa(data[30:34]), sport, dport
 
 
 def _ether(data: bytes):

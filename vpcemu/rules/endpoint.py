@@ -77,6 +77,20 @@ def interface_subnet(subnet: Subnet, zones: Mapping[str, str]) -> Subnet:
     return subnet
 
 
+def listed(endpoint: str, what: str, value: str, present: Collection[str]) -> str:
+    """ModifyVpcEndpoint's Remove…: only what the endpoint has."""
+    if value not in present:
+        raise UsageError(f"endpoint {endpoint} has no {what} {value!r}", ErrorCode.INVALID_PARAMETER,
+                         hint=f"its {what}s: {', '.join(present) or 'none'}")
+    return value
+
+
+def interface_groups_left(count: int) -> None:
+    if count == 0:
+        raise UsageError("an interface endpoint keeps at least one security group", ErrorCode.MISSING_PARAMETER,
+                         hint="add another group in the same call")
+
+
 def private_dns(vpc: Vpc, service: str, region: str, endpoints: Iterable[VpcEndpoint]) -> None:
     """Private DNS for `service`, among the VPC's other endpoints."""
     if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):

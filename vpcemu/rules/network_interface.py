@@ -44,7 +44,8 @@ def private_ip(subnet: Subnet, ip: IPv4Address, holder: str | None = None) -> IP
                          hint="an ENI's private IPs come from its own subnet")
     if subnet.is_reserved(ip):
         raise UsageError(f"{ip} is reserved by AWS in {subnet.cidr_block} (the first four and the last address)",
-                         ErrorCode.INVALID_PARAMETER_VALUE)
+                         ErrorCode.INVALID_PARAMETER_VALUE, hint=f"assignable here: {subnet.cidr_block.network_address + 4} "
+                                                                 f"to {subnet.cidr_block.broadcast_address - 1}")
     if holder is not None:
         raise UsageError(f"{ip} is already assigned at {holder}", ErrorCode.INVALID_IP_ADDRESS_IN_USE,
                          hint="an address belongs to one ENI; a secondary IP moves only with reassignment allowed")

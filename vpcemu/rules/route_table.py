@@ -7,13 +7,13 @@ not a target: AWS owns it and traffic reaches it through its NAT gateway or by D
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Network
 from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import UsageError
-from ..model import Route, TargetKind, Topology, Vpc
+from ..model import PrefixList, Route, TargetKind, Topology, Vpc
 from . import limits
 from .names import unknown_id
 
@@ -53,6 +53,29 @@ def destination_free(table: str, cidr: IPv4Network, routes: Mapping[IPv4Network,
                          ErrorCode.ROUTE_ALREADY_EXISTS, hint="replacing the local route's target is not supported yet")
     raise UsageError(f"route table {table} already has a route for {cidr} (to {same.target})",
                      ErrorCode.ROUTE_ALREADY_EXISTS, hint="one route per destination: replace its target instead")
+
+
+def endpoint_route(table: str, value: Any, routes: Sequence[Route], prefix_lists: Iterable[PrefixList]) -> None:
+    """ReplaceRoute and DeleteRoute named by a prefix list's id, or by one of its CIDRs: a gateway endpoint's
+    route is the endpoint's, changed only through it (aws-vpc-reference §2); an id the table has no route for
+    is not found. A CIDR route of the table for that very CIDR is the one meant."""
+    lists = {p.id: p for p in prefix_lists}
+    try:
+        cidr = IPv4Network(value, strict=False) if isinstance(value, str) and "/" in value else None
+    except ValueError:
+        cidr = None
+    if cidr is not None and any(r.destination == cidr for r in routes):
+        return
+    for r in routes:
+        pl = lists.get(r.destination_prefix_list_id)
+        if pl is not None and (value == pl.id or cidr in pl.cidrs):
+            raise UsageError(f"the route to {pl.id} ({pl.prefix_list_name}: {', '.join(map(str, pl.cidrs))}) in route "
+                             f"table {table} belongs to gateway endpoint {r.target}; it cannot be replaced or deleted",
+                             ErrorCode.INVALID_PARAMETER_VALUE,
+                             hint=f"remove {table} from the endpoint instead: "
+                                  f"`vpcemu endpoint modify {r.target} --remove-route-table {table}`")
+    if value in lists:
+        raise UsageError(f"route table {table} has no route for {value}", ErrorCode.INVALID_ROUTE_NOT_FOUND)
 
 
 def present_route(table: str, vpc: str, cidr: IPv4Network, routes: Mapping[IPv4Network, Route]) -> Route:

@@ -1,4 +1,5 @@
-"""VPC: the size of its CIDR blocks, how many it may have, and which ranges a secondary block may come from."""
+"""VPC: the size of its CIDR blocks, how many it may have, which ranges a secondary block may come from,
+and ModifyVpcAttribute's one attribute per call, never turning DNS off under private DNS."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,3 +56,24 @@ def restricted_range(primary: IPv4Network, cidr: IPv4Network) -> str | None:
     if clash is None:
         return None
     return f"a VPC whose primary CIDR ({primary}) is {home_text} cannot add a CIDR block from {clash}"
+
+
+def one_attribute(given: dict[str, bool | None]) -> tuple[str, bool]:
+    """ModifyVpcAttribute changes exactly one attribute per call (AWS refuses two)."""
+    named = [(k, v) for k, v in given.items() if v is not None]
+    if len(named) != 1:
+        raise UsageError("Fields for multiple attribute types specified: " + ", ".join(k for k, _ in named)
+                         if named else "give one attribute to modify: " + ", ".join(given),
+                         ErrorCode.INVALID_PARAMETER_COMBINATION if named else ErrorCode.MISSING_PARAMETER,
+                         hint="ModifyVpcAttribute changes one attribute per call")
+    return named[0]
+
+
+def dns_attribute_off(vpc: str, attribute: str, private_dns_endpoints: Sequence[str]) -> None:
+    """Both DNS attributes stay on while an interface endpoint of the VPC has private DNS, which needs them
+    (the rule rules/endpoint.py private_dns applies when private DNS is turned on)."""
+    if private_dns_endpoints:
+        raise UsageError(f"{attribute} cannot be turned off on VPC {vpc}: private DNS of endpoint(s) "
+                         f"{', '.join(private_dns_endpoints)} needs both enable_dns_support and enable_dns_hostnames",
+                         ErrorCode.INVALID_PARAMETER,
+                         hint="turn private DNS off on those endpoints first (`vpcemu endpoint modify NAME --no-private-dns`)")

@@ -15,18 +15,12 @@ import socket
 import ssl
 from ipaddress import IPv4Address
 
+from ..dns.zone import certificate_names
 from . import Servers, bind_in
 from .ca import CertificateAuthority
 
 CLIENT_HEADER = "x-vpcemu-client-address"
 WHOAMI_PATH = "/vpcemu/whoami"
-
-
-def service_dns_names(service: str, region: str) -> list[str]:
-    names = [f"{service}.{region}.amazonaws.com"]
-    if service == "s3":
-        names += [f"*.s3.{region}.amazonaws.com", "s3.amazonaws.com", "*.s3.amazonaws.com"]
-    return names
 
 
 class _Middleware:
@@ -71,9 +65,7 @@ class AwsRegion:
         return self._app
 
     def _tls_context(self) -> ssl.SSLContext:
-        names: list[str] = []
-        for s in self.services:
-            names += service_dns_names(s, self.region)
+        names = certificate_names(self.services, self.region)
         ips = sorted({a for addrs in self.services.values() for a in addrs})
         return self.ca.issue(f"aws-{self.region}", names, ips).server_context()
 

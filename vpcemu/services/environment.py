@@ -1,12 +1,14 @@
 """What `vpcemu exec` gives a program inside an instance: the lab CA trusted, the region set, dummy
-credentials, no endpoint override (names resolve through the VPC resolver), and resolv.conf."""
+credentials, no endpoint override (names resolve through the VPC resolver), and resolv.conf (an
+internet host's names the internet's resolver)."""
 from __future__ import annotations
 
 from ipaddress import IPv4Address
 from pathlib import Path
 
 from ..model.topology import Topology
-from ..plan.names import instance_ns
+from ..plan.internet import PUBLIC_RESOLVER
+from ..plan.names import instance_ns, internet_host_ns
 
 
 def exec_environment(region: str, ca_bundle: Path | str | None) -> dict[str, str]:
@@ -31,6 +33,10 @@ def resolv_conf(nameserver: IPv4Address | str, region: str) -> str:
     return f"# vpcemu: AmazonProvidedDNS\nnameserver {nameserver}\nsearch {domain}\noptions timeout:2 attempts:2\n"
 
 
+def public_resolv_conf() -> str:
+    return f"# vpcemu: the lab internet's public DNS\nnameserver {PUBLIC_RESOLVER}\noptions timeout:2 attempts:2\n"
+
+
 def resolv_conf_path(namespace: str) -> str:
     return f"/etc/netns/{namespace}/resolv.conf"
 
@@ -43,7 +49,8 @@ def etc_netns(namespace: str) -> str:
 def instance_resolv_conf(topology: Topology, lab: str, state_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     """(files, symlinks) for Plan: one resolv.conf per VPC (its +2) in the lab's state directory, and
     per instance namespace one symlink /etc/netns/<ns> → that VPC's directory: one host object per
-    instance instead of a directory and a file (a 500-instance lab made them in ~0.15 s on ext4)."""
+    instance instead of a directory and a file (a 500-instance lab made them in ~0.15 s on ext4).
+    Internet hosts share one more, naming the internet's resolver."""
     files: dict[str, str] = {}
     links: dict[str, str] = {}
     for vpc in topology.vpcs.values():
@@ -51,4 +58,10 @@ def instance_resolv_conf(topology: Topology, lab: str, state_dir: Path) -> tuple
         files[str(etc / "resolv.conf")] = resolv_conf(vpc.dns_server, topology.region)
         for name in vpc.instances:
             links[etc_netns(instance_ns(lab, name))] = str(etc)
+    if topology.internet_hosts:
+        # never a VPC's directory: a name starts with a letter or digit
+        etc = state_dir / "etc" / "-internet"
+        files[str(etc / "resolv.conf")] = public_resolv_conf()
+        for name in topology.internet_hosts:
+            links[etc_netns(internet_host_ns(lab, name))] = str(etc)
     return files, links

@@ -1,4 +1,5 @@
-"""The VPC resolver (AmazonProvidedDNS) served with dnslib on UDP and TCP 53, bound inside a namespace.
+"""The VPC resolver (AmazonProvidedDNS) served with dnslib on UDP and TCP 53, bound inside a namespace;
+the internet's resolver is the same server with the public zone (dns/zone.py build_public_zone).
 
     resolver = VpcResolver(zone)              # zone: vpcemu.dns.zone.build_zone(...)
     handle = resolver.start(netns, ["10.0.0.2", "169.254.169.253"])   # returns once sockets listen

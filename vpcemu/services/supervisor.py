@@ -6,6 +6,7 @@ It reads the lab's model (STATE_DIR/model.yaml, kernel/stored_model.py), creates
 writes the CA bundle programs in the lab trust (STATE_DIR/ca-bundle.pem), moves into the lab's
 parking namespace (so the lab's teardown finds it among the lab's processes), then starts:
   - one VPC resolver per VPC in its router namespace, at the VPC's +2 and 169.254.169.253;
+  - the internet's resolver (public DNS for the lab) in the core namespace, if the lab has internet hosts;
   - each internet host's listeners in the host's namespace;
   - the AWS region (moto) in the region namespace, if the lab has services.
 The services run in a worker process it forks and replaces at once if it dies (Keeper); the keeper
@@ -35,6 +36,7 @@ from ..model.internet import Listener
 from ..model.topology import Topology
 from ..plan import names
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
+from ..plan.internet import PUBLIC_RESOLVER
 
 CA_DIR = "ca"
 CA_BUNDLE_FILE = "ca-bundle.pem"
@@ -64,16 +66,23 @@ class RegionSpec:
 
 
 @dataclass(frozen=True)
+class PublicResolverSpec:
+    namespace: str
+    address: str
+
+
+@dataclass(frozen=True)
 class SupervisorSpec:
     resolvers: tuple[ResolverSpec, ...]
     hosts: tuple[HostSpec, ...]
     region: RegionSpec | None
     answering: bool             # some VPC has enable_dns_support
+    public: PublicResolverSpec | None = None     # the internet's resolver, which internet hosts use
 
     @property
     def needed(self) -> bool:
         """Whether the lab needs a supervisor at all: a resolver that answers, a listener or a service."""
-        return self.answering or bool(self.hosts) or self.region is not None
+        return self.answering or bool(self.hosts) or self.region is not None or self.public is not None
 
 
 def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
@@ -90,8 +99,9 @@ def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
     if topology.services:
         region = RegionSpec(names.region_ns(lab), topology.region,
                             {s: tuple(str(a) for a in addrs) for s, addrs in topology.service_addresses.items()})
+    public = PublicResolverSpec(names.internet_ns(lab), PUBLIC_RESOLVER) if topology.internet_hosts else None
     return SupervisorSpec(resolvers, hosts, region,
-                          answering=any(v.enable_dns_support for v in topology.vpcs.values()))
+                          answering=any(v.enable_dns_support for v in topology.vpcs.values()), public=public)
 
 
 class Supervisor:
@@ -102,6 +112,7 @@ class Supervisor:
         self.lab = lab
         self.handles: list = []
         self.resolvers: dict[str, object] = {}      # VPC → its VpcResolver, whose zone SIGHUP swaps
+        self.public = None                          # the internet's VpcResolver, swapped likewise
 
     def read_model(self) -> Topology:
         return read_model(self.state_dir)
@@ -117,7 +128,7 @@ class Supervisor:
             import moto.moto_server.werkzeug_app  # noqa: F401
 
     def start(self, topology: Topology, spec: SupervisorSpec) -> None:
-        from ..dns.zone import build_zone
+        from ..dns.zone import build_public_zone, build_zone
         from .aws import AwsRegion
         from .ca import CertificateAuthority
         from .internet import start_host_listeners
@@ -131,6 +142,11 @@ class Supervisor:
                 self._start(f"the resolver of VPC {r.vpc}", r.namespace, ", ".join(r.addresses),
                             lambda resolver=resolver, r=r: resolver.start(r.namespace, list(r.addresses)))
                 self.resolvers[r.vpc] = resolver
+            if spec.public is not None:
+                public, p = VpcResolver(build_public_zone(topology)), spec.public
+                self._start("the internet's resolver", p.namespace, p.address,
+                            lambda: public.start(p.namespace, [p.address]))
+                self.public = public
             for h in spec.hosts:
                 self._start(f"the listeners of internet host {h.host}", h.namespace,
                             f"{h.ip} " + " ".join(f"{l.protocol}/{l.port}" for l in h.listen),
@@ -153,13 +169,15 @@ class Supervisor:
     def reload(self) -> None:
         """Swap each resolver's zone for one built from the model as it is now, then say which model
         that was (its mtime in RELOADED_FILE), so the caller can wait for exactly this reload."""
-        from ..dns.zone import build_zone
+        from ..dns.zone import build_public_zone, build_zone
 
         version = (self.state_dir / MODEL_FILE).stat().st_mtime_ns
         topology = self.read_model()
         for vpc, resolver in self.resolvers.items():
             if vpc in topology.vpcs:
                 resolver.zone = build_zone(topology, vpc, topology.service_addresses)
+        if self.public is not None:
+            self.public.zone = build_public_zone(topology)
         (self.state_dir / RELOADED_FILE).write_text(str(version))
 
     def stop(self) -> None:
@@ -172,6 +190,9 @@ def describe(spec: SupervisorSpec) -> list[dict]:
     """The services a spec runs, as `status` shows them: what, where, on which addresses."""
     out = [{"service": f"dns {r.vpc}", "kind": "dns", "namespace": r.namespace, "addresses": list(r.addresses)}
            for r in spec.resolvers]
+    if spec.public is not None:
+        out.append({"service": "dns internet", "kind": "dns", "namespace": spec.public.namespace,
+                    "addresses": [spec.public.address]})
     out += [{"service": f"host {h.host}", "kind": "internet-host", "namespace": h.namespace,
              "addresses": [f"{h.ip} {l.protocol}/{l.port}" for l in h.listen]} for h in spec.hosts]
     if spec.region is not None:
