@@ -37,6 +37,7 @@ from ..plan.nat_gateway import PORTS as NAT_GATEWAY_PORTS
 from ..plan.router_nft import middlebox_routes, source_dest_checked
 from ..plan.security_group import filtered, group_members, sg_rules
 from ..plan.vpc_endpoint import gateway_endpoints
+from ..rules.route_table import route_state
 from .filters import network_acl_decision, security_group_match
 from .result import ECHO_REQUEST, Analysis, Blocked, Hop, Packet
 from .routes import RouteLookup
@@ -356,10 +357,8 @@ class _Leg:
             self.hop(component, "route-table", pkt,
                      route={"destination": choice.destination, "target": route.target or "blackhole"})
             kind = route.target_kind
-            if kind == TargetKind.BLACKHOLE or route.state == "blackhole" or (
-                    kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY)
-                    and route.network_interface not in vpc.network_interfaces):
-                self.block(component, ExplanationCode.NO_ROUTE_TO_DESTINATION, route_table=table,
+            if route_state(vpc, route) == "blackhole":
+                self.block(component, ExplanationCode.BAD_STATE_ROUTE, route_table=table,
                            route=f"{table} {choice.destination} state=blackhole")
             if kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
                 return Link("eni", route.network_interface)

@@ -10,6 +10,7 @@ list becomes one route per entry (a static route of the same destination wins, a
 from __future__ import annotations
 
 from ..model import RouteTable, TargetKind, Topology, Vpc, aws_id
+from ..rules.route_table import route_state
 from .context import Importer
 from .describe import inner, live_state, objects, tag_list
 from .network_interface import attachment_of
@@ -69,7 +70,7 @@ def _route(t: Topology, v: Vpc, r, owner: str) -> dict:
             out["InstanceOwnerId"] = owner
         out["NetworkInterfaceId"] = eni.id
     out["Origin"] = r.origin
-    out["State"] = r.state
+    out["State"] = route_state(v, r)
     return out
 
 

@@ -96,13 +96,14 @@ def _route(ctx: VpcContext, table: str, item: Any, path: str, routes: dict[IPv4N
 
 
 def _gone(ctx: VpcContext, d: dict, path: str, dest: IPv4Network) -> Route | None:
-    """`state: blackhole` with a target: a route whose NAT gateway was deleted while the lab ran. AWS keeps such a
-    route, with its NatGatewayId, as a blackhole until it is replaced or deleted (aws-vpc-reference §7)."""
+    """`state: blackhole` with a target: a route whose NAT gateway or ENI was deleted while the lab ran. AWS keeps
+    such a route, with its target's id, as a blackhole until it is replaced or deleted (aws-vpc-reference §2, §7).
+    The file keeps only the name, so the route reads back as a NAT gateway's."""
     target, doc = d["target"], ctx.doc
     if not doc.passes(f"{path}.target", valid_name, target):
         return None
     if doc.declared_in(target) or target in doc.peer_names or target in ctx.vpc.endpoints or target == "local":
-        ctx.r.error(f"{path}.state", f"`state: blackhole` marks a route whose NAT gateway was deleted; {target!r} "
+        ctx.r.error(f"{path}.state", f"`state: blackhole` marks a route whose NAT gateway or ENI was deleted; {target!r} "
                                      "exists", ErrorCode.INVALID_PARAMETER_VALUE,
                     hint="route to it without `state:`, or drop the traffic with `target: blackhole`")
         return None

@@ -12,6 +12,7 @@ The VPC router (one namespace per VPC) is where AWS's rules live:
 from __future__ import annotations
 
 from ..model import NetworkInterface, RouteTable, TargetKind, Topology, Vpc, mac_address
+from ..rules.route_table import route_state
 from . import names
 from .builder import PlanBuilder
 from .internet import internet, needs_internet
@@ -168,7 +169,7 @@ def route_table(builder: PlanBuilder, vpc: Vpc, rtr: str, table: int, rt: RouteT
         kind = route.target_kind
         if kind == TargetKind.LOCAL:
             builder.route(RouteEntry(rtr, table, str(route.destination), type="throw", comment=f"{rt.name}: local"))
-        elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
+        elif route_state(vpc, route) == "blackhole":
             builder.route(RouteEntry(rtr, table, str(route.destination), type="blackhole",
                                      comment=f"{rt.name}: blackhole"))
         elif kind == TargetKind.GATEWAY_ENDPOINT:

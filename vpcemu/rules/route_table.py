@@ -8,12 +8,13 @@ not a target: AWS owns it and traffic reaches it through its NAT gateway or by D
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import UsageError
-from ..model import Route, TargetKind, Topology, Vpc
+from ..model import Route, RouteTable, TargetKind, Topology, Vpc
 from . import limits
 from .names import unknown_id
 
@@ -163,6 +164,26 @@ def new_route(vpc: Vpc, cidr: IPv4Network, target: str, peerings: Mapping[str, t
     local_subset_destination(vpc, cidr)
     local_subset_target(vpc, cidr, kind, target)
     return Route(cidr, kind, target, network_interface=eni, state="blackhole" if kind == TargetKind.BLACKHOLE else "active")
+
+
+def route_state(vpc: Vpc, route: Route) -> str:
+    """AWS's `State` of a route: `blackhole` when its target is unavailable (aws-vpc-reference §2): the format's
+    own `target: blackhole`, a target deleted live (NAT gateway, ENI), or an ENI not attached to an instance (as
+    AWS documents for ENI routes of local gateway route tables: detached → blackhole). A requester-managed ENI
+    (a NAT gateway's) is AWS's own and never attached to an instance."""
+    if route.target_kind == TargetKind.BLACKHOLE or route.state == "blackhole":
+        return "blackhole"
+    if route.target_kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
+        eni = vpc.network_interfaces.get(route.network_interface)
+        if eni is None or (eni.attachment is None and not eni.requester_managed):
+            return "blackhole"
+    return "active"
+
+
+def target_gone(vpc: Vpc, table: RouteTable, network_interface: str) -> RouteTable:
+    """`table` with every route to the deleted ENI turned blackhole, keeping its target's name as AWS keeps the id."""
+    return replace(table, routes=tuple(replace(r, state="blackhole", network_interface=None)
+                                       if r.network_interface == network_interface else r for r in table.routes))
 
 
 def user_routes(routes: Sequence[Route]) -> int:
