@@ -34,7 +34,7 @@ from ..model import (Instance, NatGateway, NetworkAclEntry, NetworkInterface, Se
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 from ..plan.internet_gateway import public_mappings
 from ..plan.nat_gateway import PORTS as NAT_GATEWAY_PORTS
-from ..plan.router_nft import middlebox_routes, source_dest_checked
+from ..plan.router_nft import edge_route_table, gateway_routes, middlebox_routes, source_dest_checked
 from ..plan.security_group import filtered, group_members, sg_rules
 from ..plan.vpc_endpoint import gateway_endpoints
 from ..rules.route_table import route_state
@@ -95,10 +95,12 @@ class Analyzer:
         # middleboxes: the router tracks each side of one on its own (plan/router_nft.py middlebox_zones)
         self.middleboxes: dict[str, set[str]] = {}
         self.to_middlebox: dict[str, list[tuple[str, IPv4Network]]] = {}
+        self.edge: dict[str, str | None] = {}          # VPC → its IGW's gateway route table
         for v in t.vpcs.values():
             routes = middlebox_routes(v)
-            self.middleboxes[v.name] = {r.network_interface for _, r in routes}
+            self.middleboxes[v.name] = {r.network_interface for _, r in (*routes, *gateway_routes(v))}
             self.to_middlebox[v.name] = [(sub, r.destination) for sub, r in routes]
+            self.edge[v.name] = edge_route_table(v)
         prefix_lists = {pl.id: pl for pl in t.prefix_lists.values()}
         for v in t.vpcs.values():
             for nat in v.nat_gateways.values():
@@ -255,7 +257,7 @@ class _Leg:
             a = self.a
             if link.name in a.middleboxes[vpc.name]:
                 owner = a.owners[vpc.name].get(pkt.dst)
-                zone = (vpc.name, owner.name if owner else None)
+                zone = (vpc.name, owner.name) if owner else (vpc.name,)     # no ENI has the address: no zone
             elif any(sub == a.subnet_of[link.name].name and pkt.dst in cidr for sub, cidr in a.to_middlebox[vpc.name]) \
                     or getattr(a.owners[vpc.name].get(pkt.dst), "name", None) in a.middleboxes[vpc.name]:
                 zone = (vpc.name, link.name)
@@ -365,10 +367,33 @@ class _Leg:
             if kind != TargetKind.LOCAL:
                 return Link({TargetKind.INTERNET_GATEWAY: "igw", TargetKind.VPC_PEERING: "pcx",
                              TargetKind.GATEWAY_ENDPOINT: "gwe"}[kind], route.target)
+        elif link.kind == "igw" and self.a.edge[vpc.name] is not None:
+            appliance = self.gateway_route_table(vpc, pkt)
+            if appliance is not None:
+                return appliance
         if owner is None:                              # `local`: the router's table of ENI addresses
             self.block(f"vpc-router {vpc.name}", ExplanationCode.NO_POSSIBLE_DESTINATION, vpc=vpc.name, address=pkt.dst,
                        detail="no-network-interface-has-this-address")
         return Link("eni", owner.name)
+
+    def gateway_route_table(self, vpc: Vpc, pkt: Packet) -> Link | None:
+        """Ingress routing: the IGW's gateway route table, looked up for what the IGW delivers (already translated
+        to the private IP, as AWS delivers it); None for its `local` route."""
+        table = self.a.edge[vpc.name]
+        component = f"route-table {table}"
+        choice = self.a.routes[vpc.name, table].lookup(pkt.dst)
+        if choice is None or choice.route.target_kind == TargetKind.LOCAL:
+            return None
+        route = choice.route
+        self.hop(component, "route-table", pkt, route={"destination": choice.destination, "target": route.target})
+        if route_state(vpc, route) == "blackhole":
+            self.block(component, ExplanationCode.BAD_STATE_ROUTE, route_table=table,
+                       route=f"{table} {choice.destination} state=blackhole")
+        eni = vpc.network_interfaces[route.network_interface]
+        if not eni.public_addresses:
+            self.block(component, ExplanationCode.INGRESS_RTB_NO_PUBLIC_IP, direction="ingress",
+                       igw=vpc.internet_gateway, route_table=table, eni=eni.name)
+        return Link("eni", eni.name)
 
     def forward_hook(self, vpc: Vpc, link: Link, out: Link, pkt: Packet) -> None:
         """The router's filters, in the order of their nft hook priorities."""
