@@ -41,7 +41,7 @@ def lab_status(lab: "Lab") -> dict:
             "subnets": [{"name": s.name, "id": s.id, "cidr": str(s.cidr_block), "az": s.availability_zone,
                          "route_table": s.route_table, "network_acl": s.network_acl}
                         for s in vpc.subnets.values()],
-            "route_tables": [{"name": rt.name, "id": rt.id, "main": rt.main,
+            "route_tables": [{"name": rt.name, "id": rt.id, "main": rt.main, "edge_associations": list(rt.edge_associations),
                               "routes": [route_text(vpc, r) for r in rt.routes]} for rt in vpc.route_tables.values()],
             "instances": [{"name": i.name, "id": i.id, "subnet": i.subnet, "az": i.availability_zone,
                            "namespace": names.instance_ns(lab.name, i.name), "forwarding": i.forwarding}

@@ -36,6 +36,7 @@ app.add_typer(drill.drill_app, name="drill")
 app.add_typer(edge.eip_app, name="eip")
 app.add_typer(edge.nat_app, name="nat")
 app.add_typer(edge.route_app, name="route")
+app.add_typer(edge.route_table_app, name="route-table")
 app.add_typer(edge.endpoint_app, name="endpoint")
 app.add_typer(transfer.import_app, name="import")
 

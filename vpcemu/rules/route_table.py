@@ -203,7 +203,7 @@ def gateway_route(vpc: Vpc, table: str, route: Route) -> None:
     prefix list, no host address)."""
     if route.target_kind == TargetKind.LOCAL:
         return
-    where = f"route table {table} is a gateway route table (edge-associated with {vpc.internet_gateway})"
+    where = f"route table {table}, a gateway route table of {vpc.internet_gateway}"
     if route.is_prefix_list:
         raise UsageError(f"{where}: a prefix list ({route.destination_prefix_list_id}, gateway endpoint "
                          f"{route.target}) cannot be its destination", ErrorCode.INVALID_PARAMETER_VALUE,
