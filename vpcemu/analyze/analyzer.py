@@ -216,10 +216,10 @@ class Analyzer:
         result.return_path = back.hops
         try:
             back.answer(arrived)
+            result.reachable = True
         except Blocked as b:
             result.explanations.append(b.explanation)
-            return result
-        result.reachable = True
+        result.warnings += asymmetric_routing(forward, back)
         return result
 
     def _sender(self, source: str, dst: IPv4Address) -> tuple[NetworkInterface | str, IPv4Address]:
@@ -236,6 +236,24 @@ class Analyzer:
                          hint="a flow starts at an instance, an ENI attached to one, or an internet host")
 
 
+def asymmetric_routing(forward: "_Leg", back: "_Leg") -> list[str]:
+    """AWS does not support asymmetric routing through a middlebox (gateway-route-tables.html: "Return traffic
+    must be routed through the same appliance"): when the answer's routing, as far as it went, crosses other
+    appliances than its request, say so, naming the route tables each leg used. The answer is judged once its
+    routing has left the appliances behind (a decision to somewhere other than an appliance), so an answer
+    stopped before it was routed says nothing."""
+    if not back.settled:
+        return []
+    there, again = forward.appliances(), back.appliances()
+    if there == again:
+        return []
+    tables = [", ".join(dict.fromkeys(h.component.removeprefix("route-table ") for h in leg.hops
+                                      if h.kind == "route-table")) or "none" for leg in (forward, back)]
+    return [f"asymmetric routing: the request crossed {', '.join(there) or 'no appliance'} (route tables: "
+            f"{tables[0]}), the answer {', '.join(again) or 'no appliance'} (route tables: {tables[1]}); AWS does "
+            "not support it: route both directions through the same appliance"]
+
+
 class _Leg:
     """One leg of a flow (forward: the request; return: the answer), walked from component to component.
     Each step either hands the packet on or raises `Blocked`; the hops it passed are in `hops`."""
@@ -247,6 +265,15 @@ class _Leg:
         self.tracked = tracked                  # the routers' connection-tracking entries the request made
         self.hops: list[Hop] = []
         self.passes = 0
+        self.routed: list[str | None] = []     # each routing decision: the appliance it went to, or None
+
+    @property
+    def settled(self) -> bool:
+        """Has the leg been routed somewhere other than an appliance (so its appliances are all known)?"""
+        return None in self.routed
+
+    def appliances(self) -> list[str]:
+        return list(dict.fromkeys(x for x in self.routed if x is not None))
 
     def new(self, vpc: Vpc, link: Link, pkt: Packet) -> bool:
         """Does the router's connection tracking see this pass as new (security groups judge it)? The
@@ -330,6 +357,9 @@ class _Leg:
             self.hop(*local, pkt)
             return Delivered("router", vpc.name, pkt, local)
         out = self.route(vpc, link, pkt)
+        home = self.a.homes.get(out.name) if out.kind == "eni" else None
+        self.routed.append(home.name if isinstance(home, Instance) and home.forwarding
+                           and pkt.dst not in self.a.instance_ips[home.name] else None)
         self.forward_hook(vpc, link, out, pkt)
         if out.kind == "eni":
             return self.arrive(vpc, self.a.enis[out.name], pkt)
