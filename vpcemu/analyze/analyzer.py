@@ -34,7 +34,8 @@ from ..model import (Instance, NatGateway, NetworkAclEntry, NetworkInterface, Se
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 from ..plan.internet_gateway import public_mappings
 from ..plan.nat_gateway import PORTS as NAT_GATEWAY_PORTS
-from ..plan.router_nft import edge_route_table, gateway_routes, middlebox_routes, source_dest_checked
+from ..plan.router_nft import (edge_route_table, gateway_routes, middlebox_destinations, middlebox_routes,
+                               source_dest_checked)
 from ..plan.security_group import filtered, group_members, sg_rules
 from ..plan.vpc_endpoint import gateway_endpoints
 from ..rules.route_table import route_state
@@ -99,7 +100,7 @@ class Analyzer:
         for v in t.vpcs.values():
             routes = middlebox_routes(v)
             self.middleboxes[v.name] = {r.network_interface for _, r in (*routes, *gateway_routes(v))}
-            self.to_middlebox[v.name] = [(sub, r.destination) for sub, r in routes]
+            self.to_middlebox[v.name] = middlebox_destinations(v)
             self.edge[v.name] = edge_route_table(v)
         prefix_lists = {pl.id: pl for pl in t.prefix_lists.values()}
         for v in t.vpcs.values():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from ipaddress import IPv4Network
 
 from ..codes import ExplanationCode
 from ..model import NetworkInterface, Route, TargetKind, Topology, Vpc
@@ -70,6 +71,23 @@ def middlebox_routes(vpc: Vpc) -> list[tuple[str, Route]]:
             if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in vpc.network_interfaces]
 
 
+def middlebox_destinations(vpc: Vpc) -> list[tuple[str, IPv4Network]]:
+    """(subnet, range) for what a subnet's table really sends to a middlebox: each route to an ENI less what a
+    more specific route takes (the VPC's local route first: 0.0.0.0/0 to an appliance leaves the VPC's own
+    traffic direct), as disjoint ranges (an nft interval set refuses overlapping ones)."""
+    out: set[tuple[str, IPv4Network]] = set()
+    for subnet, r in middlebox_routes(vpc):
+        table = vpc.route_tables[vpc.subnets[subnet].route_table]
+        narrower = [c for c in (*vpc.cidr_blocks, *(o.destination for o in table.routes if o.destination is not None))
+                    if c != r.destination and c.subnet_of(r.destination)]
+        ranges = [r.destination]
+        for c in narrower:
+            ranges = [piece for x in ranges for piece in
+                      ((x,) if not x.overlaps(c) else tuple(x.address_exclude(c)) if c.subnet_of(x) else ())]
+        out.update((subnet, x) for x in ranges)
+    return sorted(out, key=lambda item: (item[0], item[1]))
+
+
 def gateway_routes(vpc: Vpc) -> list[tuple[str, Route]]:
     """(gateway route table, route) for every route of a table edge-associated with the IGW to an ENI or instance:
     the appliance that inbound traffic crosses first (ingress routing)."""
@@ -117,7 +135,7 @@ def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
     boxes = ", ".join(sorted({f'"{names.router_link(vpc.network_interfaces[r.network_interface])}"' for _, r in both}))
     zone = {names.router_link(e): i + 1 for i, e in enumerate(sorted(vpc.network_interfaces.values(),
                                                                       key=names.router_link))}
-    to_box = ", ".join(f"{marks[subnet]:#x} . {r.destination}" for subnet, r in routes)
+    to_box = ", ".join(f"{marks[subnet]:#x} . {cidr}" for subnet, cidr in middlebox_destinations(vpc))
     box_ips = ", ".join(str(ip) for t in sorted({r.network_interface for _, r in both})
                         for ip in vpc.network_interfaces[t].private_ip_addresses)
     by_link = ", ".join(f'"{link}" : {z}' for link, z in zone.items())
