@@ -11,15 +11,16 @@ from .lifecycle import BROKEN, BUILDING, CRASHED, DAMAGED, builder_alive, condit
 from .plan import names
 from .plan.nat_gateway import nat_gateway_of
 from .plan.vpc_endpoint import interface_endpoint_of
+from .rules.route_table import route_state
 
 if TYPE_CHECKING:
     from .lab import Lab
 
 
-def route_text(route) -> dict:
+def route_text(vpc, route) -> dict:
     dest = str(route.destination) if route.destination else route.destination_prefix_list_id
     return {"destination": dest, "target": route.target, "target_type": route.target_kind.value,
-            "state": route.state, "origin": route.origin}
+            "state": route_state(vpc, route), "origin": route.origin}
 
 
 def _manager(vpc, eni: str) -> str | None:
@@ -41,8 +42,8 @@ def lab_status(lab: "Lab") -> dict:
             "subnets": [{"name": s.name, "id": s.id, "cidr": str(s.cidr_block), "az": s.availability_zone,
                          "route_table": s.route_table, "network_acl": s.network_acl}
                         for s in vpc.subnets.values()],
-            "route_tables": [{"name": rt.name, "id": rt.id, "main": rt.main,
-                              "routes": [route_text(r) for r in rt.routes]} for rt in vpc.route_tables.values()],
+            "route_tables": [{"name": rt.name, "id": rt.id, "main": rt.main, "edge_associations": list(rt.edge_associations),
+                              "routes": [route_text(vpc, r) for r in rt.routes]} for rt in vpc.route_tables.values()],
             "instances": [{"name": i.name, "id": i.id, "subnet": i.subnet, "az": i.availability_zone,
                            "namespace": names.instance_ns(lab.name, i.name), "forwarding": i.forwarding}
                           for i in vpc.instances.values()],

@@ -39,6 +39,7 @@ class Verdict:
     disagreements: list[str] = field(default_factory=list)    # model vs kernel: a vpcemu bug
     path: list[str] = field(default_factory=list)
     dropped_by: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)         # a path AWS does not support (asymmetric routing)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +67,8 @@ def verify(lab: "Lab", expectations: tuple[Expectation, ...] | None = None, time
         out.append(Verdict(e.index, e.source, e.destination, e.protocol, e.port,
                            {"reachable": e.reachable, "via": list(e.via), "not_via": list(e.not_via),
                             "reason": e.reason},
-                           r.reachable, not failures and not r.disagreements, failures, r.disagreements, path, codes))
+                           r.reachable, not failures and not r.disagreements, failures, r.disagreements, path, codes,
+                           r.warnings))
     return out
 
 

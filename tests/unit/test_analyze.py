@@ -323,13 +323,13 @@ def test_no_route(one):
 
 
 def test_blackhole_route(one):
-    blocked(one.flow("app", "192.168.1.1", "tcp", 443), code="NO_ROUTE_TO_DESTINATION",
+    blocked(one.flow("app", "192.168.1.1", "tcp", 443), code="BAD_STATE_ROUTE",
             route="private 192.168.0.0/16 state=blackhole")
 
 
 def test_deleted_nat_gateway_leaves_a_blackhole_route():
     t = nat_gateway_deleted(load_text(ONE_VPC, name="x"), "nat")
-    blocked(analyze_flow(t, "app", "ext", "tcp", 443), code="NO_ROUTE_TO_DESTINATION",
+    blocked(analyze_flow(t, "app", "ext", "tcp", 443), code="BAD_STATE_ROUTE",
             route="private 0.0.0.0/0 state=blackhole")
 
 

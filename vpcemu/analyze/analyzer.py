@@ -34,9 +34,11 @@ from ..model import (Instance, NatGateway, NetworkAclEntry, NetworkInterface, Se
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 from ..plan.internet_gateway import public_mappings
 from ..plan.nat_gateway import PORTS as NAT_GATEWAY_PORTS
-from ..plan.router_nft import middlebox_routes, source_dest_checked
+from ..plan.router_nft import (edge_route_table, gateway_routes, middlebox_destinations, middlebox_routes,
+                               source_dest_checked)
 from ..plan.security_group import filtered, group_members, sg_rules
 from ..plan.vpc_endpoint import gateway_endpoints
+from ..rules.route_table import route_state
 from .filters import network_acl_decision, security_group_match
 from .result import ECHO_REQUEST, Analysis, Blocked, Hop, Packet
 from .routes import RouteLookup
@@ -94,10 +96,12 @@ class Analyzer:
         # middleboxes: the router tracks each side of one on its own (plan/router_nft.py middlebox_zones)
         self.middleboxes: dict[str, set[str]] = {}
         self.to_middlebox: dict[str, list[tuple[str, IPv4Network]]] = {}
+        self.edge: dict[str, str | None] = {}          # VPC → its IGW's gateway route table
         for v in t.vpcs.values():
             routes = middlebox_routes(v)
-            self.middleboxes[v.name] = {r.network_interface for _, r in routes}
-            self.to_middlebox[v.name] = [(sub, r.destination) for sub, r in routes]
+            self.middleboxes[v.name] = {r.network_interface for _, r in (*routes, *gateway_routes(v))}
+            self.to_middlebox[v.name] = middlebox_destinations(v)
+            self.edge[v.name] = edge_route_table(v)
         prefix_lists = {pl.id: pl for pl in t.prefix_lists.values()}
         for v in t.vpcs.values():
             for nat in v.nat_gateways.values():
@@ -212,10 +216,10 @@ class Analyzer:
         result.return_path = back.hops
         try:
             back.answer(arrived)
+            result.reachable = True
         except Blocked as b:
             result.explanations.append(b.explanation)
-            return result
-        result.reachable = True
+        result.warnings += asymmetric_routing(forward, back)
         return result
 
     def _sender(self, source: str, dst: IPv4Address) -> tuple[NetworkInterface | str, IPv4Address]:
@@ -232,6 +236,24 @@ class Analyzer:
                          hint="a flow starts at an instance, an ENI attached to one, or an internet host")
 
 
+def asymmetric_routing(forward: "_Leg", back: "_Leg") -> list[str]:
+    """AWS does not support asymmetric routing through a middlebox (gateway-route-tables.html: "Return traffic
+    must be routed through the same appliance"): when the answer's routing, as far as it went, crosses other
+    appliances than its request, say so, naming the route tables each leg used. The answer is judged once its
+    routing has left the appliances behind (a decision to somewhere other than an appliance), so an answer
+    stopped before it was routed says nothing."""
+    if not back.settled:
+        return []
+    there, again = forward.appliances(), back.appliances()
+    if there == again:
+        return []
+    tables = [", ".join(dict.fromkeys(h.component.removeprefix("route-table ") for h in leg.hops
+                                      if h.kind == "route-table")) or "none" for leg in (forward, back)]
+    return [f"asymmetric routing: the request crossed {', '.join(there) or 'no appliance'} (route tables: "
+            f"{tables[0]}), the answer {', '.join(again) or 'no appliance'} (route tables: {tables[1]}); AWS does "
+            "not support it: route both directions through the same appliance"]
+
+
 class _Leg:
     """One leg of a flow (forward: the request; return: the answer), walked from component to component.
     Each step either hands the packet on or raises `Blocked`; the hops it passed are in `hops`."""
@@ -243,6 +265,15 @@ class _Leg:
         self.tracked = tracked                  # the routers' connection-tracking entries the request made
         self.hops: list[Hop] = []
         self.passes = 0
+        self.routed: list[str | None] = []     # each routing decision: the appliance it went to, or None
+
+    @property
+    def settled(self) -> bool:
+        """Has the leg been routed somewhere other than an appliance (so its appliances are all known)?"""
+        return None in self.routed
+
+    def appliances(self) -> list[str]:
+        return list(dict.fromkeys(x for x in self.routed if x is not None))
 
     def new(self, vpc: Vpc, link: Link, pkt: Packet) -> bool:
         """Does the router's connection tracking see this pass as new (security groups judge it)? The
@@ -253,7 +284,7 @@ class _Leg:
             a = self.a
             if link.name in a.middleboxes[vpc.name]:
                 owner = a.owners[vpc.name].get(pkt.dst)
-                zone = (vpc.name, owner.name if owner else None)
+                zone = (vpc.name, owner.name) if owner else (vpc.name,)     # no ENI has the address: no zone
             elif any(sub == a.subnet_of[link.name].name and pkt.dst in cidr for sub, cidr in a.to_middlebox[vpc.name]) \
                     or getattr(a.owners[vpc.name].get(pkt.dst), "name", None) in a.middleboxes[vpc.name]:
                 zone = (vpc.name, link.name)
@@ -326,6 +357,9 @@ class _Leg:
             self.hop(*local, pkt)
             return Delivered("router", vpc.name, pkt, local)
         out = self.route(vpc, link, pkt)
+        home = self.a.homes.get(out.name) if out.kind == "eni" else None
+        self.routed.append(home.name if isinstance(home, Instance) and home.forwarding
+                           and pkt.dst not in self.a.instance_ips[home.name] else None)
         self.forward_hook(vpc, link, out, pkt)
         if out.kind == "eni":
             return self.arrive(vpc, self.a.enis[out.name], pkt)
@@ -355,20 +389,41 @@ class _Leg:
             self.hop(component, "route-table", pkt,
                      route={"destination": choice.destination, "target": route.target or "blackhole"})
             kind = route.target_kind
-            if kind == TargetKind.BLACKHOLE or route.state == "blackhole" or (
-                    kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY)
-                    and route.network_interface not in vpc.network_interfaces):
-                self.block(component, ExplanationCode.NO_ROUTE_TO_DESTINATION, route_table=table,
+            if route_state(vpc, route) == "blackhole":
+                self.block(component, ExplanationCode.BAD_STATE_ROUTE, route_table=table,
                            route=f"{table} {choice.destination} state=blackhole")
             if kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
                 return Link("eni", route.network_interface)
             if kind != TargetKind.LOCAL:
                 return Link({TargetKind.INTERNET_GATEWAY: "igw", TargetKind.VPC_PEERING: "pcx",
                              TargetKind.GATEWAY_ENDPOINT: "gwe"}[kind], route.target)
+        elif link.kind == "igw" and self.a.edge[vpc.name] is not None:
+            appliance = self.gateway_route_table(vpc, pkt)
+            if appliance is not None:
+                return appliance
         if owner is None:                              # `local`: the router's table of ENI addresses
             self.block(f"vpc-router {vpc.name}", ExplanationCode.NO_POSSIBLE_DESTINATION, vpc=vpc.name, address=pkt.dst,
                        detail="no-network-interface-has-this-address")
         return Link("eni", owner.name)
+
+    def gateway_route_table(self, vpc: Vpc, pkt: Packet) -> Link | None:
+        """Ingress routing: the IGW's gateway route table, looked up for what the IGW delivers (already translated
+        to the private IP, as AWS delivers it); None for its `local` route."""
+        table = self.a.edge[vpc.name]
+        component = f"route-table {table}"
+        choice = self.a.routes[vpc.name, table].lookup(pkt.dst)
+        if choice is None or choice.route.target_kind == TargetKind.LOCAL:
+            return None
+        route = choice.route
+        self.hop(component, "route-table", pkt, route={"destination": choice.destination, "target": route.target})
+        if route_state(vpc, route) == "blackhole":
+            self.block(component, ExplanationCode.BAD_STATE_ROUTE, route_table=table,
+                       route=f"{table} {choice.destination} state=blackhole")
+        eni = vpc.network_interfaces[route.network_interface]
+        if not eni.public_addresses:
+            self.block(component, ExplanationCode.INGRESS_RTB_NO_PUBLIC_IP, direction="ingress",
+                       igw=vpc.internet_gateway, route_table=table, eni=eni.name)
+        return Link("eni", eni.name)
 
     def forward_hook(self, vpc: Vpc, link: Link, out: Link, pkt: Packet) -> None:
         """The router's filters, in the order of their nft hook priorities."""

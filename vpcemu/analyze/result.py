@@ -3,7 +3,8 @@
 The shape follows Reachability Analyzer's NetworkInsightsAnalysis (aws-vpc-reference §11):
 `reachable` (NetworkPathFound), `forward` and `return_path` (Forward/ReturnPathComponents, each with
 the header after the component), `explanations` (ExplanationCode plus the fields of the rule that
-stopped the packet, named as the data path names them in its nft drop comments).
+stopped the packet, named as the data path names them in its nft drop comments), `warnings`
+(WarningMessage: a path AWS does not support, such as asymmetric routing through an appliance).
 """
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ class Analysis:
     forward: list[Hop] = field(default_factory=list)
     return_path: list[Hop] = field(default_factory=list)
     explanations: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)     # what AWS does not support, though it may work here
 
     def components(self, leg: str = "forward") -> list[str]:
         """The components a packet crosses on one leg, without route tables and rule checks."""

@@ -10,6 +10,7 @@ list becomes one route per entry (a static route of the same destination wins, a
 from __future__ import annotations
 
 from ..model import RouteTable, TargetKind, Topology, Vpc, aws_id
+from ..rules.route_table import route_state
 from .context import Importer
 from .describe import inner, live_state, objects, tag_list
 from .network_interface import attachment_of
@@ -35,12 +36,15 @@ def to_aws(t: Topology, owner: str) -> list[dict]:
 
 
 def _associations(v: Vpc, rt: RouteTable) -> list[dict]:
-    """The main table's association, and each subnet associated explicitly (a subnet on the main table is so
-    implicitly, as when AWS creates it)."""
+    """The main table's association, its internet gateway's (an edge association), and each subnet associated
+    explicitly (a subnet on the main table is so implicitly, as when AWS creates it)."""
     out = []
     if rt.main:
         out.append({"Main": True, "RouteTableAssociationId": aws_id("rtbassoc", rt.id), "RouteTableId": rt.id,
                     "AssociationState": {"State": "associated"}})
+    if rt.edge_associations:
+        out.append({"Main": False, "RouteTableAssociationId": aws_id("rtbassoc", rt.id, v.internet_gateway_id),
+                    "RouteTableId": rt.id, "GatewayId": v.internet_gateway_id, "AssociationState": {"State": "associated"}})
     for s in v.subnets.values():
         if s.route_table == rt.name and not rt.main:
             out.append({"Main": False, "RouteTableAssociationId": aws_id("rtbassoc", rt.id, s.id),
@@ -69,7 +73,7 @@ def _route(t: Topology, v: Vpc, r, owner: str) -> dict:
             out["InstanceOwnerId"] = owner
         out["NetworkInterfaceId"] = eni.id
     out["Origin"] = r.origin
-    out["State"] = r.state
+    out["State"] = route_state(v, r)
     return out
 
 
@@ -89,6 +93,7 @@ def live(ctx: Importer) -> None:
 
 def from_aws(ctx: Importer) -> None:
     associated: dict[str, str] = {}
+    edges: dict[str, list[str]] = {}
     main: dict[str, str] = {}
     for ident, t in ctx.of(KEY).items():
         vpc = t["VpcId"]
@@ -100,13 +105,20 @@ def from_aws(ctx: Importer) -> None:
             elif isinstance(a.get("SubnetId"), str):
                 if ctx.reference(KEY, t, ident, "Associations.SubnetId", a["SubnetId"], "Subnets"):
                     associated[a["SubnetId"]] = ident
-            elif a.get("GatewayId"):
-                ctx.unrepresentable("edge association (ingress routing)", ident,
-                                    f"{a['GatewayId']} is associated with this route table; the lab routes "
-                                    "inbound traffic by destination only")
+            elif isinstance(a.get("GatewayId"), str):
+                gateway = a["GatewayId"]
+                if gateway.startswith("igw-") and \
+                        ctx.reference(KEY, t, ident, "Associations.GatewayId", gateway, "InternetGateways"):
+                    edges.setdefault(ident, []).append(ctx.names[gateway])
+                elif not gateway.startswith("igw-"):
+                    ctx.unrepresentable("edge association (ingress routing)", ident,
+                                        f"{gateway} is associated with this route table; vpcemu routes the inbound "
+                                        "traffic of internet gateways only")
         fragment: dict = {"id": ident}
         if main.get(vpc) == ident:
             fragment["main"] = True
+        if ident in edges:
+            fragment["edge_associations"] = edges[ident]
         routes = _routes(ctx, t, ident, vpc)
         if routes:
             fragment["routes"] = [r for r, _ in routes]

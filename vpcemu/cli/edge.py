@@ -1,6 +1,7 @@
-"""`vpcemu eip`, `nat`, `route`, `endpoint`, `vpc`: live edge changes on a running lab (AWS's AssociateAddress /
-DisassociateAddress, DeleteNatGateway, CreateRoute / ReplaceRoute / DeleteRoute, CreateVpcEndpoint /
-ModifyVpcEndpoint / DeleteVpcEndpoints, ModifyVpcAttribute)."""
+"""`vpcemu eip`, `nat`, `route`, `route-table`, `endpoint`, `vpc`: live edge changes on a running lab (AWS's
+AssociateAddress / DisassociateAddress, DeleteNatGateway, CreateRoute / ReplaceRoute / DeleteRoute,
+AssociateRouteTable / DisassociateRouteTable with a GatewayId, CreateVpcEndpoint / ModifyVpcEndpoint /
+DeleteVpcEndpoints, ModifyVpcAttribute)."""
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -12,6 +13,8 @@ from .common import JsonOpt, LabOpt, Report, VpcOpt, apply_change, done, running
 eip_app = typer.Typer(no_args_is_help=True, help="Elastic IPs, live: associate (or move) and disassociate.")
 nat_app = typer.Typer(no_args_is_help=True, help="NAT gateways, live: delete (its routes turn blackhole).")
 route_app = typer.Typer(no_args_is_help=True, help="Routes, live: create, replace, delete.")
+route_table_app = typer.Typer(no_args_is_help=True, help="Route tables, live: associate with or disassociate from "
+                                                           "the internet gateway (a gateway route table).")
 endpoint_app = typer.Typer(no_args_is_help=True, help="VPC endpoints, live: create, modify, delete.")
 vpc_app = typer.Typer(no_args_is_help=True, help="VPCs, live: modify-attribute (DNS support, DNS hostnames).")
 PublicIpArg = Annotated[str, typer.Argument(help="The Elastic IP, from the lab's public pools.")]
@@ -103,6 +106,36 @@ def delete_route(route_table: RouteTableArg, destination: DestinationArg,
     """Remove a route (delete-route)."""
     from ..ops.route_table import delete_route as op
     _route_change("deleted", op, route_table, destination, None, vpc, lab, as_json)
+
+
+GatewayOpt = Annotated[str, typer.Option("--gateway", help="The VPC's internet gateway (name or igw- id).")]
+
+
+def _edge_change(verb: str, fn, route_table: str, gateway: str, vpc, lab, as_json) -> None:
+    the_lab = running_lab(lab, as_json)
+    t = the_lab.topology
+    table, igw = t.name_of(route_table, "rtb"), t.name_of(gateway, "igw")
+    apply_change(as_json, lambda: fn(the_lab, route_table, gateway, vpc=vpc),
+                 lambda ms: done(f"{verb} {table} {'with' if verb == 'associated' else 'from'} {igw}: inbound "
+                                 f"traffic {'follows' if verb == 'associated' else 'no longer follows'} its routes",
+                                 {"route_table": table, "gateway": igw, "operation": verb}, ms))
+
+
+@route_table_app.command(name="associate")
+def associate_route_table(route_table: RouteTableArg, gateway: GatewayOpt,
+                          vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Make a gateway route table (associate-route-table --gateway-id): what the IGW delivers follows its routes,
+    e.g. a subnet's CIDR to a firewall appliance's ENI."""
+    from ..ops.route_table import associate_route_table as op
+    _edge_change("associated", op, route_table, gateway, vpc, lab, as_json)
+
+
+@route_table_app.command(name="disassociate")
+def disassociate_route_table(route_table: RouteTableArg, gateway: GatewayOpt,
+                             vpc: VpcOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove an edge association (disassociate-route-table): inbound traffic goes straight to its ENI again."""
+    from ..ops.route_table import disassociate_route_table as op
+    _edge_change("disassociated", op, route_table, gateway, vpc, lab, as_json)
 
 
 @endpoint_app.command(name="create")

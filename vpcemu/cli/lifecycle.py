@@ -158,7 +158,8 @@ def render_status(st: dict) -> None:
         for rt in vpc["route_tables"]:
             routes = "; ".join(f"{r['destination']} → {r['target']}" + ("" if r["state"] == "active" else f" ({r['state']})")
                                for r in rt["routes"])
-            console.print(f"  route table {rt['name']}{' (main)' if rt['main'] else ''}: {routes}", highlight=False)
+            edge = f" (edge: {', '.join(rt['edge_associations'])})" if rt["edge_associations"] else ""
+            console.print(f"  route table {rt['name']}{' (main)' if rt['main'] else ''}{edge}: {routes}", highlight=False)
         if vpc["internet_gateway"]:
             console.print(f"  internet gateway {vpc['internet_gateway']['name']}", highlight=False)
         for e in vpc["endpoints"]:

@@ -63,6 +63,8 @@ def render_probe(r) -> None:
     why = "; ".join(e["code"] for e in exp.get("explanations", []))
     console.print(f"  expected (AWS rules): {'reachable' if exp.get('reachable') else 'not reachable'}: {path}"
                   + (f" ({why})" if why else ""), highlight=False)
+    for w in r.warnings:
+        console.print(f"  [yellow]warning:[/] {w}", highlight=False)
     if r.disagreements:
         for d in r.disagreements:
             console.print(f"  [red bold]DISAGREEMENT (a vpcemu bug):[/] {d}", highlight=False)
@@ -86,6 +88,9 @@ def verify(lab: LabArg = None, as_json: JsonOpt = False) -> None:
             table.add_row(str(v.index), f"{v.source} → {v.destination} {v.protocol}" + (f"/{v.port}" if v.port else ""),
                           want, got, " → ".join(v.path[:8]), verdict)
         console.print(table)
+        for v in verdicts:
+            for w in v.warnings:
+                console.print(f"  [yellow]warning[/] #{v.index} {v.source} → {v.destination}: {w}", highlight=False)
         console.print(f"{sum(v.holds for v in verdicts)}/{len(verdicts)} expectations hold")
     if any(v.disagreements for v in verdicts):
         raise typer.Exit(3)

@@ -4,6 +4,7 @@ gateway endpoints' prefix-list routes. Built last, since a route may target anyt
 Duplicate destinations are found through a dict, so a table of n routes validates in O(n)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -26,9 +27,10 @@ def route_tables(ctx: VpcContext) -> dict[str, RouteTable]:
         if eni.attachment and eni.attachment.instance in attached:
             attached[eni.attachment.instance].append(eni.name)
     out = {}
+    associated: dict[str, str] = {}
     for name, raw in raws.items():
         path = f"{ctx.path}.route_tables.{name}"
-        t = r.mapping(raw, path, ("id", "main", "routes"))
+        t = r.mapping(raw, path, ("id", "main", "routes", "edge_associations"))
         r.boolean(t.get("main"), f"{path}.main", False)
         routes: dict[IPv4Network, Route] = {route.destination: route for route in local}
         table = list(local)
@@ -48,8 +50,24 @@ def route_tables(ctx: VpcContext) -> dict[str, RouteTable]:
         # a gateway endpoint's route not placed among the others comes last, as the endpoint adds it
         table += gateways.values()
         rtb_id = doc.resource_id(t.get("id"), "rtb", f"{path}.id", aws_id("rtb", vpc.name, name))
-        out[name] = RouteTable(name, rtb_id, vpc.name, name == ctx.main_rt, tuple(table))
+        rt = RouteTable(name, rtb_id, vpc.name, name == ctx.main_rt, tuple(table))
+        out[name] = replace(rt, edge_associations=_edges(ctx, rt, t.get("edge_associations"), path, associated))
     return out
+
+
+def _edges(ctx: VpcContext, rt: RouteTable, raw: Any, path: str, associated: dict[str, str]) -> tuple[str, ...]:
+    """`edge_associations: [igw]`: the gateways whose inbound traffic the table routes (AssociateRouteTable with
+    GatewayId), each checked as the call is (rules/route_table.py)."""
+    out = []
+    for i, gateway in enumerate(ctx.r.sequence(raw, f"{path}.edge_associations")):
+        p = f"{path}.edge_associations[{i}]"
+        if not isinstance(gateway, str):
+            ctx.r.error(p, f"{gateway!r} is not a gateway name")
+            continue
+        if ctx.doc.passes(p, rules.edge_association, ctx.vpc, rt, gateway, associated, ctx.doc.declared_in):
+            associated[gateway] = rt.name
+            out.append(gateway)
+    return tuple(out)
 
 
 def _placing(item: Any) -> bool:
@@ -96,13 +114,14 @@ def _route(ctx: VpcContext, table: str, item: Any, path: str, routes: dict[IPv4N
 
 
 def _gone(ctx: VpcContext, d: dict, path: str, dest: IPv4Network) -> Route | None:
-    """`state: blackhole` with a target: a route whose NAT gateway was deleted while the lab ran. AWS keeps such a
-    route, with its NatGatewayId, as a blackhole until it is replaced or deleted (aws-vpc-reference §7)."""
+    """`state: blackhole` with a target: a route whose NAT gateway or ENI was deleted while the lab ran. AWS keeps
+    such a route, with its target's id, as a blackhole until it is replaced or deleted (aws-vpc-reference §2, §7).
+    The file keeps only the name, so the route reads back as a NAT gateway's."""
     target, doc = d["target"], ctx.doc
     if not doc.passes(f"{path}.target", valid_name, target):
         return None
     if doc.declared_in(target) or target in doc.peer_names or target in ctx.vpc.endpoints or target == "local":
-        ctx.r.error(f"{path}.state", f"`state: blackhole` marks a route whose NAT gateway was deleted; {target!r} "
+        ctx.r.error(f"{path}.state", f"`state: blackhole` marks a route whose NAT gateway or ENI was deleted; {target!r} "
                                      "exists", ErrorCode.INVALID_PARAMETER_VALUE,
                     hint="route to it without `state:`, or drop the traffic with `target: blackhole`")
         return None

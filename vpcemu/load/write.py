@@ -100,6 +100,8 @@ def route_table(rt: RouteTable) -> Document:
                            **({"state": "blackhole"} if r.state == "blackhole" else {})})
     if routes:
         out["routes"] = routes
+    if rt.edge_associations:
+        out["edge_associations"] = list(rt.edge_associations)
     return out
 
 

@@ -1,4 +1,5 @@
-"""RouteTable and Route: the `local` routes, static routes and prefix-list routes of one table."""
+"""RouteTable and Route: the `local` routes, static routes and prefix-list routes of one table, and the gateways
+it is edge-associated with."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ class Route:
 
 @dataclass(frozen=True)
 class RouteTable:
+    """`edge_associations`: the gateways (this VPC's internet gateway) whose inbound traffic the table routes:
+    a gateway route table (aws-vpc-reference §2, ingress routing)."""
+
     name: str
     id: str
     vpc: str
     main: bool
     routes: tuple[Route, ...]
+    edge_associations: tuple[str, ...] = ()

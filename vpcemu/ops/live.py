@@ -68,6 +68,18 @@ def apply_topology(lab: "Lab", topology: Topology) -> Topology:
     return apply_rulesets(lab, topology)
 
 
+def reroute(lab: "Lab", before: Topology, after: Topology, network_interface: str, vpc: str) -> None:
+    """The VPC router's routes to one ENI, replaced in place where the change of that ENI changed them (its
+    routes turn blackhole when it is detached or deleted, and active again when it is attached). Planned only
+    when a route table routes to it, so moving an ENI nothing routes to costs nothing more."""
+    if not any(r.network_interface == network_interface or r.target == network_interface
+               for rt in before.vpcs[vpc].route_tables.values() for r in rt.routes):
+        return
+    rtr = names.router_ns(lab.name, vpc)
+    old, new = _routes(plan_lab(before, lab.name), rtr), _routes(plan_lab(after, lab.name), rtr)
+    apply.change_routes(rtr, replace=[r for k, r in new.items() if old.get(k) != r])
+
+
 def _new(items: tuple, old: tuple) -> tuple:
     before = set(old)
     return tuple(i for i in items if i not in before)

@@ -21,7 +21,9 @@ from ..plan.state import Plan
 from ..rules import instance as instance_rules
 from ..rules import names as name_rules
 from ..rules import network_interface as rules
+from ..rules import route_table as route_rules
 from .api import one_change
+from .live import reroute
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -74,6 +76,7 @@ def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
     move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni),
               mac=eni.mac_address)
     apply_config(after)
+    reroute(lab, lab.topology, topology, eni.name, eni.vpc)
     return lab.commit(topology)
 
 
@@ -173,7 +176,11 @@ def deleted(topology: Topology, network_interface: str) -> Topology:
     if eni.attachment is not None:
         raise UsageError(f"{eni.name} is attached to {eni.attachment.instance}; detach it first",
                          "InvalidNetworkInterface.InUse")
-    return _without(topology, eni)
+    gone = _without(topology, eni)
+    vpc = gone.vpcs[eni.vpc]
+    # routes to it stay, as blackholes, until replaced or deleted (aws-vpc-reference §2)
+    tables = {n: route_rules.target_gone(vpc, rt, eni.name) for n, rt in vpc.route_tables.items()}
+    return replace(gone, vpcs={**gone.vpcs, eni.vpc: replace(vpc, route_tables=tables)})
 
 
 # -- secondary private IPs ----------------------------------------------------------------------
@@ -306,8 +313,10 @@ def delete_network_interface(lab: Lab, network_interface: str) -> Topology:
     from ..kernel.interface import delete_link
     from .security import apply as apply_rulesets
     eni = _eni(lab.topology, network_interface)
-    topology = apply_rulesets(lab, deleted(lab.topology, network_interface))
+    before = lab.topology
+    topology = apply_rulesets(lab, deleted(before, network_interface))
     delete_link(names.router_ns(lab.name, eni.vpc), names.router_link(eni))     # its peer goes with it
+    reroute(lab, before, topology, eni.name, eni.vpc)
     return topology
 
 

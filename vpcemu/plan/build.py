@@ -6,12 +6,14 @@ The VPC router (one namespace per VPC) is where AWS's rules live:
 - nft marks each packet with its ingress subnet; policy rules then pick, in order:
   same subnet → the ENI table (route tables never apply inside a subnet),
   the subnet's route table (a `throw` per VPC CIDR stands for `local`, so a more specific middlebox route
-  still wins by longest prefix), the ENI table (/32 per private IP), and a final blackhole: nothing ever
-  falls through to `main` or leaves towards an address the VPC does not own.
+  still wins by longest prefix), for what the IGW delivers its gateway route table (ingress routing), the
+  ENI table (/32 per private IP), and a final blackhole: nothing ever falls through to `main` or leaves
+  towards an address the VPC does not own.
 """
 from __future__ import annotations
 
 from ..model import NetworkInterface, RouteTable, TargetKind, Topology, Vpc, mac_address
+from ..rules.route_table import route_state
 from . import names
 from .builder import PlanBuilder
 from .internet import internet, needs_internet
@@ -19,7 +21,7 @@ from .internet_gateway import internet_gateway, route_to_igw
 from .nat_gateway import LINK as NAT_LINK
 from .nat_gateway import nat_gateway, nat_gateway_of
 from .peering import peering, route_to_peer
-from .router_nft import router_ruleset
+from .router_nft import EDGE_MARK, edge_route_table, router_ruleset
 from .vpc_endpoint import endpoints, interface_endpoint, interface_endpoint_of, prefix_list_routes
 from .state import Plan, RouteEntry, RuleEntry, Veth
 
@@ -31,6 +33,7 @@ SUBNET_MARK_BASE = 0x100
 SUBNET_MARK_MASK = 0xFFFF
 PREF_SAME_SUBNET = 1000
 PREF_ROUTE_TABLE = 2000
+PREF_EDGE = 2999                     # what the IGW delivers, when a gateway route table is edge-associated
 PREF_ENI_TABLE = 3000
 PREF_BLACKHOLE = 4000
 
@@ -157,6 +160,10 @@ def policy_routing(builder: PlanBuilder, vpc: Vpc, rtr: str) -> None:
                                comment=f"{subnet.name}: same subnet skips route tables"))
         builder.rule(RuleEntry(rtr, PREF_ROUTE_TABLE + i, table=tables[subnet.route_table], fwmark=mark,
                                fwmask=SUBNET_MARK_MASK, comment=f"{subnet.name} → {subnet.route_table}"))
+    edge = edge_route_table(vpc)
+    if edge is not None:
+        builder.rule(RuleEntry(rtr, PREF_EDGE, table=tables[edge], fwmark=EDGE_MARK, fwmask=SUBNET_MARK_MASK,
+                               comment=f"{vpc.internet_gateway} → {edge} (gateway route table)"))
     builder.rule(RuleEntry(rtr, PREF_ENI_TABLE, table=ENI_TABLE, comment="local: every ENI private IP"))
     builder.rule(RuleEntry(rtr, PREF_BLACKHOLE, action="blackhole", comment="nothing falls through to main"))
     for rt in vpc.route_tables.values():
@@ -168,7 +175,7 @@ def route_table(builder: PlanBuilder, vpc: Vpc, rtr: str, table: int, rt: RouteT
         kind = route.target_kind
         if kind == TargetKind.LOCAL:
             builder.route(RouteEntry(rtr, table, str(route.destination), type="throw", comment=f"{rt.name}: local"))
-        elif kind == TargetKind.BLACKHOLE or route.state == "blackhole":
+        elif route_state(vpc, route) == "blackhole":
             builder.route(RouteEntry(rtr, table, str(route.destination), type="blackhole",
                                      comment=f"{rt.name}: blackhole"))
         elif kind == TargetKind.GATEWAY_ENDPOINT:

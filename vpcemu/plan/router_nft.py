@@ -1,7 +1,7 @@
 """The VPC router's nftables ruleset: one `ip` table, loaded as one atomic transaction per router.
 
-- prerouting: tracing of probe packets, ingress-subnet marks for policy routing, TTL restore (an
-  invisible router);
+- prerouting: tracing of probe packets, ingress-subnet marks for policy routing (and the IGW's mark, when
+  a gateway route table routes what it delivers), TTL restore (an invisible router);
 - forward hook only, in AWS's order (aws-vpc-reference §14): source check of the sending ENI, its
   security groups' egress, the source subnet's NACL egress, the destination subnet's NACL ingress,
   the receiving ENI's security groups' ingress, destination check of the receiving ENI.
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from ipaddress import IPv4Network
 
 from ..codes import ExplanationCode
 from ..model import NetworkInterface, Route, TargetKind, Topology, Vpc
 from . import names
 from .network_acl import nacl_chains
 from .nft import TABLE, TRACE_SET, drop, prerouting_chain, ruleset, trace_set
+from .internet_gateway import ROUTER_LINK as IGW_LINK
 from .peering import peering_chain
 from .security_group import sg_chains, sg_sets
 from .vpc_endpoint import gateway_endpoint_chain
@@ -54,6 +56,9 @@ def _check_chain(eni: NetworkInterface, direction: str) -> str:
     return f"source_dest_check_{direction}_{names.router_link(eni)}"
 
 
+EDGE_MARK = 0xFF         # packets from the IGW, when a gateway route table routes them (subnet marks start at 0x100)
+
+
 # AWS's VPC router does not decrement TTL: add back what the kernel's forward path takes away.
 # (nft 1.0.6 rejects `ip ttl set ip ttl map …`, so a verdict map jumps to one setter per value.)
 TTL_VMAP = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 255))
@@ -66,6 +71,53 @@ def middlebox_routes(vpc: Vpc) -> list[tuple[str, Route]]:
             if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in vpc.network_interfaces]
 
 
+def middlebox_destinations(vpc: Vpc) -> list[tuple[str, IPv4Network]]:
+    """(subnet, range) for what a subnet's table really sends to a middlebox: each route to an ENI less what a
+    more specific route takes (the VPC's local route first: 0.0.0.0/0 to an appliance leaves the VPC's own
+    traffic direct), as disjoint ranges (an nft interval set refuses overlapping ones)."""
+    out: set[tuple[str, IPv4Network]] = set()
+    for subnet, r in middlebox_routes(vpc):
+        table = vpc.route_tables[vpc.subnets[subnet].route_table]
+        narrower = [c for c in (*vpc.cidr_blocks, *(o.destination for o in table.routes if o.destination is not None))
+                    if c != r.destination and c.subnet_of(r.destination)]
+        ranges = [r.destination]
+        for c in narrower:
+            ranges = [piece for x in ranges for piece in
+                      ((x,) if not x.overlaps(c) else tuple(x.address_exclude(c)) if c.subnet_of(x) else ())]
+        out.update((subnet, x) for x in ranges)
+    return sorted(out, key=lambda item: (item[0], item[1]))
+
+
+def gateway_routes(vpc: Vpc) -> list[tuple[str, Route]]:
+    """(gateway route table, route) for every route of a table edge-associated with the IGW to an ENI or instance:
+    the appliance that inbound traffic crosses first (ingress routing)."""
+    return [(rt.name, r) for rt in vpc.route_tables.values() if rt.edge_associations for r in rt.routes
+            if r.target_kind == TargetKind.NETWORK_INTERFACE and r.network_interface in vpc.network_interfaces]
+
+
+def edge_route_table(vpc: Vpc) -> str | None:
+    """The table edge-associated with the VPC's internet gateway, if one is."""
+    return next((rt.name for rt in vpc.route_tables.values() if vpc.internet_gateway in rt.edge_associations), None)
+
+
+def ingress_routing(vpc: Vpc) -> list[str]:
+    """Inbound traffic a gateway route table sends to an appliance ENI without a public IP goes no further: AWS
+    requires one for traffic from an internet gateway (gateway-route-tables.html), INGRESS_RTB_NO_PUBLIC_IP.
+    Before every other filter, as the analysis checks it when the gateway route table is looked up."""
+    routes = gateway_routes(vpc)
+    if not routes:
+        return []
+    lines = ["  chain ingress_routing {", "    type filter hook forward priority filter - 40; policy accept;"]
+    for table, r in routes:
+        eni = vpc.network_interfaces[r.network_interface]
+        if not eni.public_addresses:
+            refused = drop(ExplanationCode.INGRESS_RTB_NO_PUBLIC_IP, direction="ingress", igw=vpc.internet_gateway,
+                           route_table=table, eni=eni.name)
+            lines.append(f'    iifname "{IGW_LINK}" oifname "{names.router_link(eni)}" ip daddr {r.destination} '
+                         f'{refused}')
+    return [*lines, "  }"]
+
+
 def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
     """Conntrack zones for traffic through a middlebox (a route to an ENI): its packets cross this router
     twice with the same addresses and ports, once on each side of the appliance. One conntrack entry
@@ -75,20 +127,24 @@ def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
     middlebox takes the zone of the ENI it is for; a packet routed to (or addressed to) a middlebox
     that of its sender."""
     routes = middlebox_routes(vpc)
-    if not routes:
+    # an appliance of ingress routing is a middlebox too; traffic from the IGW keeps the default zone (its
+    # answer, from the appliance to an address no ENI has, gets no zone of its own either)
+    both = [*routes, *gateway_routes(vpc)]
+    if not both:
         return []
-    boxes = ", ".join(sorted({f'"{names.router_link(vpc.network_interfaces[r.network_interface])}"' for _, r in routes}))
+    boxes = ", ".join(sorted({f'"{names.router_link(vpc.network_interfaces[r.network_interface])}"' for _, r in both}))
     zone = {names.router_link(e): i + 1 for i, e in enumerate(sorted(vpc.network_interfaces.values(),
                                                                       key=names.router_link))}
-    to_box = ", ".join(f"{marks[subnet]:#x} . {r.destination}" for subnet, r in routes)
-    box_ips = ", ".join(str(ip) for t in sorted({r.network_interface for _, r in routes})
+    to_box = ", ".join(f"{marks[subnet]:#x} . {cidr}" for subnet, cidr in middlebox_destinations(vpc))
+    box_ips = ", ".join(str(ip) for t in sorted({r.network_interface for _, r in both})
                         for ip in vpc.network_interfaces[t].private_ip_addresses)
     by_link = ", ".join(f'"{link}" : {z}' for link, z in zone.items())
     by_address = ", ".join(f"{ip} : {zone[names.router_link(e)]}" for e in vpc.network_interfaces.values()
                            for ip in e.private_ip_addresses)
     return [
         "  set middlebox_links {", "    type ifname;", f"    elements = {{ {boxes} }}", "  }",
-        "  set to_middlebox {", "    type mark . ipv4_addr; flags interval;", f"    elements = {{ {to_box} }}", "  }",
+        "  set to_middlebox {", "    type mark . ipv4_addr; flags interval;",
+        *([f"    elements = {{ {to_box} }}"] if to_box else []), "  }",
         "  map link_zone {", "    typeof iifname : ct zone;", f"    elements = {{ {by_link} }}", "  }",
         "  map address_zone {", "    typeof ip daddr : ct zone;", f"    elements = {{ {by_address} }}", "  }",
         "  chain middlebox_zone {",
@@ -105,6 +161,8 @@ def middlebox_zones(vpc: Vpc, marks: dict[str, int]) -> list[str]:
 def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_src: Iterable[str] = ()) -> str:
     """The whole table. `trace_src` carries the addresses being traced over a reload."""
     links = {names.router_link(e): marks[e.subnet] for e in vpc.network_interfaces.values()}
+    if edge_route_table(vpc):
+        links[IGW_LINK] = EDGE_MARK         # policy routing sends what the IGW delivers to the gateway route table
     elements = ", ".join(f'"{link}" : {mark:#x}' for link, mark in sorted(links.items()))
     return ruleset(
         ["  map eni_subnet_mark {",
@@ -116,6 +174,7 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         TTL_CHAINS,
         prerouting_chain("meta mark set iifname map @eni_subnet_mark", f"ip ttl vmap {{ {TTL_VMAP} }}"),
         middlebox_zones(vpc, marks),
+        ingress_routing(vpc),
         source_dest_check(vpc),
         sg_chains(vpc),
         nacl_chains(vpc),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 EDGE_KINDS = ("nat-gateway", "igw", "peering", "vpc-endpoint", "internet-host")
 EDGE_PREFIXES = ("nat-gateway ", "igw ", "peering ", "vpc-endpoint ", "internet host ")
 # the kernel drops these by routing or by nobody answering: no nft rule, so no trace to compare
-TRACELESS = frozenset({ExplanationCode.NO_ROUTE_TO_DESTINATION, ExplanationCode.NO_POSSIBLE_DESTINATION,
+TRACELESS = frozenset({ExplanationCode.NO_ROUTE_TO_DESTINATION, ExplanationCode.BAD_STATE_ROUTE, ExplanationCode.NO_POSSIBLE_DESTINATION,
                        ExplanationCode.BAD_STATE_ATTACHMENT, ExplanationCode.NO_PATH})
 
 

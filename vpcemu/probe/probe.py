@@ -66,6 +66,7 @@ class ProbeResult:
     explanations: list[dict] = field(default_factory=list)
     expected: dict | None = None        # AWS's answer from the model (analyze/)
     disagreements: list[str] = field(default_factory=list)    # expected vs observed: each one is a bug
+    warnings: list[str] = field(default_factory=list)         # the analysis's: a path AWS does not support
 
     @property
     def agrees(self) -> bool:
@@ -230,6 +231,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     )
     expected = analyze_flow(lab.topology, source, destination, protocol, port, source_port=sport)
     result.expected = expected.to_dict()
+    result.warnings = list(expected.warnings)
     result.disagreements = disagreements(expected, result)
     return result
 

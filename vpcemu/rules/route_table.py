@@ -1,6 +1,7 @@
 """Route table: CreateRoute's destination (a CIDR outside AWS's reserved range, one route per destination),
 its target (what each name in a VPC may be routed to), routes more specific than the local route
-(a whole subnet, to an ENI or a NAT gateway), and the number of routes a table holds.
+(a whole subnet, to an ENI or a NAT gateway), the number of routes a table holds, a route's state, and
+gateway route tables (AssociateRouteTable with GatewayId: what an edge-associated table may hold).
 
 Prefix-list routes are the gateway endpoints' own (rules/endpoint.py). A requester-managed ENI is
 not a target: AWS owns it and traffic reaches it through its NAT gateway or by DNS.
@@ -8,12 +9,13 @@ not a target: AWS owns it and traffic reaches it through its NAT gateway or by D
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from ipaddress import IPv4Network
 from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import UsageError
-from ..model import PrefixList, Route, TargetKind, Topology, Vpc
+from ..model import PrefixList, Route, RouteTable, TargetKind, Topology, Vpc
 from . import limits
 from .names import unknown_id
 
@@ -188,6 +190,82 @@ def new_route(vpc: Vpc, cidr: IPv4Network, target: str, peerings: Mapping[str, t
     return Route(cidr, kind, target, network_interface=eni, state="blackhole" if kind == TargetKind.BLACKHOLE else "active")
 
 
+def route_state(vpc: Vpc, route: Route) -> str:
+    """AWS's `State` of a route: `blackhole` when its target is unavailable (aws-vpc-reference §2): the format's
+    own `target: blackhole`, a target deleted live (NAT gateway, ENI), or an ENI not attached to an instance (as
+    AWS documents for ENI routes of local gateway route tables: detached → blackhole). A requester-managed ENI
+    (a NAT gateway's) is AWS's own and never attached to an instance."""
+    if route.target_kind == TargetKind.BLACKHOLE or route.state == "blackhole":
+        return "blackhole"
+    if route.target_kind in (TargetKind.NETWORK_INTERFACE, TargetKind.NAT_GATEWAY):
+        eni = vpc.network_interfaces.get(route.network_interface)
+        if eni is None or (eni.attachment is None and not eni.requester_managed):
+            return "blackhole"
+    return "active"
+
+
+def target_gone(vpc: Vpc, table: RouteTable, network_interface: str) -> RouteTable:
+    """`table` with every route to the deleted ENI turned blackhole, keeping its target's name as AWS keeps the id."""
+    return replace(table, routes=tuple(replace(r, state="blackhole", network_interface=None)
+                                       if r.network_interface == network_interface else r for r in table.routes))
+
+
 def user_routes(routes: Sequence[Route]) -> int:
     """The routes that count against the table's quota: neither local nor a gateway endpoint's."""
     return sum(1 for r in routes if r.target_kind != TargetKind.LOCAL and not r.is_prefix_list)
+
+
+# -- gateway route tables (ingress routing, aws-vpc-reference §2) -----------------------------------
+# AWS's answer to a route an edge-associated table cannot hold (observed: hashicorp/terraform#26018)
+GATEWAY_TARGETS = "Route target is not supported. This route only supports interface and instance targets"
+
+
+def gateway_route(vpc: Vpc, table: str, route: Route) -> None:
+    """A route a gateway route table may hold: `local`, or a whole subnet's CIDR to an ENI or instance of the VPC
+    (gateway-route-tables.html: only local, a GWLB endpoint or an ENI; no destination outside the VPC, no
+    prefix list, no host address)."""
+    if route.target_kind == TargetKind.LOCAL:
+        return
+    where = f"route table {table}, a gateway route table of {vpc.internet_gateway}"
+    if route.is_prefix_list:
+        raise UsageError(f"{where}: a prefix list ({route.destination_prefix_list_id}, gateway endpoint "
+                         f"{route.target}) cannot be its destination", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint="take the table out of the endpoint's route_tables")
+    if route.target_kind != TargetKind.NETWORK_INTERFACE:
+        raise UsageError(f"{where}: {GATEWAY_TARGETS} (route {route.destination} → {route.target})",
+                         ErrorCode.INVALID_PARAMETER_VALUE, hint="route a subnet's CIDR to the appliance's ENI or "
+                                                                 "instance")
+    if inside_vpc(vpc, route.destination) is None:
+        raise UsageError(f"{where}: {route.destination} is outside the VPC's CIDR blocks; a gateway route table "
+                         "routes only the VPC's own subnets", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint="use the entire CIDR of one subnet as the destination")
+    local_subset_destination(vpc, route.destination)
+
+
+def edge_association(vpc: Vpc, table: RouteTable, gateway: str, associated: Mapping[str, str],
+                     elsewhere: Callable[[str], tuple[str, str] | None] = lambda name: None) -> None:
+    """AssociateRouteTable with GatewayId: `gateway` must be this VPC's internet gateway, associated with no other
+    table (`associated`: gateway → its table); the table must not be the main one and must hold only routes a
+    gateway route table may hold."""
+    if gateway != vpc.internet_gateway:
+        declared = elsewhere(gateway)
+        if declared and declared[0] == "the internet gateway":
+            raise UsageError(f"route table {table.name} and internet gateway {gateway} belong to different networks "
+                             f"(VPC {vpc.name}, VPC {declared[1]})", ErrorCode.INVALID_PARAMETER_VALUE)
+        raise UsageError(f"no gateway named {gateway!r} in VPC {vpc.name}", ErrorCode.INVALID_GATEWAY_ID_NOT_FOUND,
+                         hint=f"its internet gateway is {vpc.internet_gateway}" if vpc.internet_gateway else
+                         "the VPC has no internet gateway")
+    if table.main:
+        raise UsageError(f"route table {table.name} is the VPC's main route table, which cannot be a gateway route "
+                         "table", ErrorCode.INVALID_PARAMETER_VALUE, hint="associate a custom route table")
+    other = associated.get(gateway)
+    if other is not None and other != table.name:
+        raise UsageError(f"internet gateway {gateway} is already associated with route table {other}",
+                         ErrorCode.RESOURCE_ALREADY_ASSOCIATED, hint=f"disassociate it from {other} first")
+    for route in table.routes:
+        gateway_route(vpc, table.name, route)
+
+
+def edge_associated(vpc: Vpc) -> dict[str, str]:
+    """gateway → the table edge-associated with it."""
+    return {g: rt.name for rt in vpc.route_tables.values() for g in rt.edge_associations}
