@@ -70,7 +70,13 @@ class Lab:
     def up(cls, topology: str | Path | Topology, name: str | None = None, replace: bool = False) -> "Lab":
         """Build a lab and start its supervisor (resolvers, internet hosts, AWS services); all-or-nothing.
         Raises TopologyError (nothing created) or KernelError (rolled back). A lab of the same name
-        whose last build died is refused, or with `replace` removed first; a live one is always refused."""
+        whose last build died is refused, or with `replace` removed first; a live one is always refused.
+
+        The journal's state records how long it took (`timings`): `usable_seconds` from this call until every
+        namespace is built and every service answers, and its parts `prepare_seconds` (load, plan, claim),
+        `build_seconds` (the kernel build) and `services_seconds` (from the end of the build until the
+        services answer; the supervisor starts during the build)."""
+        called = time.monotonic()
         if name is not None:
             valid_lab_name(name)
         if not isinstance(topology, Topology):
@@ -103,8 +109,10 @@ class Lab:
             built = time.monotonic()
             if supervisor is not None:
                 process.await_supervisor(journal, lab_name, supervisor)
-            journal.write_state(status="up", build_seconds=round(built - started, 4),
-                                supervisor_seconds=round(time.monotonic() - built, 4))
+            usable = time.monotonic()
+            journal.write_state(status="up", usable_seconds=round(usable - called, 4),
+                                prepare_seconds=round(started - called, 4), build_seconds=round(built - started, 4),
+                                services_seconds=round(usable - built, 4))
         except BaseException:
             apply.teardown(journal, expect_mark=ownership_mark(lab_name, lab_uuid))
             journal.remove()

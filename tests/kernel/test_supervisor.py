@@ -77,7 +77,19 @@ def test_the_supervisor_runs_in_the_parking_namespace(lab):
     assert entry["pid"] > 0 and entry["starttime"] > 0
     assert os.stat(f"/proc/{entry['pid']}/ns/net").st_ino == netns.netns_inode(names.parking_ns("k-sup"))
     state = lab.journal.state()
-    print(f"build {state['build_seconds']} s, supervisor start {state['supervisor_seconds']} s")
+    print(f"build {state['build_seconds']} s, services answering {state['services_seconds']} s after it")
+
+
+def test_up_reports_the_time_until_usable_and_its_parts(lab):
+    """Lab.up returned once every service answers: the journal's usable time is the whole of it, its parts add
+    up to it, and status says the same."""
+    lab.require_services(wait=0)
+    state = lab.journal.state()
+    parts = [state[f"{k}_seconds"] for k in ("prepare", "build", "services")]
+    assert all(p >= 0 for p in parts) and state["build_seconds"] > 0
+    assert abs(sum(parts) - state["usable_seconds"]) < 0.002          # each is rounded to 0.1 ms
+    assert lab.status()["up_seconds"] == {"usable": state["usable_seconds"], "prepare": parts[0],
+                                          "build": parts[1], "services": parts[2]}
 
 
 def test_programs_in_an_instance_resolve_through_the_vpc_resolver(lab):

@@ -23,14 +23,18 @@ def up(topology: Path, name: Annotated[Optional[str], typer.Option(help="Lab nam
        replace: Annotated[bool, typer.Option("--replace", help="If the last build of this lab died, remove what it "
                                               "left first (a live lab is never replaced).")] = False,
        as_json: JsonOpt = False) -> None:
-    """Build a lab from a topology file (root). All or nothing."""
+    """Build a lab from a topology file (root). All or nothing. Prints the time until the lab is usable (every
+    namespace built, every service answering) and its parts: load and plan, kernel build, services."""
     from ..lab import Lab
     lab = call(as_json, Lab.up, topology, lab_name(name, as_json), replace)
     st = lab.status()
     if not emit(st, as_json):
-        console.print(f"[green]up[/]: lab [bold]{lab.name}[/] in {st['build_seconds']} s "
-                      f"({st['namespaces']} namespaces). Next: `vpcemu status`, `vpcemu exec`, `vpcemu probe`, "
-                      f"`vpcemu down {lab.name}`")
+        t = st["up_seconds"]
+        console.print(f"[green]up[/]: lab [bold]{lab.name}[/] usable in {t['usable']} s: every one of its "
+                      f"{st['namespaces']} namespaces built and every service answering, from the start of the build "
+                      f"call (of it: load and plan {t['prepare']} s, kernel build {t['build']} s, services answering "
+                      f"{t['services']} s after the build). Next: `vpcemu status`, `vpcemu exec`, `vpcemu probe`, "
+                      f"`vpcemu down {lab.name}`", highlight=False)
 
 
 @app.command()

@@ -28,6 +28,17 @@ _styles: dict[tuple[str, bool, bool], str] = {}     # (string, in flow context, 
 _MAX_STYLES = 200_000           # a process that writes many labs starts the memo afresh past this
 
 
+class Flow(dict):
+    """A leaf map whose one-line text, once written, is kept with it: a document that shares the leaf with an
+    earlier one (write.py's _Leaves) writes it without analysing it again. Never modified after it is made."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.text: str | None = None
+
+
 class Unsupported(Exception):
     """The document holds something this emitter does not write exactly as PyYAML would."""
 
@@ -63,7 +74,11 @@ def document_text(doc: dict) -> str:
 def _block_map(data: dict, pad: str, out: list[str]) -> None:
     for k, v in data.items():
         key = _key(k, flow=False)
-        if isinstance(v, dict):
+        if type(v) is Flow and (v.text is not None or is_flow_map(v)):
+            if v.text is None:
+                v.text = _flow(v)
+            out.append(f"{pad}{key}: {v.text}\n")
+        elif isinstance(v, dict):
             if is_flow_map(v):
                 out.append(f"{pad}{key}: {_flow(v)}\n")
             else:

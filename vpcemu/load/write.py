@@ -4,22 +4,34 @@ and edit it.
 
 Everything is written explicitly, ids and addresses included (automatic ones as they were chosen), so the
 document builds the same lab whatever later versions of vpcemu would choose by default.
+
+topology_text is on every live change's path (Lab.commit writes the model), so it reuses what did not change:
+a model changes by replacing the (frozen) objects that changed, and the one-line leaves made from every other
+object, with their text, are taken from the lab's previous document (_Leaves).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from threading import Lock
 from typing import Any
 
 import yaml
 
 from ..model import (Addressing, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
-                     SecurityGroup, SecurityGroupRule, TargetKind, Topology, Vpc, VpcEndpoint)
+                     SecurityGroup, SecurityGroupRule, Subnet, TargetKind, Topology, Vpc, VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
 from . import emit
 
 Document = dict[str, Any]
+Leaf = Callable[..., Document]
 
 
-def document(topology: Topology) -> Document:
+def _made(make: Callable[..., Document], *objects: Any) -> Document:
+    return make(*objects)
+
+
+def document(topology: Topology, leaf: Leaf = _made) -> Document:
+    """`leaf(make, *objects)` makes each subnet, instance and standalone ENI line: `make(*objects)`."""
     t = topology
     out: Document = {"format": 1, "name": t.name, "region": t.region}
     if t.addressing != Addressing():
@@ -35,7 +47,7 @@ def document(topology: Topology) -> Document:
         aws["elastic_ips"] = {str(ip): {"id": i} for ip, i in sorted(t.elastic_ip_ids.items())}
     if aws:
         out["aws"] = aws
-    out["vpcs"] = {v.name: vpc(v) for v in t.vpcs.values()}
+    out["vpcs"] = {v.name: vpc(v, leaf) for v in t.vpcs.values()}
     if t.peering:
         out["peering"] = {p.name: {"id": p.id, "requester": p.requester, "accepter": p.accepter}
                           for p in t.peering.values()}
@@ -48,7 +60,7 @@ def document(topology: Topology) -> Document:
     return out
 
 
-def vpc(v: Vpc) -> Document:
+def vpc(v: Vpc, leaf: Leaf = _made) -> Document:
     out: Document = {"id": v.id, "cidr": str(v.cidr_block)}
     if v.secondary_cidr_blocks:
         out["secondary_cidrs"] = [str(c) for c in v.secondary_cidr_blocks]
@@ -57,9 +69,7 @@ def vpc(v: Vpc) -> Document:
     if v.internet_gateway:
         out["internet_gateway"] = v.internet_gateway
         out["internet_gateway_id"] = v.internet_gateway_id
-    out["subnets"] = {s.name: {"id": s.id, "cidr": str(s.cidr_block), "az": s.availability_zone,
-                               "route_table": s.route_table, "network_acl": s.network_acl}
-                      for s in v.subnets.values()}
+    out["subnets"] = {s.name: leaf(subnet, s) for s in v.subnets.values()}
     out["route_tables"] = {rt.name: route_table(rt) for rt in v.route_tables.values()}
     if v.nat_gateways:
         out["nat_gateways"] = {n.name: _drop_empty({
@@ -71,14 +81,19 @@ def vpc(v: Vpc) -> Document:
     out["network_acls"] = {a.name: network_acl(a) for a in v.network_acls.values()}
     if v.endpoints:
         out["endpoints"] = {e.name: endpoint(e, v) for e in v.endpoints.values()}
-    standalone = {e.name: network_interface(e) for e in v.network_interfaces.values()
+    standalone = {e.name: leaf(network_interface, e) for e in v.network_interfaces.values()
                   if not e.requester_managed and not (e.attachment and e.attachment.device_index == 0)}
     if standalone:
         out["network_interfaces"] = standalone
     if v.instances:
-        out["instances"] = {i.name: instance(i, v.network_interfaces[i.primary_network_interface])
+        out["instances"] = {i.name: leaf(instance, i, v.network_interfaces[i.primary_network_interface])
                             for i in v.instances.values()}
     return out
+
+
+def subnet(s: Subnet) -> Document:
+    return {"id": s.id, "cidr": str(s.cidr_block), "az": s.availability_zone, "route_table": s.route_table,
+            "network_acl": s.network_acl}
 
 
 def route_table(rt: RouteTable) -> Document:
@@ -217,6 +232,7 @@ def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
 
 
 _Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(emit.Flow, _represent_dict)
 _Dumper.add_representer(list, _represent_list)
 
 
@@ -245,5 +261,40 @@ def _spaced(body: str) -> str:
     return "\n".join(out) + "\n"
 
 
+class _Leaves:
+    """The leaves of one lab's last document, by the identity of the model objects each was made from. The
+    cache holds those objects, so their ids cannot be reused while it names them; a leaf is shared only
+    between documents this module writes, never handed out."""
+
+    LABS = 8                    # a process writing more labs than this in turn starts some afresh
+
+    def __init__(self) -> None:
+        self.by_lab: dict[str, dict[tuple, tuple[tuple, emit.Flow]]] = {}
+        self.lock = Lock()
+
+    def document(self, topology: Topology) -> Document:
+        with self.lock:
+            last = self.by_lab.pop(topology.name, {})
+        made: dict[tuple, tuple[tuple, emit.Flow]] = {}
+
+        def leaf(make: Callable[..., Document], *objects: Any) -> Document:
+            key = (make, *map(id, objects))
+            hit = last.get(key)
+            if hit is None:
+                hit = (objects, emit.Flow(make(*objects)))
+            made[key] = hit
+            return hit[1]
+
+        doc = document(topology, leaf)
+        with self.lock:
+            self.by_lab[topology.name] = made
+            while len(self.by_lab) > self.LABS:
+                del self.by_lab[next(iter(self.by_lab))]
+        return doc
+
+
+_leaves = _Leaves()
+
+
 def topology_text(topology: Topology, header: str = "") -> str:
-    return yaml_text(document(topology), header)
+    return yaml_text(_leaves.document(topology), header)

@@ -9,6 +9,8 @@ kernel trace, so the data path names its drops as the analysis does.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from collections.abc import Iterable
 
 from ..codes import ExplanationCode
@@ -52,7 +54,13 @@ def comment(text: str) -> str:
 
 def drop(code: ExplanationCode, **fields: object) -> str:
     """A counted drop whose comment names its explanation code and the fields of the rule, in order."""
-    text = " ".join([f"code={ExplanationCode(code)}", *(f"{k}={v}" for k, v in fields.items())])
+    return _drop(code, tuple(fields.items()))
+
+
+@lru_cache(maxsize=1 << 16)
+def _drop(code: ExplanationCode, fields: tuple[tuple[str, object], ...]) -> str:
+    # a router's ruleset is rendered again on every live change, with the same drop rules for everything else
+    text = " ".join([f"code={ExplanationCode(code)}", *(f"{k}={v}" for k, v in fields)])
     return f"counter drop {comment(text)}"
 
 

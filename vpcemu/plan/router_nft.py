@@ -10,6 +10,7 @@ Every drop rule carries `code=<Reachability Analyzer explanation code> key=value
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from ipaddress import IPv4Network
@@ -31,7 +32,23 @@ def source_dest_checked(eni: NetworkInterface) -> bool:
 
 
 def source_dest_check(vpc: Vpc) -> list[str]:
-    """From a checked ENI's link only its own IPs as source, to it only its own IPs as destination."""
+    """From a checked ENI's link only its own IPs as source, to it only its own IPs as destination.
+
+    It depends on the VPC's ENIs alone, and a live change that leaves them alone keeps their (immutable)
+    mapping, so the lines made from that very mapping are reused (callers must not modify them)."""
+    interfaces = vpc.network_interfaces
+    hit = _checks.get(id(interfaces))
+    if hit is None:
+        if len(_checks) >= 8:
+            _checks.clear()
+        hit = _checks[id(interfaces)] = (interfaces, _source_dest_check(vpc))    # held: its id stays its own
+    return hit[1]
+
+
+_checks: dict[int, tuple[object, list[str]]] = {}
+
+
+def _source_dest_check(vpc: Vpc) -> list[str]:
     enis = sorted((e for e in vpc.network_interfaces.values() if source_dest_checked(e)), key=names.router_link)
     own = ", ".join(f'"{names.router_link(e)}" . {ip}' for e in enis for ip in e.private_ip_addresses)
     lines = ["  set eni_addresses {",
@@ -184,29 +201,35 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
 
 
 # -- live changes as diffs -------------------------------------------------------------------------
+# a top-level block's first line: `  KIND NAME {` (then its lines up to `  }`), or the whole block on one line
+_HEAD = re.compile(r"^  (\w+ \S+) \{([^\n]*)$", re.M)
+
+
 @lru_cache(maxsize=4)
-def blocks(text: str) -> dict[str, list[str]]:
-    """The table's top-level blocks (`chain X`, `set X`, `map X`) → their lines, in order (cached: a
-    live change's new ruleset is the next change's old one; callers must not modify the result)."""
-    out: dict[str, list[str]] = {}
-    lines = text.splitlines()
-    i = lines.index(f"table ip {TABLE} {{") + 1
-    while i < len(lines) and lines[i] != "}":
-        head = lines[i]
-        key = " ".join(head.split()[:2])
-        if head.rstrip().endswith("}"):           # one-line block
-            out[key] = [head]
-            i += 1
-            continue
-        end = lines.index("  }", i)
-        out[key] = lines[i:end + 1]
-        i = end + 1
+def blocks(text: str) -> dict[str, str]:
+    """The table's top-level blocks (`chain X`, `set X`, `map X`) → their text, in order (cached: a live
+    change's new ruleset is the next change's old one)."""
+    out: dict[str, str] = {}
+    pos = text.index(f"table ip {TABLE} {{\n")
+    while (m := _HEAD.search(text, pos)) is not None:
+        if m.group(2).endswith("}"):              # one-line block
+            out[m.group(1)] = m.group(0)
+            pos = m.end()
+        else:
+            end = text.index("\n  }", m.end()) + 4
+            out[m.group(1)] = text[m.start():end]
+            pos = end
     return out
 
 
-def _inner(block: list[str]) -> list[str]:
-    return [line.strip() for line in block[1:-1]] if len(block) > 1 else \
-        [block[0][block[0].index("{") + 1:block[0].rindex("}")].strip()]
+def _inner(block: str) -> list[str]:
+    if "\n" not in block:
+        return [block[block.index("{") + 1:block.rindex("}")].strip()]
+    return [line.strip() for line in block.split("\n")[1:-1]]
+
+
+def _base(inner: list[str]) -> bool:
+    return bool(inner) and inner[0].startswith("type filter hook")
 
 
 def _elements(lines: list[str]) -> tuple[list[str], str | None]:
@@ -233,7 +256,8 @@ def ruleset_diff(old: str, new: str) -> str | None:
             continue
         kind, name = key.split()
         inner, old_inner = _inner(block), _inner(a[key]) if key in a else None
-        if any(line.startswith("type filter hook") for line in inner + (old_inner or [])):
+        # a base chain's hook is its first line
+        if _base(inner) or (old_inner is not None and _base(old_inner)):
             if old_inner is None or old_inner[0] != inner[0]:
                 return None         # a base chain appears, goes or changes its hook
         if kind == "chain":
@@ -241,7 +265,7 @@ def ruleset_diff(old: str, new: str) -> str | None:
                 first.append(f"add chain ip {TABLE} {name}")
             else:
                 flushes.append(f"flush chain ip {TABLE} {name}")
-            rules = [line for line in inner if not line.startswith("type filter hook")]
+            rules = inner[1:] if _base(inner) else inner
             if rules:
                 bodies.append(f"  chain {name} {{\n" + "\n".join(f"    {r}" for r in rules) + "\n  }")
             continue
@@ -257,7 +281,7 @@ def ruleset_diff(old: str, new: str) -> str | None:
     for key in a:
         if key not in b:
             kind, name = key.split()
-            if any(line.startswith("type filter hook") for line in _inner(a[key])):
+            if _base(_inner(a[key])):
                 return None
             deletes.append(f"delete {kind} ip {TABLE} {name}")
     element_adds = [x for x in bodies if x.startswith("add element")]
