@@ -18,7 +18,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle
+from . import history, lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
 from .kernel import apply, host, netns, process, reconcile
@@ -396,7 +396,9 @@ class Lab:
         from .probe import run_probe
         self.refresh()
         self.require_services()
-        return run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
+        result = run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
+        history.record(self.journal.dir, "probe", result.to_dict())
+        return result
 
     def status(self) -> dict:
         from .status import lab_status

@@ -100,6 +100,11 @@ def to_dot(diagram: Diagram, overlay: Overlay | None = None) -> str:
         for tail, head in expected_only:
             out.append(f"  {quote(tail)} -> {quote(head)} [color=\"{PATH}\" penwidth=2 style=dashed constraint=false "
                        'class="vpcemu-expected"]')
+        last = (overlay.observed or overlay.expected or (None,))[-1]
+        if overlay.dropped and last and last != overlay.dropped:
+            # where the packet was going when it was stopped: a bar at the component that stopped it
+            out.append(f"  {quote(last)} -> {quote(overlay.dropped)} [color=\"{RED}\" penwidth=3 arrowhead=tee "
+                       'constraint=false class="vpcemu-stopped"]')
         out.append(f"  label={quote(diagram.title + ': ' + overlay.title + (' reachable' if overlay.reachable else ' not reachable'))}")
     out.append("}")
     return "\n".join(out) + "\n"

@@ -24,8 +24,8 @@ class Overlay:
 
     def edges(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """(observed edges, edges only expected): consecutive nodes of each path."""
-        seen = list(zip(self.observed, self.observed[1:]))
-        expected_only = [e for e in zip(self.expected, self.expected[1:]) if e not in seen]
+        seen = list(zip(self.observed, self.observed[1:], strict=False))
+        expected_only = [e for e in zip(self.expected, self.expected[1:], strict=False) if e not in seen]
         return seen, expected_only
 
 
