@@ -22,7 +22,7 @@ def record(state_dir: Path, kind: str, data: dict) -> None:
 
 
 def read(state_dir: Path) -> list[dict]:
-    """The lab's history, oldest first; a line torn by a crash mid-write is skipped."""
+    """The lab's history, oldest first; a damaged line is skipped, not the rest."""
     try:
         text = (state_dir / HISTORY_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -151,3 +151,20 @@ def test_graph_cli_refusals(tmp_path):
     assert runner.invoke(app, ["graph", str(ROOT / "topologies" / "default.yaml"), "-f", "png"]).exit_code == 2
     assert runner.invoke(app, ["graph", str(tmp_path / "none.yaml")]).exit_code == 2
     assert runner.invoke(app, ["graph", str(ROOT / "topologies" / "default.yaml"), "-o", str(tmp_path)]).exit_code == 2
+
+
+def test_a_route_tables_drop_is_drawn_at_the_route_table():
+    t = topology("default")
+    d = build_diagram(t)
+    overlay = probe_overlay(d, _probe(t, "app-b", "192.168.1.1", "icmp", None))
+    assert overlay.dropped == "rtb main/private-b" and overlay.explanation.startswith("NO_ROUTE_TO_DESTINATION")
+
+
+def test_history_keeps_results_in_order_and_skips_a_damaged_line(tmp_path):
+    from vpcemu import history
+    assert history.read(tmp_path) == []
+    history.record(tmp_path, "probe", {"n": 1})
+    with open(tmp_path / history.HISTORY_FILE, "a") as f:
+        f.write('{"kind": "probe", "da\n')
+    history.record(tmp_path, "drill", {"n": 2})
+    assert [(r["kind"], r["data"]) for r in history.read(tmp_path)] == [("probe", {"n": 1}), ("drill", {"n": 2})]

@@ -59,8 +59,8 @@ def probe_overlay(diagram: Diagram, probe: dict) -> Overlay:
 
 
 def _where(diagram: Diagram, explanation: dict) -> str | None:
-    """The node an explanation names: its component, else the ENI or subnet its rule belongs to."""
-    for key, prefix in (("component", ""), ("eni", "eni "), ("subnet", "subnet ")):
+    """The node an explanation names: its component, else the ENI, route table or subnet its rule belongs to."""
+    for key, prefix in (("component", ""), ("eni", "eni "), ("route_table", "route-table "), ("subnet", "subnet ")):
         value = explanation.get(key)
         if value and f"{prefix}{value}" in diagram.components:
             return diagram.components[f"{prefix}{value}"]

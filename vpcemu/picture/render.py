@@ -74,7 +74,7 @@ def matrix_heatmap_svg(matrix: dict) -> str:
     markers = {"reachable": ("o", "white"), "blocked": ("x", "#333333"), "disagrees": ("^", "black")}
     width = max(4.0, 0.38 * len(destinations) + 2.0)
     height = max(2.0, 0.34 * len(sources) + 1.4)
-    fig, axes = plt.subplots(len(ports), 1, figsize=(width, height * len(ports)), squeeze=False)
+    fig, axes = plt.subplots(len(ports), 1, figsize=(width, height * len(ports)), squeeze=False, layout="constrained")
     cmap = ListedColormap(["white", REACHABLE, BLOCKED, DISAGREES])
     for ax, port in zip(axes[:, 0], ports, strict=True):
         grid = [[0] * len(destinations) for _ in sources]
@@ -87,17 +87,17 @@ def matrix_heatmap_svg(matrix: dict) -> str:
                     grid[i][j] = states.index(state)
                     points[state][0].append(j)
                     points[state][1].append(i)
-        ax.imshow(grid, cmap=cmap, vmin=0, vmax=3, aspect="auto", interpolation="nearest")
+        # vector cells (imshow would embed a bitmap)
+        ax.pcolormesh([x - 0.5 for x in range(len(destinations) + 1)], [y - 0.5 for y in range(len(sources) + 1)],
+                      grid, cmap=cmap, vmin=0, vmax=3, edgecolors="white", linewidth=1)
+        ax.set_xlim(-0.5, len(destinations) - 0.5)
+        ax.set_ylim(len(sources) - 0.5, -0.5)
         for state, (marker, colour) in markers.items():
             xs, ys = points[state]
             if xs:
                 ax.scatter(xs, ys, marker=marker, c=colour, s=36, linewidths=1.5, label=state)
         ax.set_xticks(range(len(destinations)), destinations, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(sources)), sources, fontsize=8)
-        ax.set_xticks([x - 0.5 for x in range(1, len(destinations))], minor=True)
-        ax.set_yticks([y - 0.5 for y in range(1, len(sources))], minor=True)
-        ax.grid(which="minor", color="white", linewidth=1)
-        ax.tick_params(which="minor", length=0)
         ax.set_title(f"{matrix['lab']}: {port}", fontsize=10, loc="left")
         ax.set_xlabel("to", fontsize=8)
         ax.set_ylabel("from", fontsize=8)
@@ -107,7 +107,7 @@ def matrix_heatmap_svg(matrix: dict) -> str:
                      label=f"{state}", markeredgewidth=1.5)
               for state, (m, c) in (("reachable", ("o", REACHABLE)), ("blocked", ("x", "#333333")),
                                     ("observed ≠ expected", ("^", DISAGREES)))]
-    fig.legend(handles=legend, loc="upper right", fontsize=8, frameon=False, ncols=3)
+    fig.legend(handles=legend, loc="outside upper right", fontsize=8, frameon=False, ncols=3)
     return _svg(fig)
 
 
