@@ -24,6 +24,7 @@ RED = "#d62728"
 INNER = '''
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,10 @@ def test_fails_after_drawing(vpc_lab):
     r = vpcemu("drill", "az-outage", "--az", "us-east-1b", "--client", "app-a", "--target", "app-b",
                "--hold-ms", "100", "--interval-ms", "2", "--svg", str(OUT / "drill.svg"), "--lab", "pictures")
     assert r.returncode == 0, r.stdout + r.stderr
+    started = time.monotonic()
     r = vpcemu("report", "pictures", "-o", str(OUT / "cli-report.html"))
     assert r.returncode == 0, r.stdout + r.stderr
+    (OUT / "report-seconds").write_text(f"{{time.monotonic() - started:.2f}}")
     assert False, "fails on purpose: the plugin writes the lab's report"
 '''
 
@@ -64,7 +67,7 @@ def failed_run(tmp_path_factory):
                         "--vpc-report", str(work / "reports"), str(work / "test_inner.py")],
                        cwd=work, capture_output=True, text=True, timeout=600)
     print(f"inner test run (lab up, probe, matrix, drill, CLI report, plugin report, down): "
-          f"{time.monotonic() - started:.1f} s")
+          f"{time.monotonic() - started:.1f} s; `vpcemu report`: {(out / 'report-seconds').read_text()} s")
     return r, work
 
 
