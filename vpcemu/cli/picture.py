@@ -31,7 +31,7 @@ def graph(target: Annotated[Optional[str], typer.Argument(
                                               "dot (Graphviz's text), mermaid (for Markdown).")] = Format.svg,
           output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                          help="Write here (default: standard output).")] = None) -> None:
-    """Draw the topology as the AWS console's VPC resource map does: VPC, AZ columns, public (green) and
+    """Draw the topology as the AWS console's VPC resource map does: VPC, a box per AZ, public (green) and
     private (blue) subnets, instances with their ENIs, route tables, gateways, endpoints, peering, the
     internet and the AWS region."""
     from ..picture import build_diagram, to_dot, to_mermaid

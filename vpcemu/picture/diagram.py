@@ -1,4 +1,4 @@
-"""The topology as a diagram in the AWS console's VPC resource map vocabulary: the VPC box, an AZ column per
+"""The topology as a diagram in the AWS console's VPC resource map vocabulary: the VPC box, a dashed box per
 Availability Zone, subnets public (a route to the internet gateway) or private, instances with their ENIs,
 NAT gateways and endpoint ENIs in their subnets, route tables beside them, the internet gateway at the
 edge, the internet and the AWS region outside. Relationships are solid edges, traffic dotted.
