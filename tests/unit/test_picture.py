@@ -168,3 +168,14 @@ def test_history_keeps_results_in_order_and_skips_a_damaged_line(tmp_path):
         f.write('{"kind": "probe", "da\n')
     history.record(tmp_path, "drill", {"n": 2})
     assert [(r["kind"], r["data"]) for r in history.read(tmp_path)] == [("probe", {"n": 1}), ("drill", {"n": 2})]
+
+
+def test_the_readme_picture_is_what_graph_draws_now(tmp_path):
+    """docs/default.svg (shown in README) names what `vpcemu graph` names today: remake it if this fails."""
+    out = tmp_path / "d.svg"
+    assert runner.invoke(app, ["graph", str(ROOT / "topologies" / "default.yaml"), "-o", str(out)]).exit_code == 0
+
+    def texts(path):
+        return sorted(t.text for t in ElementTree.parse(path).iter("{http://www.w3.org/2000/svg}text"))
+    assert texts(ROOT / "docs" / "default.svg") == texts(out)
+    assert "![topologies/default.yaml drawn by vpcemu graph](docs/default.svg)" in (ROOT / "README.md").read_text()

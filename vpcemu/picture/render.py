@@ -111,12 +111,12 @@ def matrix_heatmap_svg(matrix: dict) -> str:
     return _svg(fig)
 
 
-def drill_timeline_svg(report: dict, api_calls: list[dict] | None = None) -> str:
+def drill_timeline_svg(report: dict) -> str:
     """`DrillReport.to_dict()` over time: the probe answers (answered runs solid, lost runs hatched), the
     failover (its start and end), the first lost and first answered probe, the outage, TCP survival, and
-    the EC2 API calls received during the drill (each {t_ms, action, …}; `report["api_calls"]` if not given)."""
+    the EC2 API calls received during the drill when the report carries them (`api_calls`: {t_ms, action})."""
     plt = _pyplot()
-    calls = report.get("api_calls") or [] if api_calls is None else api_calls
+    calls = report.get("api_calls") or []
     rows = ["probe answers"] + (["EC2 API calls"] if calls else [])
     fig, ax = plt.subplots(figsize=(9, 1.6 + 0.5 * len(rows)))
     runs = report.get("answers") or []
@@ -141,7 +141,7 @@ def drill_timeline_svg(report: dict, api_calls: list[dict] | None = None) -> str
         ax.text(t0 + report["outage_ms"] / 2, 0.25, f"outage {report['outage_ms']:.1f} ms", ha="center", fontsize=8,
                 color=DISAGREES)
     for call in calls:
-        t = call.get("t_ms", call.get("time"))
+        t = call["t_ms"]
         ax.plot([t], [2], marker="D", color="#8C4FFF", linestyle="none")
         ax.annotate(str(call.get("action", "")), (t, 2), xytext=(4, 4), textcoords="offset points", fontsize=7,
                     rotation=20)
