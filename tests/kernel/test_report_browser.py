@@ -94,7 +94,7 @@ def test_the_cli_pictures(failed_run):
     assert "pictures: tcp/22" in matrix and "pictures: icmp" in matrix
 
 
-def test_the_report_in_headless_chromium(failed_run):
+def test_the_report_in_headless_chromium(failed_run, capsys):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     _, work = failed_run
@@ -133,6 +133,7 @@ def test_the_report_in_headless_chromium(failed_run):
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "report-default.png"
         assert driver.save_screenshot(str(shot))
-        print(f"screenshot of the report: {shot}; report: {report}; browser {time.monotonic() - started:.1f} s")
+        with capsys.disabled():         # the artifact's path shows in every run, not only with -s
+            print(f"\nscreenshot of the report: {shot}; report: {report}; browser {time.monotonic() - started:.1f} s")
     finally:
         driver.quit()
