@@ -392,12 +392,15 @@ class Lab:
                           f"see {self.journal.dir / 'supervisor.log'}")
 
     def probe(self, source: str, destination: str, protocol: str = "icmp", port: int | None = None,
-              timeout: float = 1.0):
+              timeout: float = 1.0, record: bool = True):
+        """One probe; kept in the lab's history for `vpcemu report` unless `record` is False (verify keeps
+        its probes in its own record)."""
         from .probe import run_probe
         self.refresh()
         self.require_services()
         result = run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
-        history.record(self.journal.dir, "probe", result.to_dict())
+        if record:
+            history.record(self.journal.dir, "probe", result.to_dict())
         return result
 
     def status(self) -> dict:

@@ -21,10 +21,10 @@ MAX_PATHS = 12            # probes drawn on the diagram: the newest of each flow
 
 def lab_report(lab: "Lab") -> str:
     t = lab.refresh().topology
+    past = history.read(lab.journal.dir)        # read first: what was run before this report, not by it
     status = lab.status()
     verdicts = verify(lab)
     found = matrix(lab)
-    past = history.read(lab.journal.dir)
     diagram = build_diagram(t)
     body = [f"<h1>vpcemu lab {escape(lab.name)}</h1>",
             f"<p class=\"meta\">status {escape(status['status'])}, region {escape(t.region)}, built from "

@@ -48,7 +48,7 @@ class Verdict:
 def verify(lab: "Lab", expectations: tuple[Expectation, ...] | None = None, timeout: float = 1.0) -> list[Verdict]:
     out = []
     for e in lab.refresh().topology.expect if expectations is None else expectations:
-        r = lab.probe(e.source, e.destination, protocol=e.protocol, port=e.port, timeout=timeout)
+        r = lab.probe(e.source, e.destination, protocol=e.protocol, port=e.port, timeout=timeout, record=False)
         failures = []
         if r.reachable != e.reachable:
             failures.append(f"expected {'reachable' if e.reachable else 'not reachable'}, "

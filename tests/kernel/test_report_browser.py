@@ -128,6 +128,17 @@ def test_the_report_in_headless_chromium(failed_run, capsys):
             })""")
         blocked = [g for g in red if "web-1" in g["text"] and "ENI_SG_RULES_MISMATCH" in g["text"]]
         assert blocked and RED in blocked[0]["fills"] and blocked[0]["width"] > 0 and blocked[0]["height"] > 0, red
+        # the history: the one probe and the one drill the test ran; verify's and the matrices' probes are
+        # in their own sections, not listed as probes
+        probes = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#probes + table tbody tr')).map(r => r.cells[0].textContent)")
+        assert probes == ["app-a → web-1 tcp/22"], probes
+        drills = driver.execute_script("""
+            const out = [];
+            for (let e = document.getElementById('drills').nextElementSibling; e.id !== 'status'; e = e.nextElementSibling)
+                if (e.tagName === 'H3') out.push(e.textContent);
+            return out""")
+        assert [d for d in drills if d.startswith("az-outage: app-a → ")] and len(drills) == 1, drills
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1600, min(height + 200, 30000))
         ARTIFACTS.mkdir(exist_ok=True)
