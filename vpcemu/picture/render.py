@@ -128,11 +128,13 @@ def drill_timeline_svg(report: dict) -> str:
     if "start" in events and "done" in events:
         ax.axvspan(events["start"]["t_ms"], events["done"]["t_ms"], color="#888888", alpha=0.25,
                    label=f"{report['drill']} (the fault)")
-    for kind, marker, text in (("first-lost", "v", "first lost"), ("first-answered", "^", "first answered")):
+    # the two labels lean away from each other: a short outage puts their marks close together
+    for kind, marker, text, side in (("first-lost", "v", "first lost", "right"),
+                                     ("first-answered", "^", "first answered", "left")):
         if kind in events:
             t = events[kind]["t_ms"]
             ax.plot([t], [1.55], marker=marker, color="black", linestyle="none", markersize=8)
-            ax.annotate(f"{text}\n{t:.1f} ms", (t, 1.6), xytext=(0, 6), textcoords="offset points", ha="center",
+            ax.annotate(f"{text}\n{t:.1f} ms", (t, 1.6), xytext=(0, 6), textcoords="offset points", ha=side,
                         fontsize=7)
     if "first-lost" in events:
         t0 = events["first-lost"]["t_ms"]
@@ -153,7 +155,8 @@ def drill_timeline_svg(report: dict) -> str:
     ax.set_yticks(range(1, len(rows) + 1), rows, fontsize=8)
     ax.set_ylim(0, len(rows) + 0.9)
     ax.set_xlabel("ms since the probe stream was answered", fontsize=8)
-    ax.legend(loc="upper right", fontsize=7, frameon=False, ncols=3)
+    # below the axis: above the bars it would cover the first lost / first answered marks
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=7, frameon=False, ncols=3)
     return _svg(fig)
 
 
