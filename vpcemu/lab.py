@@ -18,7 +18,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from . import lifecycle
+from . import history, lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
 from .kernel import apply, host, netns, process, reconcile
@@ -400,11 +400,16 @@ class Lab:
                           f"see {self.journal.dir / 'supervisor.log'}")
 
     def probe(self, source: str, destination: str, protocol: str = "icmp", port: int | None = None,
-              timeout: float = 1.0):
+              timeout: float = 1.0, record: bool = True):
+        """One probe; kept in the lab's history for `vpcemu report` unless `record` is False (verify keeps
+        its probes in its own record)."""
         from .probe import run_probe
         self.refresh()
         self.require_services()
-        return run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
+        result = run_probe(self, source, destination, protocol=protocol, port=port, timeout=timeout)
+        if record:
+            history.record(self.journal.dir, "probe", result.to_dict())
+        return result
 
     def status(self) -> dict:
         from .status import lab_status

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from . import history
 from .analyze import Analyzer
 from .errors import UsageError
 from .model import Expectation, Topology
@@ -48,7 +49,7 @@ class Verdict:
 def verify(lab: "Lab", expectations: tuple[Expectation, ...] | None = None, timeout: float = 1.0) -> list[Verdict]:
     out = []
     for e in lab.refresh().topology.expect if expectations is None else expectations:
-        r = lab.probe(e.source, e.destination, protocol=e.protocol, port=e.port, timeout=timeout)
+        r = lab.probe(e.source, e.destination, protocol=e.protocol, port=e.port, timeout=timeout, record=False)
         failures = []
         if r.reachable != e.reachable:
             failures.append(f"expected {'reachable' if e.reachable else 'not reachable'}, "
@@ -69,6 +70,7 @@ def verify(lab: "Lab", expectations: tuple[Expectation, ...] | None = None, time
                             "reason": e.reason},
                            r.reachable, not failures and not r.disagreements, failures, r.disagreements, path, codes,
                            r.warnings))
+    history.record(lab.journal.dir, "verify", {"verdicts": [v.to_dict() for v in out]})
     return out
 
 
@@ -152,7 +154,9 @@ def matrix(lab: "Lab", ports: tuple[str, ...] = DEFAULT_PORTS, sources: list[str
         e = analyzer.flow(f.source, f.destination, f.protocol, f.port, SPORT_BASE + i)
         cells.append(Cell(f.source, f.destination, f.protocol, f.port, e.reachable, o.reachable, o.answer,
                           e.explanations[0]["code"] if e.explanations else None))
-    return Matrix(lab.name, list(ports), sources, destinations, cells, round(time.monotonic() - started, 3))
+    found = Matrix(lab.name, list(ports), sources, destinations, cells, round(time.monotonic() - started, 3))
+    history.record(lab.journal.dir, "matrix", found.to_dict())
+    return found
 
 
 # -- diff -----------------------------------------------------------------------------------------

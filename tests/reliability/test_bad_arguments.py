@@ -63,6 +63,7 @@ LAB_VERBS = {
     "verify": ["verify"],
     "matrix": ["matrix"],
     "status": ["status"],
+    "report": ["report", "-o", "{tmp}/report.html"],
     "down": ["down"],
 }
 
@@ -107,6 +108,17 @@ FILE_CASES = {
     **{f"flowlogs-output-{what}": ["flowlogs", "-d", "0", "--lab", LAB, "-o", path]
        for what, path in (("directory", "{dir}"), ("missing-dir", "{tmp}/no/such/dir/f.log"),
                           ("under-a-file", "{not_json}/f.log"), ("fifo", "{fifo}"))},
+    **{f"{verb}-{what}": [*args, path]
+       for verb, args in (("report-output", ["report", LAB, "-o"]), ("graph-output", ["graph", LAB, "-f", "svg", "-o"]),
+                          ("probe-svg", ["probe", "active", "standby", "--lab", LAB, "--svg"]),
+                          ("matrix-svg", ["matrix", LAB, "--svg"]),
+                          ("drill-svg", ["drill", "az-outage", "--az", "us-east-1a", "--client", "client", "--target",
+                                         "ext", "--lab", LAB, "--svg"]))
+       for what, path in (("directory", "{dir}"), ("missing-dir", "{tmp}/no/such/dir/p.svg"), ("fifo", "{fifo}"))},
+    **{f"graph-{what}": ["graph", path] for what, path in (("dev-zero", "/dev/zero"), ("fifo", "{fifo}"),
+                                                            ("directory", "{dir}"), ("missing", "{tmp}/missing.yaml"),
+                                                            ("not-utf8", "{not_utf8}"))},
+    "graph-png-to-stdout": ["graph", LAB, "-f", "png"],
 }
 
 NUMBER_CASES = {

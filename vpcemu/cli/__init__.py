@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from . import common, drill, edge, eni, files, flowlogs, lifecycle, security, transfer, verify
+from . import common, drill, edge, eni, files, flowlogs, lifecycle, picture, security, transfer, verify
 from .common import err_console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,7 +26,7 @@ def options(lock_timeout: Annotated[float, typer.Option(
         = common.LOCK_TIMEOUT) -> None:
     common.lock_timeout = lock_timeout
 # top-level verbs, in the order `vpcemu --help` lists them
-for verbs in (files.app, lifecycle.app, verify.app, flowlogs.app, transfer.app):
+for verbs in (files.app, lifecycle.app, verify.app, flowlogs.app, transfer.app, picture.app):
     app.add_typer(verbs)
 # live changes and drills: one sub-command group per AWS resource kind
 app.add_typer(security.sg_app, name="sg")

@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from .common import MAX_DELAY_MS, JsonOpt, LabOpt, call, console, emit, number, running_lab
+from .picture import SvgOpt, check_svg, drill_svg
 
 MIN_INTERVAL_MS, MAX_INTERVAL_MS = 0.1, 10_000.0     # a probe stream needs probes, and some of them
 MAX_HOLD_MS = 600_000.0
@@ -26,13 +27,13 @@ def eni_move(eni: Annotated[str, typer.Option("--eni", help="The secondary ENI t
                                                                    "(repeat for each argument word).")] = None,
              tcp_port: TcpPortOpt = None,
              delay_ms: Annotated[float, typer.Option("--delay-ms", help="AWS-like attachment time to emulate.")] = 0.0,
-             lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+             svg: SvgOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Move a secondary ENI from the active to the standby instance while CLIENT probes it."""
     from .. import drill
-    timing(as_json, interval_ms, tcp_port, delay_ms=delay_ms)
+    timing(as_json, interval_ms, tcp_port, svg, delay_ms=delay_ms)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.eni_move, the_lab, eni, to, client, target, device_index, interval_ms, command,
-                tcp_port, delay_ms), as_json)
+                tcp_port, delay_ms), as_json, svg)
 
 
 @drill_app.command("ip-move")
@@ -42,12 +43,12 @@ def ip_move(address: Annotated[str, typer.Option("--address", help="The secondar
             interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
             command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on the new owner at takeover "
                                                                   "(repeat for each argument word).")] = None,
-            tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+            tcp_port: TcpPortOpt = None, svg: SvgOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Reassign a secondary private IP to another ENI while CLIENT probes it."""
     from .. import drill
-    timing(as_json, interval_ms, tcp_port)
+    timing(as_json, interval_ms, tcp_port, svg)
     the_lab = running_lab(lab, as_json)
-    finish(call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command, tcp_port), as_json)
+    finish(call(as_json, drill.ip_move, the_lab, address, to, client, interval_ms, command, tcp_port), as_json, svg)
 
 
 @drill_app.command("nat-gateway-failure")
@@ -59,13 +60,13 @@ def nat_gateway_failure(
         target: Annotated[str, typer.Option("--target", help="Internet host (name or address) to probe.")],
         destination: Annotated[str, typer.Option(help="The route to re-point.")] = "0.0.0.0/0",
         interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
-        tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+        tcp_port: TcpPortOpt = None, svg: SvgOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Delete a NAT gateway, then re-point the private route table to another AZ's, while CLIENT probes."""
     from .. import drill
-    timing(as_json, interval_ms, tcp_port)
+    timing(as_json, interval_ms, tcp_port, svg)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.nat_gateway_failure, the_lab, nat_gateway, route_table, to, client, target,
-                destination, interval_ms, tcp_port), as_json)
+                destination, interval_ms, tcp_port), as_json, svg)
 
 
 @drill_app.command("az-outage")
@@ -77,27 +78,30 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
               standby: Annotated[Optional[str], typer.Option(help="Instance that runs --command at the outage.")] = None,
               command: Annotated[Optional[list[str]], typer.Option("--command", help="Run on --standby as the zone "
                                                                   "goes down (repeat for each word).")] = None,
-              tcp_port: TcpPortOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+              tcp_port: TcpPortOpt = None, svg: SvgOpt = None, lab: LabOpt = None,
+              as_json: JsonOpt = False) -> None:
     """Take every ENI (instances, NAT gateways, endpoints) in one AZ down for --hold-ms, then restore it."""
     from .. import drill
-    timing(as_json, interval_ms, tcp_port, hold_ms=hold_ms)
+    timing(as_json, interval_ms, tcp_port, svg, hold_ms=hold_ms)
     the_lab = running_lab(lab, as_json)
     finish(call(as_json, drill.az_outage, the_lab, az, client, target, hold_ms, interval_ms, command, standby,
-                tcp_port), as_json)
+                tcp_port), as_json, svg)
 
 
-def timing(as_json: bool, interval_ms: float, tcp_port: int | None, delay_ms: float | None = None,
+def timing(as_json: bool, interval_ms: float, tcp_port: int | None, svg, delay_ms: float | None = None,
            hold_ms: float | None = None) -> None:
-    """The numbers every drill takes, checked before anything happens."""
+    """The numbers every drill takes, and the --svg file, checked before anything happens."""
+    check_svg(as_json, svg)
     number(as_json, "--interval-ms", interval_ms, MIN_INTERVAL_MS, MAX_INTERVAL_MS)
     number(as_json, "--tcp-port", tcp_port, 1, 65535)
     number(as_json, "--delay-ms", delay_ms, 0, MAX_DELAY_MS)
     number(as_json, "--hold-ms", hold_ms, 0, MAX_HOLD_MS)
 
 
-def finish(report, as_json: bool) -> None:
-    """Print the report; exit 1 if the probes never got answers again."""
+def finish(report, as_json: bool, svg=None) -> None:
+    """Print the report (and draw its timeline with --svg); exit 1 if the probes never got answers again."""
     render(report, as_json)
+    drill_svg(as_json, svg, report.to_dict())
     if not report.recovered:
         raise typer.Exit(1)
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from .common import JsonOpt, LabOpt, call, console, emit, number, output_file, read_input, running_lab, write_output
+from .picture import SvgOpt, check_svg, matrix_svg, probe_svg
 
 app = typer.Typer()
 MAX_TIMEOUT_S = 60.0
@@ -24,13 +25,17 @@ def probe(source: str, destination: str,
           protocol: Annotated[str, typer.Option("--protocol", "-p", help="icmp, tcp or udp.")] = "icmp",
           port: Annotated[Optional[int], typer.Option(help="Destination port (tcp, udp).")] = None,
           timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 1.0,
-          lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+          svg: SvgOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Send one real packet from SOURCE to DESTINATION and report what happened, hop by hop, next to
-    what AWS's rules expect. Exit 0 reachable, 1 not reachable, 3 if the two disagree (a bug)."""
+    what AWS's rules expect. Exit 0 reachable, 1 not reachable, 3 if the two disagree (a bug).
+    --svg draws the path on the lab's diagram: observed hops solid, expected-only dashed, the dropping
+    component red with its explanation code and rule."""
     number(as_json, "--timeout", timeout, 0, MAX_TIMEOUT_S, low_open=True)
     number(as_json, "--port", port, 1, 65535)
+    check_svg(as_json, svg)
     the_lab = running_lab(lab, as_json)
     result = call(as_json, the_lab.probe, source, destination, protocol, port, timeout)
+    probe_svg(as_json, svg, the_lab, result.to_dict())
     if not emit(result.to_dict(), as_json):
         render_probe(result)
     if result.disagreements:
@@ -105,18 +110,21 @@ def matrix(lab: LabArg = None, port: PortsOpt = None,
                                                                     "instance, internet host, AWS service).")] = None,
            timeout: Annotated[float, typer.Option(help="Seconds to wait for answers, for all cells together.")] = 1.0,
            save: Annotated[Optional[Path], typer.Option(help="Write the matrix as JSON here (for `vpcemu diff`).")] = None,
-           as_json: JsonOpt = False) -> None:
+           svg: SvgOpt = None, as_json: JsonOpt = False) -> None:
     """Every source to every destination on each port, all probes at once; observed vs expected per cell.
-    Exit 0 if every cell agrees with AWS's rules, 3 if any does not."""
+    Exit 0 if every cell agrees with AWS's rules, 3 if any does not. --svg draws it as a heatmap:
+    reachable dark ●, blocked light ×, disagreeing ▲ (told apart in greyscale and by colour-blind readers)."""
     from ..verify import DEFAULT_PORTS
     from ..verify import matrix as run
     number(as_json, "--timeout", timeout, 0, MAX_TIMEOUT_S, low_open=True)
     output_file(as_json, "--save", save)
+    check_svg(as_json, svg)
     the_lab = running_lab(lab, as_json)
     m = call(as_json, run, the_lab, tuple(port or DEFAULT_PORTS), source, destination, timeout)
     data = m.to_dict()
     if save is not None:
         write_output(as_json, "--save", save, json.dumps(data, indent=1))
+    matrix_svg(as_json, svg, data)
     if not emit(data, as_json):
         render_matrix(m)
     if m.disagreements:

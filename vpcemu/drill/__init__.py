@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from .. import history
 from ..errors import UsageError
 from ..kernel.netns import run_in_netns
 from ..ops.api import one_change
@@ -119,6 +120,7 @@ class DrillReport:
     recovered: bool
     timeline: list[dict] = field(default_factory=list)     # {t_ms, event}
     tcp_survived: bool | None = None       # did an established TCP connection (to an echo port) live on?
+    answers: list[dict] = field(default_factory=list)      # the stream as runs: {from_ms, to_ms, answered, probes}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,6 +182,7 @@ def run_drill(lab: Lab, name: str, client: str, target: str, action: Callable[[]
     finally:
         if session is not None:
             session.close()
+    history.record(lab.journal.dir, "drill", report.to_dict())
     return report
 
 
@@ -213,7 +216,20 @@ def _stream(ns: str, name: str, client: str, target: str, action: Callable[[], o
             timeline.append({"t_ms": _ms(stream.sent[back] - t0), "event": f"first answered probe after it (seq {back})"})
     timeline.sort(key=lambda e: e["t_ms"])
     return DrillReport(name, client, target, interval_ms, outage_ms, max(0, end_seq - start_seq), len(lost), recovered,
-                       timeline)
+                       timeline, answers=_runs(stream, t0, end_seq))
+
+
+def _runs(stream: ProbeStream, t0: float, end_seq: int) -> list[dict]:
+    """The probes sent until `end_seq` as runs of answered and lost ones, each from its first probe's send
+    time to its last's (what a timeline draws)."""
+    runs: list[dict] = []
+    for seq in range(end_seq):
+        answered, t = seq in stream.answered, _ms(stream.sent[seq] - t0)
+        if runs and runs[-1]["answered"] == answered:
+            runs[-1].update(to_ms=t, probes=runs[-1]["probes"] + 1)
+        else:
+            runs.append({"from_ms": t, "to_ms": t, "answered": answered, "probes": 1})
+    return runs
 
 
 def _ms(seconds: float) -> float:
