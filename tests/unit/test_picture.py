@@ -157,7 +157,7 @@ def test_a_route_tables_drop_is_drawn_at_the_route_table():
     t = topology("default")
     d = build_diagram(t)
     overlay = probe_overlay(d, _probe(t, "app-b", "192.168.1.1", "icmp", None))
-    assert overlay.dropped == "rtb main/private-b" and overlay.explanation.startswith("NO_ROUTE_TO_DESTINATION")
+    assert overlay.dropped == "rtb main/private-b" and overlay.explanation.startswith("BAD_STATE_ROUTE")
 
 
 def test_history_keeps_results_in_order_and_skips_a_damaged_line(tmp_path):
