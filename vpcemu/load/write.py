@@ -7,12 +7,13 @@ document builds the same lab whatever later versions of vpcemu would choose by d
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
-from ..model import (Addressing, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
-                     SecurityGroup, SecurityGroupRule, TargetKind, Topology, Vpc, VpcEndpoint)
+from ..model import (Addressing, Expectation, Instance, MetadataOptions, NetworkAcl, NetworkAclEntry, NetworkInterface,
+                     RouteTable, SecurityGroup, SecurityGroupRule, TargetKind, Topology, Vpc, VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
 from . import emit
 
@@ -175,6 +176,8 @@ def instance(i: Instance, eth0: NetworkInterface) -> Document:
         out["forwarding"] = True
     out["mac"] = eth0.mac_address
     out["network_interface_id"] = eth0.id
+    if i.metadata_options != MetadataOptions():
+        out["metadata_options"] = asdict(i.metadata_options)
     return out
 
 

@@ -19,7 +19,7 @@ from .internet_gateway import internet_gateway, route_to_igw
 from .nat_gateway import LINK as NAT_LINK
 from .nat_gateway import nat_gateway, nat_gateway_of
 from .peering import peering, route_to_peer
-from .router_nft import router_ruleset
+from .router_nft import INSTANCE_METADATA, router_ruleset
 from .vpc_endpoint import endpoints, interface_endpoint, interface_endpoint_of, prefix_list_routes
 from .state import Plan, RouteEntry, RuleEntry, Veth
 
@@ -97,6 +97,9 @@ def vpc_router(builder: PlanBuilder, vpc: Vpc) -> None:
         builder.address(rtr, "lo", str(subnet.gateway), 32)
     builder.address(rtr, "lo", str(vpc.dns_server), 32)
     builder.address(rtr, "lo", AMAZON_DNS_LINK_LOCAL, 32)
+    builder.address(rtr, "lo", INSTANCE_METADATA, 32)
+    # IMDS knows the asker by the mark its SYN got from the ENI link it came in on (router_nft.metadata_chain)
+    builder.sysctl(rtr, "net/ipv4/tcp_fwmark_accept", 1)
 
     for inst in vpc.instances.values():
         ns = names.instance_ns(builder.lab, inst.name)

@@ -6,6 +6,8 @@ It reads the lab's model (STATE_DIR/model.yaml, kernel/stored_model.py), creates
 writes the CA bundle programs in the lab trust (STATE_DIR/ca-bundle.pem), moves into the lab's
 parking namespace (so the lab's teardown finds it among the lab's processes), then starts:
   - one VPC resolver per VPC in its router namespace, at the VPC's +2 and 169.254.169.253;
+  - the instance metadata service (services/metadata.py) of each VPC with instances, at 169.254.169.254 in its
+    router namespace, with the lab's credentials (services/credentials.py, made here at the first start);
   - each internet host's listeners in the host's namespace;
   - the AWS region (moto) in the region namespace, if the lab has services.
 The services run in a worker process it forks and replaces at once if it dies (Keeper); the keeper
@@ -49,6 +51,12 @@ class ResolverSpec:
 
 
 @dataclass(frozen=True)
+class MetadataSpec:
+    vpc: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class HostSpec:
     host: str
     namespace: str
@@ -69,11 +77,13 @@ class SupervisorSpec:
     hosts: tuple[HostSpec, ...]
     region: RegionSpec | None
     answering: bool             # some VPC has enable_dns_support
+    metadata: tuple[MetadataSpec, ...] = ()
 
     @property
     def needed(self) -> bool:
-        """Whether the lab needs a supervisor at all: a resolver that answers, a listener or a service."""
-        return self.answering or bool(self.hosts) or self.region is not None
+        """Whether the lab needs a supervisor at all: a resolver that answers, an instance (its IMDS), a
+        listener or a service."""
+        return self.answering or bool(self.metadata) or bool(self.hosts) or self.region is not None
 
 
 def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
@@ -90,8 +100,10 @@ def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
     if topology.services:
         region = RegionSpec(names.region_ns(lab), topology.region,
                             {s: tuple(str(a) for a in addrs) for s, addrs in topology.service_addresses.items()})
+    metadata = tuple(MetadataSpec(vpc.name, names.router_ns(lab, vpc.name)) for vpc in topology.vpcs.values()
+                     if vpc.instances)
     return SupervisorSpec(resolvers, hosts, region,
-                          answering=any(v.enable_dns_support for v in topology.vpcs.values()))
+                          answering=any(v.enable_dns_support for v in topology.vpcs.values()), metadata=metadata)
 
 
 class Supervisor:
@@ -109,10 +121,12 @@ class Supervisor:
     def prepare(self, spec: SupervisorSpec) -> None:
         """What needs no namespace, done while the lab's kernel objects are still being made: the
         imports (moto's take about a second), the CA and its bundle."""
-        from . import aws, internet, resolver  # noqa: F401
+        from . import aws, internet, metadata, resolver  # noqa: F401
         from .ca import CertificateAuthority
+        from .credentials import lab_credentials
 
         CertificateAuthority.load_or_create(self.state_dir / CA_DIR).bundle(self.state_dir / CA_BUNDLE_FILE)
+        lab_credentials(self.state_dir)
         if spec.region is not None:
             import moto.moto_server.werkzeug_app  # noqa: F401
 
@@ -121,6 +135,7 @@ class Supervisor:
         from .aws import AwsRegion
         from .ca import CertificateAuthority
         from .internet import start_host_listeners
+        from .metadata import INSTANCE_METADATA, PORT, InstanceMetadata
         from .resolver import VpcResolver
 
         ca = CertificateAuthority.load_or_create(self.state_dir / CA_DIR)
@@ -131,6 +146,10 @@ class Supervisor:
                 self._start(f"the resolver of VPC {r.vpc}", r.namespace, ", ".join(r.addresses),
                             lambda resolver=resolver, r=r: resolver.start(r.namespace, list(r.addresses)))
                 self.resolvers[r.vpc] = resolver
+            for m in spec.metadata:
+                imds = InstanceMetadata(self.state_dir, m.vpc)
+                self._start(f"the instance metadata service of VPC {m.vpc}", m.namespace,
+                            f"{INSTANCE_METADATA} tcp/{PORT}", lambda imds=imds, m=m: imds.start(m.namespace))
             for h in spec.hosts:
                 self._start(f"the listeners of internet host {h.host}", h.namespace,
                             f"{h.ip} " + " ".join(f"{l.protocol}/{l.port}" for l in h.listen),
@@ -172,6 +191,8 @@ def describe(spec: SupervisorSpec) -> list[dict]:
     """The services a spec runs, as `status` shows them: what, where, on which addresses."""
     out = [{"service": f"dns {r.vpc}", "kind": "dns", "namespace": r.namespace, "addresses": list(r.addresses)}
            for r in spec.resolvers]
+    out += [{"service": f"imds {m.vpc}", "kind": "imds", "namespace": m.namespace, "addresses": ["169.254.169.254 tcp/80"]}
+            for m in spec.metadata]
     out += [{"service": f"host {h.host}", "kind": "internet-host", "namespace": h.namespace,
              "addresses": [f"{h.ip} {l.protocol}/{l.port}" for l in h.listen]} for h in spec.hosts]
     if spec.region is not None:
