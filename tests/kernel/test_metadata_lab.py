@@ -258,6 +258,10 @@ def test_the_aws_cli_and_boto3_take_the_roles_credentials_from_imds(lab):
         assert key[1:] == ["****************" + creds.access_key_id[-4:], "iam-role"], r.stdout
     r = lab.exec("docker", [*CLEAN, "env"])
     assert r.stdout.split() == [f"PATH={BIN}:/usr/sbin:/usr/bin:/sbin:/bin"]
+    # `vpcemu exec` itself: the AWS CLI on the PATH, no keys in the environment, so the role's are used
+    assert lab.exec("strict", ["sh", "-c", "command -v aws"]).stdout.strip() == f"{BIN}/aws"
+    r = lab.exec("strict", ["aws", "configure", "list"], timeout=60)
+    assert "iam-role" in next(line for line in r.stdout.splitlines() if line.split()[:1] == ["access_key"])
 
 
 def test_https_to_the_labs_s3_verifies_with_nothing_set(lab):
