@@ -98,7 +98,7 @@ def vpc_router(builder: PlanBuilder, vpc: Vpc) -> None:
     builder.address(rtr, "lo", str(vpc.dns_server), 32)
     builder.address(rtr, "lo", AMAZON_DNS_LINK_LOCAL, 32)
     builder.address(rtr, "lo", INSTANCE_METADATA, 32)
-    # IMDS knows the asker by the mark its SYN got from the ENI link it came in on (router_nft.metadata_chain)
+    # IMDS knows the asker by the mark its SYN got from the ENI link it came in on (router_nft.METADATA_RULE)
     builder.sysctl(rtr, "net/ipv4/tcp_fwmark_accept", 1)
 
     for inst in vpc.instances.values():

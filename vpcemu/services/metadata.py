@@ -3,7 +3,7 @@
     handle = InstanceMetadata(state_dir, vpc).start(router_ns)      # returns once the socket listens
     handle.stop()
 
-Who asks is told by the ENI link the connection came in on, never by the request: the router's nft input chain
+Who asks is told by the ENI link the connection came in on, never by the request: the router's nft prerouting chain
 marks the SYN with the ENI's mark (plan/router_nft.metadata_mark), and tcp_fwmark_accept gives the accepted socket
 that mark (SO_MARK). The router forwards nothing to this address, so neither security groups nor network ACLs
 apply, as on AWS. Each request reads the committed model (re-read only when its file changed), so an ENI attached
