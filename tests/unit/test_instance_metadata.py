@@ -19,6 +19,7 @@ from vpcemu.load import load_text
 from vpcemu.load.write import topology_text
 from vpcemu.model import MetadataOptions
 from vpcemu.plan import plan_lab
+from vpcemu.plan.build import ENI_TABLE
 from vpcemu.plan.router_nft import INSTANCE_METADATA, METADATA_RULE, metadata_mark
 from vpcemu.rules import instance as instance_rules
 from vpcemu.services.credentials import LabCredentials, lab_credentials
@@ -82,6 +83,11 @@ def test_the_router_marks_imds_connections_with_their_enis_mark(topo):
     assert ("md-vpc-main", "lo", INSTANCE_METADATA, 32) in {(a.namespace, a.ifname, a.address, a.prefixlen)
                                                              for a in plan.addresses}
     assert str(plan.sysctls["md-vpc-main"]["net/ipv4/tcp_fwmark_accept"]) == "1"
+    # the answers, carrying that mark, are routed by source before any subnet's route table could take them
+    rules = [r for r in plan.rules if r.namespace == "md-vpc-main"]
+    imds = next(r for r in rules if r.source == f"{INSTANCE_METADATA}/32")
+    assert imds.table == ENI_TABLE
+    assert imds.priority < min(r.priority for r in rules if r.fwmark is not None and r.table != ENI_TABLE)
     # TTL 255: marked in prerouting, set again after the kernel's decrement
     assert "255 : jump ttl_255" in text and "chain ttl_255 { meta mark set meta mark or 0x10000; }" in text
     egress = text.split("chain source_dest_check_egress {")[1].split("\n  }")[0]

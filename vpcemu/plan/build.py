@@ -153,6 +153,10 @@ def network_interface(builder: PlanBuilder, vpc: Vpc, rtr: str, eni: NetworkInte
 def policy_routing(builder: PlanBuilder, vpc: Vpc, rtr: str) -> None:
     tables = route_table_ids(vpc)
     marks = subnet_marks(vpc)
+    # IMDS's answers carry the asker's ENI mark (tcp_fwmark_accept), whose low bits may equal a subnet's mark:
+    # they go straight to the ENI's /32, never through that subnet's route table
+    builder.rule(RuleEntry(rtr, PREF_ROUTE_TABLE - 1, table=ENI_TABLE, source=f"{INSTANCE_METADATA}/32",
+                           comment="instance metadata answers: to the ENI that asked"))
     for i, subnet in enumerate(vpc.subnets.values()):
         mark = marks[subnet.name]
         builder.rule(RuleEntry(rtr, PREF_SAME_SUBNET + i, table=ENI_TABLE, fwmark=mark, fwmask=SUBNET_MARK_MASK,
