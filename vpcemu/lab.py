@@ -32,7 +32,7 @@ from .plan.names import ownership_mark
 from .plan.state import Plan
 from .rules import elastic_ip
 from .rules.names import unknown_id, valid_lab_name
-from .services.environment import exec_environment, instance_resolv_conf
+from .services.environment import exec_environment, instance_resolv_conf, trust_argv
 from .services.supervisor import CA_BUNDLE_FILE, supervisor_spec
 
 
@@ -353,21 +353,27 @@ class Lab:
         return ep.namespace
 
     # -- using it ----------------------------------------------------------------------------
-    def exec_environment(self) -> dict[str, str]:
-        """What a program run in the lab gets in its environment: the region, dummy credentials and,
-        once the supervisor has written it, the CA bundle that trusts the lab's services."""
+    def exec_environment(self, instance: bool = False) -> dict[str, str]:
+        """What a program run in the lab gets in its environment: the region, the AWS CLI on the PATH, dummy
+        credentials outside instances (inside, IMDS hands out the role's) and, once the supervisor has
+        written it, the CA bundle that trusts the lab's services."""
         bundle = self.journal.dir / CA_BUNDLE_FILE
         # no bundle without a supervisor, and then nothing in the lab speaks TLS
-        return exec_environment(self.topology.region, bundle if bundle.exists() else None)
+        return exec_environment(self.topology.region, bundle if bundle.exists() else None, instance)
 
     def exec_argv(self, target: str, argv: list[str]) -> list[str]:
         """The argv that runs `argv` inside `target`'s namespace with exec_environment() added (by
         `env`, so it holds for whoever runs the argv). `ip netns exec` puts the namespace's
-        /etc/netns/<ns>/resolv.conf (the VPC resolver) in place of /etc/resolv.conf."""
+        /etc/netns/<ns>/resolv.conf (the VPC resolver) in place of /etc/resolv.conf, in a mount namespace of
+        its own where the lab's CA bundle then covers every trust store (services/trust_mount.py)."""
         if not argv:
             raise UsageError("no command given", hint="vpcemu exec web-1 -- ip -4 addr")
-        env = [f"{k}={v}" for k, v in self.exec_environment().items()]
-        return ["ip", "netns", "exec", self.namespace_of(target), "env", *env, *argv]
+        ep = self.resolve(target)
+        in_instance = ep.kind in ("instance", "network-interface")
+        env = [f"{k}={v}" for k, v in self.exec_environment(in_instance).items()]
+        bundle = self.journal.dir / CA_BUNDLE_FILE
+        trust = trust_argv(bundle) if bundle.exists() else []
+        return ["ip", "netns", "exec", self.namespace_of(target), "env", *env, *trust, *argv]
 
     def exec(self, target: str, argv: list[str], check: bool = False, timeout: float | None = None,
              **kwargs: Any) -> subprocess.CompletedProcess:

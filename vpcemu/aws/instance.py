@@ -3,11 +3,14 @@
 AWS does not know whether an instance's OS routes packets (the model's `forwarding`); export says it in a
 `vpcemu:forwarding` tag, and import reads that tag, or takes an instance whose source/destination check is
 off for an appliance that does (a NAT instance, a firewall), and says so. An instance type vpcemu does not
-know the limits of is kept out of the document (its limits are not enforced), and said.
+know the limits of is kept out of the document (its limits are not enforced), and said. MetadataOptions carry an
+instance's `metadata_options` both ways.
 """
 from __future__ import annotations
 
-from ..model import Topology, aws_id
+from dataclasses import asdict
+
+from ..model import MetadataOptions, Topology, aws_id
 from ..rules import limits
 from .context import Importer
 from .describe import FORWARDING_TAG, inner, live_state, objects, tag_list, tags
@@ -32,6 +35,10 @@ def to_aws(t: Topology, owner: str) -> list[dict]:
                      "PrivateDnsName": private_dns_name(t.region, eth0.private_ip_address),
                      "Placement": {"AvailabilityZone": i.availability_zone, "Tenancy": "default"},
                      "SecurityGroups": groups(v, eth0), "SourceDestCheck": eth0.source_dest_check,
+                     "MetadataOptions": {"State": "applied", "HttpTokens": i.metadata_options.http_tokens,
+                                         "HttpPutResponseHopLimit": i.metadata_options.http_put_response_hop_limit,
+                                         "HttpEndpoint": i.metadata_options.http_endpoint,
+                                         "HttpProtocolIpv6": "disabled", "InstanceMetadataTags": "disabled"},
                      "NetworkInterfaces": [_interface(t, v, e, owner) for e in t.interfaces_of(i.name)],
                      "Tags": tag_list(i.name, **{FORWARDING_TAG: str(i.forwarding).lower()})}
             public = eth0.public_addresses.get(eth0.private_ip_address)
@@ -114,6 +121,12 @@ def from_aws(ctx: Importer) -> None:
             forwarding = "true"
         if forwarding == "true":
             fragment["forwarding"] = True
+        metadata = {key: value for key, value in (
+            ("http_tokens", inner(inst, "MetadataOptions", "HttpTokens")),
+            ("http_put_response_hop_limit", inner(inst, "MetadataOptions", "HttpPutResponseHopLimit")),
+            ("http_endpoint", inner(inst, "MetadataOptions", "HttpEndpoint"))) if value is not None}
+        if metadata and metadata != asdict(MetadataOptions()):
+            fragment["metadata_options"] = metadata
         if eth0 is not None and eth0.get("MacAddress"):
             fragment["mac"] = eth0["MacAddress"]
         if eni_id:

@@ -205,7 +205,10 @@ def _up_down(state: str) -> str:
 def exec_(target: Annotated[str, typer.Argument(help="Instance, attached ENI or internet host to run in.")],
           command: Annotated[list[str], typer.Argument(help="The program and its arguments (after --).")],
           lab: LabOpt = None) -> None:
-    """Run a program inside an instance or internet host: `vpcemu exec web-1 -- curl -s http://10.0.1.10:8080/`."""
+    """Run a program inside an instance or internet host: `vpcemu exec web-1 -- curl -s http://10.0.1.10:8080/`.
+
+    It gets the VPC resolver, the region, the AWS CLI on the PATH and the lab CA in every trust store.
+    In an instance, its role's credentials come from the instance metadata service, as on EC2."""
     the_lab = running_lab(lab, False)
     if command[:1] == ["--"]:
         command = command[1:]

@@ -7,13 +7,14 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import Any
 
-from ..model import Attachment, Instance, NetworkInterface, Subnet, aws_id, mac_address
+from ..model import Attachment, Instance, MetadataOptions, NetworkInterface, Subnet, aws_id, mac_address
 from ..rules import elastic_ip, instance
 from ..rules import network_interface as rules
 from .context import VpcContext
 
 INSTANCE_KEYS = ("id", "subnet", "private_ip", "secondary_private_ips", "public_ip", "eip", "eips", "security_groups",
-                 "instance_type", "source_dest_check", "forwarding", "mac", "network_interface_id")
+                 "instance_type", "source_dest_check", "forwarding", "mac", "network_interface_id", "metadata_options")
+METADATA_KEYS = ("http_tokens", "http_put_response_hop_limit", "http_endpoint")
 ENI_KEYS = ("id", "subnet", "private_ips", "eips", "security_groups", "source_dest_check", "attachment", "mac",
             "description")
 
@@ -163,6 +164,9 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
         itype = r.string(d.get("instance_type"), f"{path}.instance_type", default=None)
         if itype is not None:
             itype = doc.check(f"{path}.instance_type", instance.instance_type, itype)
+        metadata = r.mapping(d.get("metadata_options"), f"{path}.metadata_options", METADATA_KEYS)
+        metadata = doc.check(f"{path}.metadata_options", instance.metadata_options,
+                             *(metadata.get(k) for k in METADATA_KEYS)) or MetadataOptions()
         if not ips:
             continue
         eni_id = doc.resource_id(d.get("network_interface_id"), "eni", f"{path}.network_interface_id",
@@ -175,7 +179,8 @@ def interfaces_and_instances(ctx: VpcContext) -> tuple[dict[str, NetworkInterfac
             eips=eips, public_ip=public_ip, public_ip_address=public_ip_address, attachment=Attachment(n, 0),
             description=f"Primary network interface of {n}")
         instances[n] = Instance(n, doc.resource_id(d.get("id"), "i", f"{path}.id", aws_id("i", vpc.name, n)),
-                                vpc.name, subnet.name, eni_name, subnet.availability_zone, itype, forwarding)
+                                vpc.name, subnet.name, eni_name, subnet.availability_zone, itype, forwarding,
+                                metadata)
     device_indexes: dict[str, dict[int, str]] = {n: {0: e} for n, e in
                                                  ((i.name, i.primary_network_interface) for i in instances.values())}
     for n, d in eni_data.items():

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from threading import Lock
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
-from ..model import (Addressing, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
-                     SecurityGroup, SecurityGroupRule, Subnet, TargetKind, Topology, Vpc, VpcEndpoint)
+from ..model import (Addressing, Expectation, Instance, MetadataOptions, NetworkAcl, NetworkAclEntry, NetworkInterface,
+                     RouteTable, SecurityGroup, SecurityGroupRule, Subnet, TargetKind, Topology, Vpc, VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
 from . import emit
 
@@ -194,6 +195,8 @@ def instance(i: Instance, eth0: NetworkInterface) -> Document:
         out["forwarding"] = True
     out["mac"] = eth0.mac_address
     out["network_interface_id"] = eth0.id
+    if i.metadata_options != MetadataOptions():
+        out["metadata_options"] = asdict(i.metadata_options)
     return out
 
 

@@ -2,7 +2,7 @@
 from .endpoint import VpcEndpoint
 from .expectation import Expectation
 from .ids import aws_id, mac_address
-from .instance import Instance
+from .instance import Instance, MetadataOptions
 from .internet import InternetHost, Listener
 from .nat_gateway import NatGateway
 from .network_acl import NetworkAcl, NetworkAclEntry
@@ -16,7 +16,7 @@ from .topology import Addressing, Named, Topology
 from .vpc import Vpc
 
 __all__ = [
-    "Addressing", "Attachment", "Expectation", "GATEWAY_SERVICES", "Instance", "InternetHost",
+    "Addressing", "Attachment", "Expectation", "GATEWAY_SERVICES", "Instance", "InternetHost", "MetadataOptions",
     "KNOWN_SERVICES", "Listener", "Named", "NatGateway", "NetworkAcl", "NetworkAclEntry",
     "NetworkInterface", "PrefixList", "Route", "RouteTable", "SecurityGroup", "SecurityGroupRule",
     "Subnet", "TargetKind", "Topology", "Vpc", "VpcEndpoint", "VpcPeeringConnection", "aws_id",

@@ -21,7 +21,7 @@ from .internet_gateway import internet_gateway, route_to_igw
 from .nat_gateway import LINK as NAT_LINK
 from .nat_gateway import nat_gateway, nat_gateway_of
 from .peering import peering, route_to_peer
-from .router_nft import EDGE_MARK, edge_route_table, router_ruleset
+from .router_nft import EDGE_MARK, INSTANCE_METADATA, edge_route_table, router_ruleset
 from .vpc_endpoint import endpoints, interface_endpoint, interface_endpoint_of, prefix_list_routes
 from .state import Plan, RouteEntry, RuleEntry, Veth
 
@@ -100,6 +100,9 @@ def vpc_router(builder: PlanBuilder, vpc: Vpc) -> None:
         builder.address(rtr, "lo", str(subnet.gateway), 32)
     builder.address(rtr, "lo", str(vpc.dns_server), 32)
     builder.address(rtr, "lo", AMAZON_DNS_LINK_LOCAL, 32)
+    builder.address(rtr, "lo", INSTANCE_METADATA, 32)
+    # IMDS knows the asker by the mark its SYN got from the ENI link it came in on (router_nft.METADATA_RULE)
+    builder.sysctl(rtr, "net/ipv4/tcp_fwmark_accept", 1)
 
     for inst in vpc.instances.values():
         ns = names.instance_ns(builder.lab, inst.name)
@@ -153,6 +156,10 @@ def network_interface(builder: PlanBuilder, vpc: Vpc, rtr: str, eni: NetworkInte
 def policy_routing(builder: PlanBuilder, vpc: Vpc, rtr: str) -> None:
     tables = route_table_ids(vpc)
     marks = subnet_marks(vpc)
+    # IMDS's answers carry the asker's ENI mark (tcp_fwmark_accept), whose low bits may equal a subnet's mark:
+    # they go straight to the ENI's /32, never through that subnet's route table
+    builder.rule(RuleEntry(rtr, PREF_ROUTE_TABLE - 1, table=ENI_TABLE, source=f"{INSTANCE_METADATA}/32",
+                           comment="instance metadata answers: to the ENI that asked"))
     for i, subnet in enumerate(vpc.subnets.values()):
         mark = marks[subnet.name]
         builder.rule(RuleEntry(rtr, PREF_SAME_SUBNET + i, table=ENI_TABLE, fwmark=mark, fwmask=SUBNET_MARK_MASK,

@@ -2,6 +2,8 @@
 
 - prerouting: tracing of probe packets, ingress-subnet marks for policy routing (and the IGW's mark, when
   a gateway route table routes what it delivers), TTL restore (an invisible router);
+  a connection to the instance metadata service (169.254.169.254) gets the mark of the ENI link it came in on,
+  which its accepted socket keeps (tcp_fwmark_accept): how the service knows the asker;
 - forward hook only, in AWS's order (aws-vpc-reference §14): source check of the sending ENI, its
   security groups' egress, the source subnet's NACL egress, the destination subnet's NACL ingress,
   the receiving ENI's security groups' ingress, destination check of the receiving ENI.
@@ -24,6 +26,9 @@ from .internet_gateway import ROUTER_LINK as IGW_LINK
 from .peering import peering_chain
 from .security_group import sg_chains, sg_sets
 from .vpc_endpoint import gateway_endpoint_chain
+
+
+INSTANCE_METADATA = "169.254.169.254"         # IMDS, answered by the router as the hypervisor answers it
 
 
 def source_dest_checked(eni: NetworkInterface) -> bool:
@@ -62,6 +67,8 @@ def _source_dest_check(vpc: Vpc) -> list[str]:
                   f"    type filter hook forward priority {priority}; policy accept;",
                   # only a packet that fails the set lookup meets the per-ENI drop, found by name
                   *([f"    {key} . ip {field} != @eni_addresses {key} vmap {{ {vmap} }}"] if vmap else []),
+                  # the first forward chain: TTL 255 restored after the kernel's decrement (TTL_CHAINS)
+                  *([f"    {TTL_255_RESTORE}"] if direction == "egress" else []),
                   "  }"]
         for e in enis:
             refused = drop(ExplanationCode.ENI_SOURCE_DEST_CHECK_RESTRICTION, direction=direction, eni=e.name)
@@ -78,8 +85,34 @@ EDGE_MARK = 0xFF         # packets from the IGW, when a gateway route table rout
 
 # AWS's VPC router does not decrement TTL: add back what the kernel's forward path takes away.
 # (nft 1.0.6 rejects `ip ttl set ip ttl map …`, so a verdict map jumps to one setter per value.)
-TTL_VMAP = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 255))
-TTL_CHAINS = tuple(f"  chain ttl_{n} {{ ip ttl set {n + 1}; }}" for n in range(1, 255))
+# TTL 255 has no value above it: such a packet gets a mark bit (above the subnet marks' mask) instead, and the
+# first forward chain, after the kernel's decrement, sets 255 again.
+TTL_255_MARK = 0x10000
+TTL_VMAP = ", ".join(f"{n} : jump ttl_{n}" for n in range(1, 256))
+TTL_CHAINS = (*(f"  chain ttl_{n} {{ ip ttl set {n + 1}; }}" for n in range(1, 255)),
+              f"  chain ttl_255 {{ meta mark set meta mark or {TTL_255_MARK:#x}; }}")
+TTL_255_RESTORE = f"meta mark and {TTL_255_MARK:#x} == {TTL_255_MARK:#x} ip ttl set 255"
+
+
+def metadata_mark(eni: NetworkInterface) -> int:
+    """The mark a connection from `eni` to IMDS carries: its id's first 8 hex digits (the whole of a short id), so
+    the mark of an ENI never changes and the service needs no table the ruleset and the model could disagree on."""
+    return int(eni.id[4:12], 16)
+
+
+def metadata_map(vpc: Vpc) -> list[str]:
+    enis = sorted(vpc.network_interfaces.values(), key=names.router_link)
+    elements = ", ".join(f'"{names.router_link(e)}" : {metadata_mark(e):#x}' for e in enis)
+    return ["  map metadata_mark {",
+            "    type ifname : mark",
+            *([f"    elements = {{ {elements} }}"] if elements else []),
+            "  }"]
+
+
+# The packets of a connection to IMDS (a local address: routing looks it up in the local table before any
+# fwmark rule) carry the mark of the ENI they came from; from any other link (a peering, the IGW) the map has no
+# element, the mark stays, and the service, finding no ENI of that mark, answers nothing.
+METADATA_RULE = f"ip daddr {INSTANCE_METADATA} meta mark set iifname map @metadata_mark"
 
 
 def middlebox_routes(vpc: Vpc) -> list[tuple[str, Route]]:
@@ -189,7 +222,8 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
         trace_set(trace_src),
         sg_sets(topology, vpc),
         TTL_CHAINS,
-        prerouting_chain("meta mark set iifname map @eni_subnet_mark", f"ip ttl vmap {{ {TTL_VMAP} }}"),
+        metadata_map(vpc),
+        prerouting_chain("meta mark set iifname map @eni_subnet_mark", f"ip ttl vmap {{ {TTL_VMAP} }}", METADATA_RULE),
         middlebox_zones(vpc, marks),
         ingress_routing(vpc),
         source_dest_check(vpc),

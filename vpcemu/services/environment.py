@@ -1,8 +1,12 @@
-"""What `vpcemu exec` gives a program inside an instance: the lab CA trusted, the region set, dummy
-credentials, no endpoint override (names resolve through the VPC resolver), and resolv.conf (an
-internet host's names the internet's resolver)."""
+"""What `vpcemu exec` gives a program inside an instance: the lab CA trusted (in the environment, and in the trust
+stores themselves by trust_mount.py), the region set, the AWS CLI on the PATH, credentials from the instance's
+role through IMDS (dummy ones elsewhere), no endpoint override (names resolve through the VPC resolver), and
+resolv.conf (an internet host's names the internet's resolver)."""
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -11,21 +15,40 @@ from ..plan.internet import PUBLIC_RESOLVER
 from ..plan.names import instance_ns, internet_host_ns
 
 
-def exec_environment(region: str, ca_bundle: Path | str | None) -> dict[str, str]:
+# where clients look for trusted roots besides the environment: the system bundle (curl, OpenSSL, Python's ssl)
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+
+
+def exec_environment(region: str, ca_bundle: Path | str | None, instance: bool = False) -> dict[str, str]:
     """Variables to add to the program's environment (ca_bundle: system roots plus the lab CA; None
-    leaves the program its system trust store)."""
+    leaves the program its system trust store). In an instance the credentials come from its role through
+    IMDS, as on EC2; elsewhere (an internet host) dummy ones stand in."""
     env = {
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
-        "AWS_ACCESS_KEY_ID": "AKIAVPCEMUEXAMPLE000",
-        "AWS_SECRET_ACCESS_KEY": "vpcemu-dummy-secret-access-key",
-        "AWS_EC2_METADATA_DISABLED": "true",
+        "PATH": os.pathsep.join([str(Path(sys.prefix) / "bin"), os.environ.get("PATH", os.defpath)]),
     }
+    if not instance:
+        env |= {"AWS_ACCESS_KEY_ID": "AKIAVPCEMUEXAMPLE000",
+                "AWS_SECRET_ACCESS_KEY": "vpcemu-dummy-secret-access-key",
+                "AWS_EC2_METADATA_DISABLED": "true"}
     if ca_bundle is not None:
         bundle = str(ca_bundle)
         env |= {"AWS_CA_BUNDLE": bundle, "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
                 "CURL_CA_BUNDLE": bundle}
     return env
+
+
+def trust_argv(ca_bundle: Path | str) -> list[str]:
+    """The words that run a program with `ca_bundle` bind-mounted over every trust store it may read (to go
+    after `ip netns exec NS`, in its private mount namespace, before the program)."""
+    stores = [*SYSTEM_BUNDLES]
+    for package, name in (("certifi", "cacert.pem"), ("botocore", "cacert.pem")):
+        spec = importlib.util.find_spec(package)       # found, not imported: botocore takes 100 ms to import
+        if spec is not None and spec.submodule_search_locations:
+            stores.append(os.path.join(spec.submodule_search_locations[0], name))
+    stores = [s for s in dict.fromkeys(os.path.realpath(p) for p in stores) if os.path.isfile(s)]
+    return [sys.executable, "-I", "-S", str(Path(__file__).with_name("trust_mount.py")), str(ca_bundle), *stores, "--"]
 
 
 def resolv_conf(nameserver: IPv4Address | str, region: str) -> str:

@@ -7,6 +7,8 @@ writes the CA bundle programs in the lab trust (STATE_DIR/ca-bundle.pem), moves 
 parking namespace (so the lab's teardown finds it among the lab's processes), then starts:
   - one VPC resolver per VPC in its router namespace, at the VPC's +2 and 169.254.169.253;
   - the internet's resolver (public DNS for the lab) in the core namespace, if the lab has internet hosts;
+  - the instance metadata service (services/metadata.py) of each VPC with instances, at 169.254.169.254 in its
+    router namespace, with the lab's credentials (services/credentials.py, made here at the first start);
   - each internet host's listeners in the host's namespace;
   - the AWS region (moto) in the region namespace, if the lab has services.
 The services run in a worker process it forks and replaces at once if it dies (Keeper); the keeper
@@ -51,6 +53,12 @@ class ResolverSpec:
 
 
 @dataclass(frozen=True)
+class MetadataSpec:
+    vpc: str
+    namespace: str
+
+
+@dataclass(frozen=True)
 class HostSpec:
     host: str
     namespace: str
@@ -78,11 +86,14 @@ class SupervisorSpec:
     region: RegionSpec | None
     answering: bool             # some VPC has enable_dns_support
     public: PublicResolverSpec | None = None     # the internet's resolver, which internet hosts use
+    metadata: tuple[MetadataSpec, ...] = ()
 
     @property
     def needed(self) -> bool:
-        """Whether the lab needs a supervisor at all: a resolver that answers, a listener or a service."""
-        return self.answering or bool(self.hosts) or self.region is not None or self.public is not None
+        """Whether the lab needs a supervisor at all: a resolver that answers, an instance (its IMDS), a
+        listener or a service."""
+        return (self.answering or bool(self.metadata) or bool(self.hosts) or self.region is not None
+                or self.public is not None)
 
 
 def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
@@ -100,8 +111,11 @@ def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
         region = RegionSpec(names.region_ns(lab), topology.region,
                             {s: tuple(str(a) for a in addrs) for s, addrs in topology.service_addresses.items()})
     public = PublicResolverSpec(names.internet_ns(lab), PUBLIC_RESOLVER) if topology.internet_hosts else None
+    metadata = tuple(MetadataSpec(vpc.name, names.router_ns(lab, vpc.name)) for vpc in topology.vpcs.values()
+                     if vpc.instances)
     return SupervisorSpec(resolvers, hosts, region,
-                          answering=any(v.enable_dns_support for v in topology.vpcs.values()), public=public)
+                          answering=any(v.enable_dns_support for v in topology.vpcs.values()), public=public,
+                          metadata=metadata)
 
 
 class Supervisor:
@@ -120,10 +134,12 @@ class Supervisor:
     def prepare(self, spec: SupervisorSpec) -> None:
         """What needs no namespace, done while the lab's kernel objects are still being made: the
         imports (moto's take about a second), the CA and its bundle."""
-        from . import aws, internet, resolver  # noqa: F401
+        from . import aws, internet, metadata, resolver  # noqa: F401
         from .ca import CertificateAuthority
+        from .credentials import lab_credentials
 
         CertificateAuthority.load_or_create(self.state_dir / CA_DIR).bundle(self.state_dir / CA_BUNDLE_FILE)
+        lab_credentials(self.state_dir)
         if spec.region is not None:
             import moto.moto_server.werkzeug_app  # noqa: F401
 
@@ -132,6 +148,7 @@ class Supervisor:
         from .aws import AwsRegion
         from .ca import CertificateAuthority
         from .internet import start_host_listeners
+        from .metadata import INSTANCE_METADATA, PORT, InstanceMetadata
         from .resolver import VpcResolver
 
         ca = CertificateAuthority.load_or_create(self.state_dir / CA_DIR)
@@ -147,6 +164,10 @@ class Supervisor:
                 self._start("the internet's resolver", p.namespace, p.address,
                             lambda: public.start(p.namespace, [p.address]))
                 self.public = public
+            for m in spec.metadata:
+                imds = InstanceMetadata(self.state_dir, m.vpc)
+                self._start(f"the instance metadata service of VPC {m.vpc}", m.namespace,
+                            f"{INSTANCE_METADATA} tcp/{PORT}", lambda imds=imds, m=m: imds.start(m.namespace))
             for h in spec.hosts:
                 self._start(f"the listeners of internet host {h.host}", h.namespace,
                             f"{h.ip} " + " ".join(f"{l.protocol}/{l.port}" for l in h.listen),
@@ -193,6 +214,8 @@ def describe(spec: SupervisorSpec) -> list[dict]:
     if spec.public is not None:
         out.append({"service": "dns internet", "kind": "dns", "namespace": spec.public.namespace,
                     "addresses": [spec.public.address]})
+    out += [{"service": f"imds {m.vpc}", "kind": "imds", "namespace": m.namespace, "addresses": ["169.254.169.254 tcp/80"]}
+            for m in spec.metadata]
     out += [{"service": f"host {h.host}", "kind": "internet-host", "namespace": h.namespace,
              "addresses": [f"{h.ip} {l.protocol}/{l.port}" for l in h.listen]} for h in spec.hosts]
     if spec.region is not None:
