@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ..model import (Addressing, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
+from ..model import (Addressing, Ec2ApiTiming, Expectation, Instance, NetworkAcl, NetworkAclEntry, NetworkInterface, RouteTable,
                      SecurityGroup, SecurityGroupRule, TargetKind, Topology, Vpc, VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
 from . import emit
@@ -31,6 +31,8 @@ def document(topology: Topology) -> Document:
            if pl.id != managed_prefix_list(s, t.region, pl.cidrs).id}
     if ids:
         aws["prefix_lists"] = ids
+    if t.ec2_api != Ec2ApiTiming():
+        aws["ec2_api"] = {k: v for k, v in vars(t.ec2_api).items() if v}
     if aws:
         out["aws"] = aws
     out["vpcs"] = {v.name: vpc(v) for v in t.vpcs.values()}

@@ -32,6 +32,15 @@ class Addressing:
 
 
 @dataclass(frozen=True)
+class Ec2ApiTiming:
+    """How long the lab's EC2 API takes to carry out a change after accepting it (`aws.ec2_api`): AWS takes
+    seconds to attach an ENI or move an address, and a drill may want to rehearse with those seconds."""
+
+    attachment_delay_ms: int = 0      # AttachNetworkInterface, DetachNetworkInterface
+    association_delay_ms: int = 0     # AssociateAddress, DisassociateAddress, AssignPrivateIpAddresses
+
+
+@dataclass(frozen=True)
 class Named:
     """What an AWS id stands for: the resource's kind (its id's prefix: i, eni, subnet, rtb, sg, acl, igw, nat,
     vpce, pcx, pl, vpc), its VPC (None for peering connections and prefix lists, which are the lab's) and its name."""
@@ -52,6 +61,7 @@ class Topology:
     prefix_lists: dict[str, PrefixList] = field(default_factory=dict)
     expect: tuple[Expectation, ...] = ()
     addressing: Addressing = field(default_factory=Addressing)
+    ec2_api: Ec2ApiTiming = field(default_factory=Ec2ApiTiming)
 
     # -- lookups by user-facing name -------------------------------------------------------
     @property
