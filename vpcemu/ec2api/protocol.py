@@ -30,11 +30,8 @@ def service_model():
 
 def operation(action: str):
     """botocore's model of `action`; None if EC2 has no such call."""
-    from botocore.exceptions import OperationNotFoundError
-    try:
-        return service_model().operation_model(action)
-    except OperationNotFoundError:
-        return None
+    model = service_model()
+    return model.operation_model(action) if action in model.operation_names else None
 
 
 def request_id() -> str:

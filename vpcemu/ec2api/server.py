@@ -26,6 +26,8 @@ from ..kernel.netns import run_in_netns
 from ..kernel.stored_model import read_model
 from ..lab import Lab
 from ..model import Topology
+from ..plan.nat_gateway import nat_gateway_of
+from ..plan.vpc_endpoint import interface_endpoint_of
 from ..services.aws import service_dns_names
 from ..services.ca import CertificateAuthority
 from ..services.ec2_api import SERVICE, ec2_api_spec, record_call
@@ -93,14 +95,18 @@ class Ec2Api:
 
 def caller_name(topology: Topology, address: str) -> str | None:
     """The lab's name for a caller's address: the instance an ENI with that private or public address is
-    attached to, else the ENI (a NAT gateway's, an endpoint's)."""
+    attached to, or the NAT gateway or VPC endpoint whose ENI it is."""
     try:
         ip = IPv4Address(address)
     except ValueError:
         return None
-    for e in topology.network_interfaces.values():
-        if ip in e.private_ip_addresses or ip in e.public_addresses.values():
-            return e.attachment.instance if e.attachment is not None else e.name
+    for v in topology.vpcs.values():
+        for e in v.network_interfaces.values():
+            if ip in e.private_ip_addresses or ip in e.public_addresses.values():
+                if e.attachment is not None:
+                    return e.attachment.instance
+                nat, endpoint = nat_gateway_of(v, e.name), interface_endpoint_of(v, e.name)
+                return nat.name if nat else endpoint[0].name if endpoint else e.name
     return None
 
 
