@@ -86,6 +86,32 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
                 tcp_port), as_json)
 
 
+@drill_app.command("run")
+def run(command: Annotated[list[str], typer.Argument(metavar="-- FAULT-COMMAND", show_default=False,
+                                                     help="The fault, as an argv (never a shell string).")],
+        client: Annotated[str, typer.Option("--client", help="Instance (or internet host) that probes TARGET.")],
+        target: Annotated[str, typer.Option("--target", help="Address, instance or internet host to probe.")],
+        interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
+        tcp_port: TcpPortOpt = None,
+        watch_ms: Annotated[float, typer.Option("--watch-ms", help="How long after the fault command an outage may "
+                                                "still begin (your automation's detection time).")] = 2000.0,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds the fault command, and then the recovery, "
+                                               "may take.")] = 60.0,
+        lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Run FAULT-COMMAND (after --, as an argv) while CLIENT probes TARGET; your own automation (a watchdog in the
+    lab calling its EC2 API) does the failover. Reports the outage and every EC2 API call the lab received.
+
+    vpcemu drill run --client client --target 10.0.1.100 -- vpcemu exec active -- pkill keepalived
+    """
+    from .. import drill
+    timing(as_json, interval_ms, tcp_port)
+    number(as_json, "--watch-ms", watch_ms, 0, MAX_HOLD_MS)
+    number(as_json, "--timeout", timeout, 0, MAX_HOLD_MS / 1000, low_open=True)
+    the_lab = running_lab(lab, as_json)
+    finish(call(as_json, drill.run, the_lab, client, target, command, interval_ms, tcp_port, watch_ms, timeout),
+           as_json)
+
+
 def timing(as_json: bool, interval_ms: float, tcp_port: int | None, delay_ms: float | None = None,
            hold_ms: float | None = None) -> None:
     """The numbers every drill takes, checked before anything happens."""
