@@ -99,7 +99,8 @@ def run(command: Annotated[list[str], typer.Argument(metavar="-- FAULT-COMMAND",
                                                "may take.")] = 60.0,
         lab: LabOpt = None, as_json: JsonOpt = False) -> None:
     """Run FAULT-COMMAND (after --, as an argv) while CLIENT probes TARGET; your own automation (a watchdog in the
-    lab calling its EC2 API) does the failover. Reports the outage and every EC2 API call the lab received.
+    lab calling its EC2 API) does the failover. Reports the outage and every EC2 API call the lab received;
+    exit 1 if the fault command fails or the probes are not answered again.
 
     vpcemu drill run --client client --target 10.0.1.100 -- vpcemu exec active -- pkill keepalived
     """
@@ -108,8 +109,14 @@ def run(command: Annotated[list[str], typer.Argument(metavar="-- FAULT-COMMAND",
     number(as_json, "--watch-ms", watch_ms, 0, MAX_HOLD_MS)
     number(as_json, "--timeout", timeout, 0, MAX_HOLD_MS / 1000, low_open=True)
     the_lab = running_lab(lab, as_json)
-    finish(call(as_json, drill.run, the_lab, client, target, command, interval_ms, tcp_port, watch_ms, timeout),
-           as_json)
+    report = call(as_json, drill.run, the_lab, client, target, command, interval_ms, tcp_port, watch_ms, timeout)
+    if report.fault["exit_status"] != 0:        # the fault did not happen as meant: not a measurement
+        render(report, as_json)
+        if not as_json:
+            console.print(f"[red]the fault command {report.fault['result']}[/]: {report.fault.get('stderr', '').strip()}",
+                          highlight=False)
+        raise typer.Exit(1)
+    finish(report, as_json)
 
 
 def timing(as_json: bool, interval_ms: float, tcp_port: int | None, delay_ms: float | None = None,
