@@ -304,11 +304,12 @@ def _fault(command: list[str], timeout: float) -> dict:
 
 class _Watch:
     """When a `run` drill may end: an outage began and `settle` probes were answered since its last lost
-    probe, or none began by `quiet_until` (perf_counter)."""
+    probe, or none began by `quiet_until` (perf_counter) and `settle` probes sent after it were answered (a
+    stream silent since the fault is an outage not yet over, not a quiet one)."""
 
     def __init__(self, stream: ProbeStream, start_seq: int, settle: int, quiet_until: float):
         self.stream, self.settle, self.quiet_until = stream, settle, quiet_until
-        self.next_seq, self.last_lost = start_seq, None
+        self.next_seq, self.last_lost, self.quiet_seq = start_seq, None, None
 
     def settled(self) -> bool:
         answered, top = self.stream.answered, self.stream.last_answered
@@ -317,7 +318,11 @@ class _Watch:
                 self.last_lost = self.next_seq
             self.next_seq += 1
         if self.last_lost is None:
-            return time.perf_counter() >= self.quiet_until
+            if self.quiet_seq is None:
+                if time.perf_counter() < self.quiet_until:
+                    return False
+                self.quiet_seq = len(self.stream.sent)
+            return self.stream.answered_since(self.quiet_seq) >= self.settle
         return self.next_seq - self.last_lost - 1 >= self.settle      # each seq scanned since was answered
 
 
