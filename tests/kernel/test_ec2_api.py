@@ -361,9 +361,10 @@ def test_a_nat_instance_takes_the_route_with_replace_route(lab, tmp_path):
     """Last: the NAT gateway goes, and private-a's instances reach the API no more (nat-i is public)."""
     t = lab.refresh().topology
     nat_ip = str(t.network_interface(t.vpcs["main"].nat_gateways["nat-a"].network_interface).private_ip_address)
-    ruleset = "table ip nat { chain post { type nat hook postrouting priority 100; oifname eth0 ip saddr 10.0.0.0/16 " \
-              "ip daddr != 10.0.0.0/16 masquerade; } }"
-    assert lab.exec("nat-i", ["nft", ruleset]).returncode == 0          # the NAT instance's own OS does the NAT
+    ruleset = ('table ip nat {\n  chain post {\n    type nat hook postrouting priority 100; policy accept;\n'
+               '    oifname "eth0" ip saddr 10.0.0.0/16 ip daddr != 10.0.0.0/16 masquerade\n  }\n}\n')
+    done = lab.exec("nat-i", ["nft", "-f", "-"], input=ruleset)        # the NAT instance's own OS does the NAT
+    assert done.returncode == 0, done.stderr
     report = failover(
         lab, tmp_path, "nat-i", nat_ip, "NAT instance failover",
         "aws ec2 replace-route --route-table-id $RTB --destination-cidr-block 0.0.0.0/0 --instance-id $INSTANCE",
