@@ -19,6 +19,7 @@ ENI_MOVE = dict(network_interface="vip", to="standby", client="client")
 IP_MOVE = dict(address="10.0.1.101", to="standby.eth0", client="client")
 NAT = dict(nat_gateway="nat-a", route_table="private-a", to="nat-b", client="client", target="ext")
 AZ = dict(availability_zone="us-east-1a", client="client", target="ext")
+RUN = dict(client="client", target="10.0.1.101", command=["true"])
 
 REFUSED = [
     # (drill, arguments, what the message must name, AWS's code or None for a name the lab does not know)
@@ -42,6 +43,9 @@ REFUSED = [
     (drill.az_outage, {**AZ, "target": "nope"}, "'nope'", None),
     (drill.az_outage, {**AZ, "standby": "nope", "command": ["true"]}, "'nope'", None),
     (drill.az_outage, {**AZ, "command": ["true"]}, "standby", "MissingParameter"),
+    (drill.run, {**RUN, "command": []}, "no fault command", "MissingParameter"),
+    (drill.run, {**RUN, "client": "nope"}, "'nope'", None),
+    (drill.run, {**RUN, "target": "nope"}, "'nope'", None),
 ]
 
 
@@ -55,7 +59,8 @@ def lab(tmp_path, monkeypatch) -> Lab:
 
 
 def case_id(fn, kwargs: dict) -> str:
-    base = {drill.eni_move: ENI_MOVE, drill.ip_move: IP_MOVE, drill.nat_gateway_failure: NAT, drill.az_outage: AZ}[fn]
+    base = {drill.eni_move: ENI_MOVE, drill.ip_move: IP_MOVE, drill.nat_gateway_failure: NAT, drill.az_outage: AZ,
+            drill.run: RUN}[fn]
     return fn.__name__ + "".join(f"-{k}={v}" for k, v in kwargs.items() if base.get(k) != v)
 
 
@@ -66,3 +71,35 @@ def test_a_drill_refuses_before_its_first_probe(lab, fn, kwargs, named, code):
         fn(lab, **kwargs)
     assert named in str(exc.value) and exc.value.code == code
     assert lab.topology is before
+
+
+class _Stream:
+    """What `drill.run`'s end condition reads of a probe stream: the answered seqs and the highest one."""
+
+    def __init__(self, answered: list[int], sent: int):
+        self.answered = dict.fromkeys(answered, 0.0)
+        self.last_answered = max(answered, default=-1)
+        self.sent = [0.0] * sent
+
+    def answered_since(self, seq: int) -> int:
+        return sum(1 for s in self.answered if s >= seq)
+
+
+def test_a_run_drill_ends_once_an_outage_is_over_or_none_began_in_the_watch():
+    settle = 3
+    # seqs 10..19 sent after the fault; 12..14 lost, then 15..17 answered: the outage is over
+    assert drill._Watch(_Stream([10, 11, 15, 16, 17, 18], 20), 10, settle, float("inf")).settled()
+    # only 15, 16 answered after the loss: not yet
+    assert not drill._Watch(_Stream([10, 11, 15, 16, 17], 20), 10, settle, float("inf")).settled()
+    # no loss: the watch runs until quiet_until (perf_counter), however many answers came
+    assert not drill._Watch(_Stream(list(range(10, 40)), 40), 10, settle, float("inf")).settled()
+    # after it, `settle` probes sent from then on must be answered
+    quiet = drill._Watch(_Stream(list(range(10, 40)), 40), 10, settle, 0.0)
+    assert not quiet.settled()
+    quiet.stream = _Stream(list(range(10, 43)), 45)
+    assert quiet.settled()
+    # silence since the fault (no answer, so no loss below an answer yet) is no quiet end: the drill waits
+    silent = drill._Watch(_Stream([10, 11], 400), 10, settle, 0.0)
+    assert not silent.settled() and not silent.settled()
+    # a loss after the watch's end still counts once seen: the drill waits for its recovery
+    assert not drill._Watch(_Stream([10, 11, 13], 14), 10, settle, 0.0).settled()

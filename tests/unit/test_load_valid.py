@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vpcemu.load import load_text, load_topology
+from vpcemu.load.write import topology_text
 from vpcemu.model import Attachment, NetworkAclEntry, Route, SecurityGroupRule, TargetKind
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "format-example.yaml"
@@ -367,3 +368,14 @@ def test_lab_name_defaults_to_the_file_stem_and_can_be_overridden(tmp_path):
     path.write_text("format: 1\nvpcs:\n  v: {cidr: 10.0.0.0/16}\n")
     assert load_topology(path).name == "lab-1"
     assert load_topology(path, name="other").name == "other"
+
+
+def test_the_ec2_apis_timing_is_read_and_written_back():
+    text = ("format: 1\naws:\n  services: [ec2]\n  ec2_api: {attachment_delay_ms: 3000, association_delay_ms: 1500}\n"
+            "vpcs:\n  main: {cidr: 10.0.0.0/16}\n")
+    topo = load_text(text, default_name="timing")
+    assert (topo.ec2_api.attachment_delay_ms, topo.ec2_api.association_delay_ms) == (3000, 1500)
+    again = load_text(topology_text(topo), default_name="timing")
+    assert again.ec2_api == topo.ec2_api
+    assert load_text(text.replace("association_delay_ms: 1500", "association_delay_ms: 0"),
+                     default_name="timing").ec2_api.association_delay_ms == 0

@@ -88,6 +88,39 @@ def az_outage(az: Annotated[str, typer.Option("--az", help="The Availability Zon
                 tcp_port), as_json, svg)
 
 
+@drill_app.command("run")
+def run(command: Annotated[list[str], typer.Argument(metavar="-- FAULT-COMMAND", show_default=False,
+                                                     help="The fault, as an argv (never a shell string).")],
+        client: Annotated[str, typer.Option("--client", help="Instance (or internet host) that probes TARGET.")],
+        target: Annotated[str, typer.Option("--target", help="Address, instance or internet host to probe.")],
+        interval_ms: Annotated[float, typer.Option("--interval-ms", help="One probe every N ms.")] = 1.0,
+        tcp_port: TcpPortOpt = None,
+        watch_ms: Annotated[float, typer.Option("--watch-ms", help="How long after the fault command an outage may "
+                                                "still begin (your automation's detection time).")] = 2000.0,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds the fault command, and then the recovery, "
+                                               "may take.")] = 60.0,
+        svg: SvgOpt = None, lab: LabOpt = None, as_json: JsonOpt = False) -> None:
+    """Run FAULT-COMMAND (after --, as an argv) while CLIENT probes TARGET; your own automation (a watchdog in the
+    lab calling its EC2 API) does the failover. Reports the outage and every EC2 API call the lab received;
+    exit 1 if the fault command fails or the probes are not answered again.
+
+    vpcemu drill run --client client --target 10.0.1.100 -- vpcemu exec active -- pkill keepalived
+    """
+    from .. import drill
+    timing(as_json, interval_ms, tcp_port, svg)
+    number(as_json, "--watch-ms", watch_ms, 0, MAX_HOLD_MS)
+    number(as_json, "--timeout", timeout, 0, MAX_HOLD_MS / 1000, low_open=True)
+    the_lab = running_lab(lab, as_json)
+    report = call(as_json, drill.run, the_lab, client, target, command, interval_ms, tcp_port, watch_ms, timeout)
+    if report.fault["exit_status"] != 0:        # the fault did not happen as meant: not a measurement
+        render(report, as_json)
+        if not as_json:
+            console.print(f"[red]the fault command {report.fault['result']}[/]: {report.fault.get('stderr', '').strip()}",
+                          highlight=False)
+        raise typer.Exit(1)
+    finish(report, as_json, svg)
+
+
 def timing(as_json: bool, interval_ms: float, tcp_port: int | None, svg, delay_ms: float | None = None,
            hold_ms: float | None = None) -> None:
     """The numbers every drill takes, and the --svg file, checked before anything happens."""

@@ -7,21 +7,28 @@ got no answer to the first answered probe after it, as a user watching the servi
 Each drill checks every name and argument before its first probe: the failover's own ops are first
 run as pure edits of the model, so a drill AWS would refuse, or one naming something unknown, raises
 UsageError and changes nothing.
+
+`run` is the drill around any fault: it runs the user's fault command while the stream runs, and the
+failover is left to whatever automation the user runs in the lab (a watchdog calling the lab's EC2 API);
+it reports every EC2 API call the lab received meanwhile, so the timeline shows when that automation acted.
 """
 from __future__ import annotations
 
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .. import history
+from ..codes import ErrorCode
 from ..errors import UsageError
 from ..kernel.netns import run_in_netns
 from ..ops.api import one_change
+from ..services.ec2_api import calls as ec2_api_calls
 
 if TYPE_CHECKING:
     from ..lab import Lab
@@ -48,6 +55,7 @@ class ProbeStream:
         self.sock = run_in_netns(ns, socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         self.sent: list[float] = []                 # seq → send time (perf_counter)
         self.answered: dict[int, float] = {}        # seq → answer time
+        self.last_answered = -1                     # the highest seq answered
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._send, daemon=True),
                          threading.Thread(target=self._receive, daemon=True)]
@@ -95,6 +103,7 @@ class ProbeStream:
             if ident == self.ident:
                 seq, = struct.unpack_from("!I", data, ihl + 8)
                 self.answered.setdefault(seq, now)
+                self.last_answered = max(self.last_answered, seq)
 
     def answered_since(self, seq: int) -> int:
         return sum(1 for s in self.answered if s >= seq)
@@ -121,6 +130,9 @@ class DrillReport:
     timeline: list[dict] = field(default_factory=list)     # {t_ms, event}
     tcp_survived: bool | None = None       # did an established TCP connection (to an echo port) live on?
     answers: list[dict] = field(default_factory=list)      # the stream as runs: {from_ms, to_ms, answered, probes}
+    fault: dict | None = None              # `run`: the fault command, its exit status and how long it ran
+    api_calls: list[dict] | None = None    # `run`: the EC2 API calls the lab received during the drill (t_ms from
+                                           # the stream's start)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -203,6 +215,11 @@ def _stream(ns: str, name: str, client: str, target: str, action: Callable[[], o
         after = len(stream.sent)
         recovered = stream.wait(lambda: stream.answered_since(after) >= settle, timeout)
         last = len(stream.sent)
+    return _report(stream, name, client, target, interval_ms, start_seq, last, recovered, t0, timeline)
+
+
+def _report(stream: ProbeStream, name: str, client: str, target: str, interval_ms: float, start_seq: int, last: int,
+            recovered: bool, t0: float, timeline: list[dict]) -> DrillReport:
     # probes after the last answered one may still be in flight: they are not counted
     end_seq = max(stream.answered, default=start_seq - 1) + 1
     lost = [s for s in range(start_seq, end_seq) if s not in stream.answered]
@@ -234,6 +251,95 @@ def _runs(stream: ProbeStream, t0: float, end_seq: int) -> list[dict]:
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
+
+
+WATCH_MS = 2000.0        # `run`: how long after the fault command an outage may still begin
+FAULT_TIMEOUT_S = 60.0
+
+
+def run(lab: Lab, client: str, target: str, command: list[str], interval_ms: float = 1.0,
+        tcp_port: int | None = None, watch_ms: float = WATCH_MS, timeout: float = FAULT_TIMEOUT_S) -> DrillReport:
+    """Run the fault `command` (an argv, run on the host: `vpcemu exec active -- pkill keepalived`) while
+    `client` probes `target`, then wait: for the outage that began to end (answered probes again), or, if
+    none began, `watch_ms` after the command ended. `timeout` bounds the command and the wait for recovery.
+
+    Not inside the lab's lock, unlike the other drills: the failover is the lab's own automation, whose
+    EC2 API calls change the lab meanwhile."""
+    if not command:
+        raise UsageError("no fault command given", ErrorCode.MISSING_PARAMETER,
+                         hint="vpcemu drill run --client C --target T -- vpcemu exec active -- pkill keepalived")
+    lab.refresh()
+    ns = lab.namespace_of(client)
+    client = lab.topology.name_of(client, "i", "eni")
+    target = str(lab.resolve(target).address)
+    settle = max(1, int(SETTLE_MS / interval_ms))
+    session = TcpSession(ns, target, tcp_port) if tcp_port else None
+    try:
+        with ProbeStream(ns, target, interval_ms) as stream:
+            t0, wall0 = time.perf_counter(), time.time()
+            if not stream.wait(lambda: stream.answered_since(0) >= settle, timeout):
+                raise UsageError(f"{client} gets no answers from {target} before the drill",
+                                 ErrorCode.DRILL_PRECONDITION_FAILED, hint=f"probe it first: vpcemu probe {client} {target}")
+            timeline = [{"t_ms": 0.0, "event": "probe stream answered"}]
+            start_seq = len(stream.sent)
+            t_action, wall_action = time.perf_counter(), time.time()
+            timeline.append({"t_ms": _ms(t_action - t0), "event": "fault command starts"})
+            fault = _fault(command, timeout)
+            t_done = time.perf_counter()
+            fault["ms"] = _ms(t_done - t_action)
+            timeline.append({"t_ms": _ms(t_done - t0), "event": f"fault command {fault['result']} ({fault['ms']} ms)"})
+            watch = _Watch(stream, start_seq, settle, t_done + watch_ms / 1000)
+            recovered = stream.wait(watch.settled, timeout)
+            last = len(stream.sent)
+        report = _report(stream, "run", client, target, interval_ms, start_seq, last, recovered, t0, timeline)
+        if session is not None:
+            report.tcp_survived = session.echoes()
+    finally:
+        if session is not None:
+            session.close()
+    report.fault = fault
+    report.api_calls = [{"t_ms": _ms(c["time"] - wall0), **c}
+                        for c in ec2_api_calls(lab.journal.dir, since=wall_action, until=time.time())]
+    report.timeline += [{"t_ms": c["t_ms"], "event": f"EC2 API {c['action']} from {c['caller_name'] or c['caller']}: "
+                                                     f"{c['code']} ({c['ms']} ms)"} for c in report.api_calls]
+    report.timeline.sort(key=lambda e: e["t_ms"])
+    return report
+
+
+def _fault(command: list[str], timeout: float) -> dict:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise UsageError(f"fault command {command[0]!r} not found", ErrorCode.INVALID_PARAMETER_VALUE,
+                         hint="give a program on PATH or its full path") from None
+    except subprocess.TimeoutExpired:
+        return {"argv": command, "exit_status": None, "result": f"still running after {timeout:g} s: killed"}
+    return {"argv": command, "exit_status": done.returncode, "result": f"exited {done.returncode}",
+            "stderr": done.stderr[-2000:]}
+
+
+class _Watch:
+    """When a `run` drill may end: an outage began and `settle` probes were answered since its last lost
+    probe, or none began by `quiet_until` (perf_counter) and `settle` probes sent after it were answered (a
+    stream silent since the fault is an outage not yet over, not a quiet one)."""
+
+    def __init__(self, stream: ProbeStream, start_seq: int, settle: int, quiet_until: float):
+        self.stream, self.settle, self.quiet_until = stream, settle, quiet_until
+        self.next_seq, self.last_lost, self.quiet_seq = start_seq, None, None
+
+    def settled(self) -> bool:
+        answered, top = self.stream.answered, self.stream.last_answered
+        while self.next_seq < top:                  # below the highest answer, a missing one is lost
+            if self.next_seq not in answered:
+                self.last_lost = self.next_seq
+            self.next_seq += 1
+        if self.last_lost is None:
+            if self.quiet_seq is None:
+                if time.perf_counter() < self.quiet_until:
+                    return False
+                self.quiet_seq = len(self.stream.sent)
+            return self.stream.answered_since(self.quiet_seq) >= self.settle
+        return self.next_seq - self.last_lost - 1 >= self.settle      # each seq scanned since was answered
 
 
 @one_change

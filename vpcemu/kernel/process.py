@@ -182,7 +182,7 @@ def supervisor_health(journal: Journal) -> dict | None:
     """The lab's supervisor and each service it runs, up or down (None: the lab has no supervisor).
 
     The keeper (the journalled process) restarts a dead worker; the services are up while the worker
-    its last account names is alive. A dead keeper leaves a live worker serving, unsupervised."""
+    its last account names is alive (a service run as a program of its own, the EC2 API, while it is). A dead keeper leaves a live worker serving, unsupervised."""
     entry = supervisor_entry(journal)
     if entry is None:
         return None
@@ -191,7 +191,8 @@ def supervisor_health(journal: Journal) -> dict | None:
     serving = running(worker, account.get("worker_starttime"))
     return {"pid": entry["pid"], "state": "up" if running(entry["pid"], entry["starttime"]) else "down",
             "worker_pid": worker, "restarts": account.get("restarts", 0), "last_exit": account.get("last_exit"),
-            "services": [{**s, "state": "up" if serving else "down"} for s in account.get("services", [])]}
+            "services": [{**s, "state": "up" if (running(s["pid"], s.get("starttime")) if "pid" in s else serving)
+                          else "down"} for s in account.get("services", [])]}
 
 
 def revive_supervisor(journal: Journal, lab: str) -> str | None:
@@ -206,6 +207,8 @@ def revive_supervisor(journal: Journal, lab: str) -> str | None:
     worker = account.get("worker")
     if worker is not None:
         stop_process({"pid": worker, "starttime": account.get("worker_starttime")})
+    for program in (s for s in account.get("services", []) if "pid" in s):     # the EC2 API, which binds too
+        stop_process({"pid": program["pid"], "starttime": program.get("starttime")})
     pid = start_supervisor(journal, lab)
     return f"supervisor pid {health['pid']} was dead; started pid {pid}" + \
         (f" (its worker pid {worker} stopped first)" if worker is not None else "")

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..codes import ErrorCode
 from ..errors import TopologyError
-from ..model import KNOWN_SERVICES, Addressing, Topology, Vpc
+from ..model import KNOWN_SERVICES, Addressing, Ec2ApiTiming, Topology, Vpc
 from ..rules import elastic_ip
 from ..rules.names import lab_name_problem
 from ..rules.vpc import LINK_LOCAL, PRIVATE_RANGES, SHARED_RANGE
@@ -78,6 +78,7 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None,
                    {p: peering.peer_pair(r, p, v) for p, v in raw_peering.items()})
     _prefix_list_ids(doc, top.get("aws"))
     elastic_ip_ids = _elastic_ip_ids(doc, top.get("aws"))
+    ec2_api = _ec2_api(r, top.get("aws"), services)
     vpcs = {}
     for vname, vraw in raw_vpcs.items():
         vpc = build_vpc(doc, vname, vraw)
@@ -88,7 +89,7 @@ def _document(r: Reader, raw: Any, default_name: str, name_override: str | None,
     vpcs = _assign_public_ips(doc, vpcs)
     topology = Topology(name=lab_name or "lab", region=doc.region, vpcs=vpcs, peering=connections,
                         internet_hosts=hosts, services=services, prefix_lists=doc.prefix_lists, addressing=addressing,
-                        elastic_ip_ids=elastic_ip_ids)
+                        elastic_ip_ids=elastic_ip_ids, ec2_api=ec2_api)
     return replace(topology, expect=expect.expectations(doc, top.get("expect"), committed))
 
 
@@ -111,7 +112,7 @@ def _addressing(r: Reader, raw: Any) -> Addressing:
 
 
 def _services(r: Reader, raw: Any) -> tuple[str, ...]:
-    data = r.mapping(raw, "aws", ("services", "prefix_lists", "elastic_ips"))
+    data = r.mapping(raw, "aws", ("services", "prefix_lists", "elastic_ips", "ec2_api"))
     out: list[str] = []
     for i, s in enumerate(r.sequence(data.get("services"), "aws.services")):
         if s not in KNOWN_SERVICES:
@@ -122,6 +123,22 @@ def _services(r: Reader, raw: Any) -> tuple[str, ...]:
         else:
             out.append(s)
     return tuple(out)
+
+
+MAX_EC2_API_DELAY_MS = 60_000      # AWS takes seconds, not minutes (the CLI's --delay-ms has the same bound)
+
+
+def _ec2_api(r: Reader, raw: Any, services: tuple[str, ...]) -> Ec2ApiTiming:
+    """`aws.ec2_api`: the lab EC2 API's emulated change times, in ms."""
+    data = raw.get("ec2_api") if isinstance(raw, dict) else None
+    if data is None:
+        return Ec2ApiTiming()
+    fields = ("attachment_delay_ms", "association_delay_ms")
+    d = r.mapping(data, "aws.ec2_api", fields)
+    if d and "ec2" not in services:
+        r.error("aws.ec2_api", "the lab has no EC2 API to time: ec2 is not in aws.services", hint="add ec2 to aws.services")
+    values = {k: r.integer(d[k], f"aws.ec2_api.{k}", 0, MAX_EC2_API_DELAY_MS) for k in fields if k in d}
+    return Ec2ApiTiming(**{k: v for k, v in values.items() if v is not None})
 
 
 def _prefix_list_ids(doc: Document, raw: Any) -> None:

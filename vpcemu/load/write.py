@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from ..model import (Addressing, Expectation, Instance, MetadataOptions, NetworkAcl, NetworkAclEntry, NetworkInterface,
-                     RouteTable, SecurityGroup, SecurityGroupRule, Subnet, TargetKind, Topology, Vpc, VpcEndpoint)
+from ..model import (Addressing, Ec2ApiTiming, Expectation, Instance, MetadataOptions, NetworkAcl, NetworkAclEntry,
+                     NetworkInterface, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, TargetKind, Topology, Vpc,
+                     VpcEndpoint)
 from ..model.prefix_list import managed_prefix_list
 from . import emit
 
@@ -46,6 +47,8 @@ def document(topology: Topology, leaf: Leaf = _made) -> Document:
         aws["prefix_lists"] = ids
     if t.elastic_ip_ids:
         aws["elastic_ips"] = {str(ip): {"id": i} for ip, i in sorted(t.elastic_ip_ids.items())}
+    if t.ec2_api != Ec2ApiTiming():
+        aws["ec2_api"] = {k: v for k, v in vars(t.ec2_api).items() if v}
     if aws:
         out["aws"] = aws
     out["vpcs"] = {v.name: vpc(v, leaf) for v in t.vpcs.values()}

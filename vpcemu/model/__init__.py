@@ -12,11 +12,12 @@ from .prefix_list import GATEWAY_SERVICES, KNOWN_SERVICES, PrefixList
 from .route_table import Route, RouteTable, TargetKind
 from .security_group import SecurityGroup, SecurityGroupRule
 from .subnet import Subnet
-from .topology import Addressing, Named, Topology
+from .topology import Addressing, Ec2ApiTiming, Named, Topology
 from .vpc import Vpc
 
 __all__ = [
-    "Addressing", "Attachment", "Expectation", "GATEWAY_SERVICES", "Instance", "InternetHost", "MetadataOptions",
+    "Addressing", "Attachment", "Ec2ApiTiming", "Expectation", "GATEWAY_SERVICES", "Instance", "InternetHost",
+    "MetadataOptions",
     "KNOWN_SERVICES", "Listener", "Named", "NatGateway", "NetworkAcl", "NetworkAclEntry",
     "NetworkInterface", "PrefixList", "Route", "RouteTable", "SecurityGroup", "SecurityGroupRule",
     "Subnet", "TargetKind", "Topology", "Vpc", "VpcEndpoint", "VpcPeeringConnection", "aws_id",

@@ -33,6 +33,15 @@ class Addressing:
 
 
 @dataclass(frozen=True)
+class Ec2ApiTiming:
+    """How long the lab's EC2 API takes to carry out a change after accepting it (`aws.ec2_api`): AWS takes
+    seconds to attach an ENI or move an address, and a drill may want to rehearse with those seconds."""
+
+    attachment_delay_ms: int = 0      # AttachNetworkInterface, DetachNetworkInterface
+    association_delay_ms: int = 0     # AssociateAddress, DisassociateAddress, AssignPrivateIpAddresses
+
+
+@dataclass(frozen=True)
 class Named:
     """What an AWS id stands for: the resource's kind (its id's prefix: i, eni, subnet, rtb, sg, acl, igw, nat,
     vpce, pcx, pl, vpc, eipalloc), its VPC (None for peering connections, prefix lists and Elastic IPs, which are
@@ -56,6 +65,7 @@ class Topology:
     addressing: Addressing = field(default_factory=Addressing)
     # Elastic IP → its AllocationId where the lab keeps AWS's (an import); else allocation_id derives one
     elastic_ip_ids: dict[IPv4Address, str] = field(default_factory=dict)
+    ec2_api: Ec2ApiTiming = field(default_factory=Ec2ApiTiming)
 
     # -- lookups by user-facing name -------------------------------------------------------
     @property

@@ -2,7 +2,8 @@
 DisassociateAddress). The mapping lives at the VPC's internet gateway; the instance never sees it.
 
 The pure edits check AWS's rules and raise UsageError with AWS's codes; then the IGW's maps and the
-internet core's routes change (ops/live.py). Established flows through the old mapping end, as on AWS.
+internet core's routes change (ops/live.py), and the flows tracked through the old mapping are forgotten at
+the IGW (kernel/conntrack.py), so their next packets follow the new one, as on AWS.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
+from ..kernel.conntrack import forget_flows
 from ..model import NetworkInterface, Topology
+from ..plan import names
 from ..rules import elastic_ip as rules
 from ..rules.names import global_names
 from ..rules.network_interface import not_requester_managed
@@ -28,12 +31,23 @@ if TYPE_CHECKING:
 def associate_address(lab: Lab, public_ip: str, network_interface: str, private_ip: str | None = None,
                       allow_reassociation: bool = False) -> Topology:
     """Map `public_ip` to a private IP of an ENI (its primary by default; an instance means its eth0)."""
-    return apply_topology(lab, associated(lab.topology, public_ip, network_interface, private_ip, allow_reassociation))
+    return _moved(lab, associated(lab.topology, public_ip, network_interface, private_ip, allow_reassociation),
+                  public_ip)
 
 
 @one_change
 def disassociate_address(lab: Lab, public_ip: str) -> Topology:
-    return apply_topology(lab, disassociated(lab.topology, public_ip))
+    return _moved(lab, disassociated(lab.topology, public_ip), public_ip)
+
+
+def _moved(lab: Lab, topology: Topology, public_ip: str) -> Topology:
+    """Apply the new mapping, then end the flows tracked through the old one at the VPC's IGW: their NAT
+    bindings would keep carrying them to the old holder, where AWS moves every packet with the EIP."""
+    before, changed = _holder(lab.topology, IPv4Address(public_ip)), topology is not lab.topology
+    done = apply_topology(lab, topology)
+    if before is not None and changed:
+        forget_flows(names.internet_gateway_ns(lab.name, before.vpc), [IPv4Address(public_ip)])
+    return done
 
 
 # -- pure edits ---------------------------------------------------------------------------------

@@ -57,12 +57,13 @@ def revoke_security_group_egress(lab: Lab, group: str, *rules: SecurityGroupRule
 
 @one_change
 def modify_network_interface_attribute(lab: Lab, network_interface: str, groups: list[str] | None = None,
-                                       source_dest_check: bool | None = None) -> Topology:
-    """`--groups` replaces the ENI's security groups; `--source-dest-check` turns the check on or off.
+                                       source_dest_check: bool | None = None, description: str | None = None) -> Topology:
+    """`--groups` replaces the ENI's security groups; `--source-dest-check` turns the check on or off;
+    `description` replaces its description.
 
     An instance name stands for its primary ENI (modify-instance-attribute).
     """
-    return apply(lab, with_interface_attribute(lab.topology, network_interface, groups, source_dest_check))
+    return apply(lab, with_interface_attribute(lab.topology, network_interface, groups, source_dest_check, description))
 
 
 @one_change
@@ -154,7 +155,7 @@ def revoked(topology: Topology, group: str, rules, egress: bool, vpc: str | None
 
 
 def with_interface_attribute(topology: Topology, network_interface: str, groups: list[str] | None = None,
-                             source_dest_check: bool | None = None) -> Topology:
+                             source_dest_check: bool | None = None, description: str | None = None) -> Topology:
     eni = interface(topology, network_interface)
     v = topology.vpcs[eni.vpc]
     eni_rules.not_requester_managed(eni, "modified")
@@ -165,6 +166,8 @@ def with_interface_attribute(topology: Topology, network_interface: str, groups:
         eni = replace(eni, security_groups=eni_rules.interface_groups(groups))
     if source_dest_check is not None:
         eni = replace(eni, source_dest_check=bool(source_dest_check))
+    if description is not None:
+        eni = replace(eni, description=eni_rules.description(description))
     return with_vpc(topology, replace(v, network_interfaces={**v.network_interfaces, eni.name: eni}))
 
 

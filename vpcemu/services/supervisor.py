@@ -10,9 +10,12 @@ parking namespace (so the lab's teardown finds it among the lab's processes), th
   - the instance metadata service (services/metadata.py) of each VPC with instances, at 169.254.169.254 in its
     router namespace, with the lab's credentials (services/credentials.py, made here at the first start);
   - each internet host's listeners in the host's namespace;
-  - the AWS region (moto) in the region namespace, if the lab has services.
-The services run in a worker process it forks and replaces at once if it dies (Keeper); the keeper
-prints `ready` once the first worker has bound everything (or `error: <message>` and exits 1), and
+  - the AWS region (moto) in the region namespace, if the lab has services;
+  - the lab's EC2 API (vpcemu/ec2api), if `ec2` is one of them: a program of its own (an argv), as it
+    sits above the lab and calls its live ops.
+The services run in a worker process it forks and replaces at once if it dies (Keeper), the EC2 API in a
+process it starts and restarts likewise; the keeper prints `ready` once the first worker has bound
+everything and the EC2 API listens (or `error: <message>` and exits 1), and
 runs until SIGTERM, when it stops the worker and exits 0. SIGHUP, forwarded to the worker, re-reads
 the model and swaps each resolver's zone (a live change). STATE_DIR/services.json says which worker
 runs, how often it was restarted and which services it holds.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -39,6 +43,7 @@ from ..model.topology import Topology
 from ..plan import names
 from ..plan.build import AMAZON_DNS_LINK_LOCAL
 from ..plan.internet import PUBLIC_RESOLVER
+from .ec2_api import SERVICE as EC2, Ec2ApiSpec, ec2_api_spec
 
 CA_DIR = "ca"
 CA_BUNDLE_FILE = "ca-bundle.pem"
@@ -87,13 +92,14 @@ class SupervisorSpec:
     answering: bool             # some VPC has enable_dns_support
     public: PublicResolverSpec | None = None     # the internet's resolver, which internet hosts use
     metadata: tuple[MetadataSpec, ...] = ()
+    ec2_api: Ec2ApiSpec | None = None
 
     @property
     def needed(self) -> bool:
         """Whether the lab needs a supervisor at all: a resolver that answers, an instance (its IMDS), a
         listener or a service."""
         return (self.answering or bool(self.metadata) or bool(self.hosts) or self.region is not None
-                or self.public is not None)
+                or self.public is not None or self.ec2_api is not None)
 
 
 def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
@@ -107,15 +113,15 @@ def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
     hosts = tuple(HostSpec(h.name, names.internet_host_ns(lab, h.name), str(h.ip), h.listen)
                   for h in topology.internet_hosts.values() if h.listen)
     region = None
-    if topology.services:
-        region = RegionSpec(names.region_ns(lab), topology.region,
-                            {s: tuple(str(a) for a in addrs) for s, addrs in topology.service_addresses.items()})
+    served = {s: tuple(str(a) for a in addrs) for s, addrs in topology.service_addresses.items() if s != EC2}
+    if served:                  # moto answers every service but ec2, which is the lab's own (ec2_api)
+        region = RegionSpec(names.region_ns(lab), topology.region, served)
     public = PublicResolverSpec(names.internet_ns(lab), PUBLIC_RESOLVER) if topology.internet_hosts else None
     metadata = tuple(MetadataSpec(vpc.name, names.router_ns(lab, vpc.name)) for vpc in topology.vpcs.values()
                      if vpc.instances)
     return SupervisorSpec(resolvers, hosts, region,
                           answering=any(v.enable_dns_support for v in topology.vpcs.values()), public=public,
-                          metadata=metadata)
+                          metadata=metadata, ec2_api=ec2_api_spec(topology, lab))
 
 
 class Supervisor:
@@ -221,6 +227,9 @@ def describe(spec: SupervisorSpec) -> list[dict]:
     if spec.region is not None:
         out.append({"service": f"region {spec.region.region}", "kind": "aws-region", "namespace": spec.region.namespace,
                     "addresses": [f"{s} {a}" for s, addrs in spec.region.services.items() for a in addrs]})
+    if spec.ec2_api is not None:
+        out.append({"service": "ec2-api", "kind": "ec2-api", "namespace": spec.ec2_api.namespace,
+                    "addresses": [f"ec2 {a} tcp/80 tcp/443" for a in spec.ec2_api.addresses]})
     return out
 
 
@@ -242,6 +251,7 @@ class Keeper:
     def __init__(self, supervisor: Supervisor):
         self.supervisor = supervisor
         self.worker: int | None = None
+        self.ec2_api: subprocess.Popen | None = None    # kept, so no one else reaps it (subprocess's own cleanup)
         # a keeper started in place of a dead one (`vpcemu repair`) goes on counting
         before = read_json(supervisor.state_dir / SERVICES_FILE)
         self.restarts = before.get("restarts", 0) + (1 if before else 0)
@@ -270,12 +280,55 @@ class Keeper:
         return answer[len("error: "):] if answer and answer.startswith("error: ") else \
             f"the worker said {answer!r}" if answer else "the worker exited before it was ready"
 
+    def spawn_ec2_api(self) -> subprocess.Popen | None:
+        """Start the lab's EC2 API program (if the lab has one); `await_ec2_api` waits until it listens."""
+        spec = supervisor_spec(self.supervisor.read_model(), self.supervisor.lab).ec2_api
+        if spec is None:
+            return None
+        # its stderr is the keeper's: the supervisor log
+        return subprocess.Popen(list(spec.argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, close_fds=True)
+
+    def await_ec2_api(self, proc: subprocess.Popen | None, timeout: float) -> str | None:
+        """None once it says `ready` (it is then kept), or why it failed (it is then gone)."""
+        if proc is None:
+            return None
+        try:
+            answer = read_line(proc.stdout.fileno(), timeout)
+        finally:
+            proc.stdout.close()
+        if answer == READY:
+            self.ec2_api = proc
+            self.write_state()
+            return None
+        if answer is None:
+            proc.kill()
+        proc.wait()
+        return "the EC2 API " + (answer[len("error: "):] if answer and answer.startswith("error: ") else
+                                 f"said {answer!r}" if answer else "exited before it was ready")
+
+    def ec2_api_died(self) -> bool:
+        """Whether the EC2 API program has died (and been reaped) since the last look."""
+        if self.ec2_api is None or self.ec2_api.poll() is None:
+            return False
+        code = self.ec2_api.returncode
+        self.last_exit = f"the EC2 API {'killed by signal ' + str(-code) if code < 0 else 'exited with status ' + str(code)}"
+        print(f"EC2 API pid {self.ec2_api.pid}: {self.last_exit}", file=sys.stderr, flush=True)
+        self.ec2_api = None
+        self.restarts += 1
+        self.write_state()
+        return True
+
     def write_state(self) -> None:
         topology = self.supervisor.read_model()
+        services = describe(supervisor_spec(topology, self.supervisor.lab))
+        if self.ec2_api is not None:            # up while this process lives, whatever the worker does
+            for s in services:
+                if s["kind"] == "ec2-api":
+                    s |= {"pid": self.ec2_api.pid, "starttime": starttime(self.ec2_api.pid)}
         state = {"keeper": os.getpid(), "worker": self.worker,
                  "worker_starttime": starttime(self.worker) if self.worker else None,
                  "restarts": self.restarts, "last_exit": self.last_exit, "changed_at": time.time(),
-                 "services": describe(supervisor_spec(topology, self.supervisor.lab))}
+                 "services": services}
         tmp = self.supervisor.state_dir / (SERVICES_FILE + ".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.supervisor.state_dir / SERVICES_FILE)
@@ -294,6 +347,10 @@ class Keeper:
                 if self.worker:
                     os.kill(self.worker, signal.SIGHUP)
                 continue                            # no worker: the next one reads the model anyway
+            if sig == signal.SIGCHLD and self.ec2_api_died():
+                why = self.await_ec2_api(self.spawn_ec2_api(), self.FIRST_START_S)
+                print(f"EC2 API restart failed: {why}" if why else f"EC2 API restarted, pid {self.ec2_api.pid}",
+                      file=sys.stderr, flush=True)
             if sig == signal.SIGCHLD and not self.reaped():
                 continue
             if self.worker is None:                 # it died (or the last restart failed): replace it
@@ -323,6 +380,10 @@ class Keeper:
         return True
 
     def stop_worker(self) -> None:
+        if self.ec2_api is not None:
+            self.ec2_api.terminate()
+            self.ec2_api.wait()
+            self.ec2_api = None
         if self.worker is None:
             return
         os.kill(self.worker, signal.SIGTERM)
@@ -372,17 +433,23 @@ def main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, Keeper.SIGNALS)
     supervisor = Supervisor(state_dir, lab)
     keeper = Keeper(supervisor)
+    ec2_api = None
     try:
         supervisor.prepare(supervisor_spec(supervisor.read_model(), lab))
         # `vpcemu up` says go (a line on stdin) once the namespaces exist; EOF: the build failed
         if sys.stdin.readline().strip() != GO:
             return 1
         enter_netns(names.parking_ns(lab))
-        why = keeper.start_worker(Keeper.FIRST_START_S)
+        ec2_api = keeper.spawn_ec2_api()        # it starts (imports, CA) while the worker binds
+        why = keeper.start_worker(Keeper.FIRST_START_S) or keeper.await_ec2_api(ec2_api, Keeper.FIRST_START_S)
     except BaseException as exc:
         traceback.print_exc()
         why = " ".join(str(exc).split())
     if why is not None:
+        if keeper.ec2_api is None and ec2_api is not None and ec2_api.poll() is None:
+            ec2_api.kill()
+            ec2_api.wait()
+        keeper.stop_worker()
         print("error: " + why, flush=True)
         return 1
     print(READY, flush=True)
