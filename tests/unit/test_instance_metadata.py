@@ -121,8 +121,8 @@ def test_lab_credentials_are_made_once_and_kept(tmp_path):
 def test_the_supervisor_serves_imds_in_each_vpc_with_instances(topo):
     spec = supervisor_spec(topo, "md")
     assert spec.metadata == (MetadataSpec("main", "md-vpc-main"),)
-    assert {"service": "imds main", "kind": "imds", "namespace": "md-vpc-main",
-            "addresses": ["169.254.169.254 tcp/80"]} in describe(spec)
+    assert {"service": "dns main", "kind": "dns", "namespace": "md-vpc-main",
+            "addresses": ["10.0.0.2", "169.254.169.253", "169.254.169.254 tcp/80"]} in describe(spec)
     quiet = replace(topo, vpcs={"empty": replace(topo.vpcs["empty"], enable_dns_support=False)})
     assert not supervisor_spec(quiet, "md").needed
 

@@ -28,7 +28,7 @@ from ..lab import Lab
 from ..model import Topology
 from ..plan.nat_gateway import nat_gateway_of
 from ..plan.vpc_endpoint import interface_endpoint_of
-from ..services.aws import service_dns_names
+from ..dns.zone import certificate_names
 from ..services.ca import CertificateAuthority
 from ..services.ec2_api import SERVICE, ec2_api_spec, record_call
 from ..services.supervisor import CA_DIR, READY
@@ -159,7 +159,7 @@ def serve(lab: str) -> list[_Server]:
     api = Ec2Api(lab)
     protocol.service_model()                # loaded before the first call, not during it
     ca = CertificateAuthority.load_or_create(api.state_dir / CA_DIR)
-    tls = ca.issue("ec2-api", service_dns_names(SERVICE, topology.region), list(spec.addresses)).server_context()
+    tls = ca.issue("ec2-api", certificate_names([SERVICE], topology.region), list(spec.addresses)).server_context()
     handler = handler_class(api)
 
     def bind_all() -> list[socket.socket]:

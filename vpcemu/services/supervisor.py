@@ -215,13 +215,15 @@ class Supervisor:
 
 def describe(spec: SupervisorSpec) -> list[dict]:
     """The services a spec runs, as `status` shows them: what, where, on which addresses."""
-    out = [{"service": f"dns {r.vpc}", "kind": "dns", "namespace": r.namespace, "addresses": list(r.addresses)}
+    # a VPC's instance metadata service runs beside its resolver, in the router, as one entry (`dns <vpc>`, the
+    # name status has always shown), its address added
+    imds = {m.vpc for m in spec.metadata}
+    out = [{"service": f"dns {r.vpc}", "kind": "dns", "namespace": r.namespace,
+            "addresses": [*r.addresses, *(["169.254.169.254 tcp/80"] if r.vpc in imds else [])]}
            for r in spec.resolvers]
     if spec.public is not None:
         out.append({"service": "dns internet", "kind": "dns", "namespace": spec.public.namespace,
                     "addresses": [spec.public.address]})
-    out += [{"service": f"imds {m.vpc}", "kind": "imds", "namespace": m.namespace, "addresses": ["169.254.169.254 tcp/80"]}
-            for m in spec.metadata]
     out += [{"service": f"host {h.host}", "kind": "internet-host", "namespace": h.namespace,
              "addresses": [f"{h.ip} {l.protocol}/{l.port}" for l in h.listen]} for h in spec.hosts]
     if spec.region is not None:
