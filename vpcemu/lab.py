@@ -22,8 +22,8 @@ from . import history, lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
 from .kernel import apply, host, netns, process, reconcile
-from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
-from .kernel.stored_model import read_model, write_model
+from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
+from .kernel.stored_model import read_model_if_changed, write_model
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
@@ -55,13 +55,15 @@ def require_root() -> None:
 
 
 class Lab:
-    def __init__(self, name: str, topology: Topology, journal: Journal, lock_timeout: float = LOCK_TIMEOUT):
+    def __init__(self, name: str, topology: Topology, journal: Journal, lock_timeout: float = LOCK_TIMEOUT,
+                 model_version: str | None = None):
         self.name = name
         self.topology = topology
         self.journal = journal
         self.lock_timeout = lock_timeout
         self.rulesets: dict[str, str] = {}     # VPC → the router ruleset last loaded by this process
-        self._model_version = self._stat_model()
+        # the digest of the stored document `topology` was read from (None: not known, read again at need)
+        self._model_version = model_version
         self._lock_fd: int | None = None
         self._lock_depth = 0
 
@@ -125,7 +127,8 @@ class Lab:
     def attach(cls, name: str | None = None) -> "Lab":
         """The running lab called `name`, or the only one that is up."""
         journal = Journal(_choose(name))
-        return cls(journal.lab, _read_model(journal), journal)
+        topology, version = _read_model(journal)
+        return cls(journal.lab, topology, journal, model_version=version)
 
     @staticmethod
     def remove(name: str | None = None) -> list[str]:
@@ -193,20 +196,13 @@ class Lab:
             raise RuntimeError("a live change must run inside Lab.change()")
         (self.journal.dir / CHANGING_FILE).touch()
 
-    def _stat_model(self) -> tuple[int, int] | None:
-        try:
-            st = (self.journal.dir / MODEL_FILE).stat()
-        except FileNotFoundError:
-            return None
-        return st.st_ino, st.st_mtime_ns
-
     def refresh(self) -> "Lab":
         """Read the committed model again if another process committed since this one last read or
-        wrote it (a stat when nothing changed). Changes do it under the lock; readers (probe, verify,
-        status) before they look."""
-        version = self._stat_model()
-        if version != self._model_version:
-            self.topology = _read_model(self.journal)
+        wrote it (a read and a digest of the document when nothing changed). Changes do it under the
+        lock; readers (probe, verify, status) before they look."""
+        topology, version = _read_model(self.journal, self._model_version)
+        if topology is not None:
+            self.topology = topology
             self.rulesets.clear()               # what this process loaded may have been replaced since
             self._model_version = version
         return self
@@ -237,9 +233,9 @@ class Lab:
         sees the old model or the new one, never part of one), and when anything the VPC resolvers answer
         from changed, they answer from the new model once this returns."""
         before = self.topology
-        write_model(self.journal.dir, topology)
+        version = write_model(self.journal.dir, topology)
         self.topology = topology
-        self._model_version = self._stat_model()
+        self._model_version = version
         if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
             process.reload_supervisor(self.journal)
         return topology
@@ -475,11 +471,12 @@ def _planned(topology: Topology, journal: Journal) -> Plan:
     return dataclass_replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})
 
 
-def _read_model(journal: Journal) -> Topology:
-    """The lab's committed model; UsageError saying why if there is none to act on."""
+def _read_model(journal: Journal, known: str | None = None) -> tuple[Topology | None, str]:
+    """The lab's committed model and its version (None for the model if its version is `known`);
+    UsageError saying why if there is none to act on."""
     name = journal.lab
     try:
-        return read_model(journal.dir)
+        return read_model_if_changed(journal.dir, known)
     except Exception:           # missing, damaged or not a model: nothing to act on but the journal
         state = lifecycle.condition(journal)
         if state == lifecycle.BUILDING:

@@ -4,6 +4,7 @@ case here breaks one rule both ways and asserts the same AWS error code from eac
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from dataclasses import replace
 from ipaddress import IPv4Network
@@ -442,6 +443,8 @@ def test_expect_reason_accepts_exactly_the_explanation_codes():
 
 # -- the one write path of a lab's model --------------------------------------------------------------
 class _Journal:
+    lab = "rules"
+
     def __init__(self, directory):
         self.dir = directory
 
@@ -464,3 +467,23 @@ def test_commit_replaces_the_model_atomically_and_reloads_resolvers_only_for_the
     assert load_text((tmp_path / MODEL_FILE).read_text(), committed=True) == readdressed    # the old model stays whole
     assert read_model(tmp_path) == readdressed
     assert sorted(p.name for p in tmp_path.iterdir()) == [MODEL_CACHE_FILE, MODEL_FILE]   # no half-written file left
+
+
+def test_refresh_sees_every_commit_even_one_with_the_same_inode_and_mtime(topo, tmp_path, monkeypatch):
+    """The model's version is its document's digest: another process's commit is read before the next
+    change even where the file's inode and mtime repeat (ext4 reuses inodes, mtimes are coarse), which a
+    stat-based version missed and ten parallel `sg authorize` lost rules by."""
+    monkeypatch.setattr("vpcemu.lab.process.reload_supervisor", lambda journal: None)
+    mine, theirs = Lab("rules", topo, _Journal(tmp_path)), Lab("rules", topo, _Journal(tmp_path))
+    mine.commit(topo)
+    path, kept = tmp_path / MODEL_FILE, tmp_path / "kept"
+    os.link(path, kept)                                 # the inode `mine` read stays alive
+    before = path.stat()
+    moved = attached(topo, "spare", "fw", 2)
+    theirs.commit(moved)
+    kept.write_bytes(path.read_bytes())                 # their document, in the old inode, with the old mtime
+    os.utime(kept, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(kept, path)
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert mine.refresh().topology == moved
+    assert mine.refresh().topology is mine.topology       # nothing committed since: not read again

@@ -50,7 +50,7 @@ class Ec2Api:
         try:
             return self._labs.get_nowait().refresh()
         except queue.Empty:
-            return Lab(self.lab, read_model(self.state_dir), self.journal)
+            return Lab.attach(self.lab)
 
     def call(self, query: str, body: bytes, headers, caller: str) -> tuple[int, bytes, dict]:
         """One request → (HTTP status, XML body, what the call log records)."""

@@ -27,31 +27,45 @@ _MAGIC = b"vpcemu model cache\n"
 _MODEL_CODE = ("model", "load", "rules")
 
 
-def write_model(directory: Path, topology: Topology) -> None:
-    """Make `topology` the model stored in `directory`: nothing is replaced unless both files could be made."""
+def write_model(directory: Path, topology: Topology) -> str:
+    """Make `topology` the model stored in `directory`: nothing is replaced unless both files could be made.
+    Returns the stored document's digest (see `read_model_if_changed`)."""
     from ..load.write import topology_text
     text = topology_text(topology).encode()
     payload = pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL)
     _replace(directory / MODEL_FILE, text)
     _store_cache(directory, text, payload)
+    return hashlib.sha256(text).hexdigest()
 
 
 def read_model(directory: Path) -> Topology:
     """The model stored in `directory`: the cache's if it was made from this document by this vpcemu, else the
     document loaded (and the cache made for the next reader). OSError if there is none; TopologyError if it is
     not a model."""
+    topology, _ = read_model_if_changed(directory, None)
+    assert topology is not None
+    return topology
+
+
+def read_model_if_changed(directory: Path, known: str | None) -> tuple[Topology | None, str]:
+    """The stored model and the digest of its document, read together (one read of the file: no commit can
+    fall between them); None for the model if its digest is `known`. The digest is the model's version: an
+    exact one, where a file's inode and mtime can repeat (inodes are reused, mtimes are coarse) and a stat
+    taken apart from the read can pair a new version with an old model."""
     path = directory / MODEL_FILE
     text = path.read_bytes()
     digest = hashlib.sha256(text).hexdigest()
+    if digest == known:
+        return None, digest
     cached = _cached(directory / MODEL_CACHE_FILE, digest)
     if cached is not None:
-        return cached
+        return cached, digest
     from ..load import load_text
     topology = load_text(text.decode("utf-8"), source=str(path), committed=True)
     # no lock needed: a cache names the text it was made from, so one made from a text replaced meanwhile is
     # never used
     _store_cache(directory, text, pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL))
-    return topology
+    return topology, digest
 
 
 def _store_cache(directory: Path, text: bytes, payload: bytes) -> None:
