@@ -21,9 +21,9 @@ from typing import Any
 from . import history, lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
-from .kernel import apply, host, netns, process, reconcile
-from .kernel.journal import CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
-from .kernel.stored_model import read_model_if_changed, write_model
+from .kernel import apply, conntrack, host, netns, process, reconcile
+from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
+from .kernel.stored_model import keep_as_built, read_model, read_model_if_changed, write_model
 from .load import load_topology
 from .model import Topology
 from .plan import plan_lab
@@ -69,10 +69,12 @@ class Lab:
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
-    def up(cls, topology: str | Path | Topology, name: str | None = None, replace: bool = False) -> "Lab":
+    def up(cls, topology: str | Path | Topology, name: str | None = None, replace: bool = False,
+           source: str | None = None) -> "Lab":
         """Build a lab and start its supervisor (resolvers, internet hosts, AWS services); all-or-nothing.
         Raises TopologyError (nothing created) or KernelError (rolled back). A lab of the same name
         whose last build died is refused, or with `replace` removed first; a live one is always refused.
+        `source`: where the lab came from as `status` says it (default: the file, or "<python>").
 
         The journal's state records how long it took (`timings`): `usable_seconds` from this call until every
         namespace is built and every service answers, and its parts `prepare_seconds` (load, plan, claim),
@@ -82,10 +84,10 @@ class Lab:
         if name is not None:
             valid_lab_name(name)
         if not isinstance(topology, Topology):
-            source = str(topology)
+            source = source or str(topology)
             topology = load_topology(topology, name=name)
         else:
-            source = "<python>"
+            source = source or "<python>"
         lab_name = valid_lab_name(name or topology.name)
         elastic_ip.off_host_networks(elastic_ip.lab_public_addresses(topology), host.uplink_networks())
         plan = _planned(topology, Journal(lab_name))
@@ -103,6 +105,7 @@ class Lab:
                                  hint="choose another lab name with --name; `vpcemu clean` removes what crashed "
                                       "labs left")
             lab.commit(topology)
+            keep_as_built(journal.dir)
             started = time.monotonic()
             # the supervisor starts (imports, CA) while the kernel objects are made, then binds in them
             supervisor = process.spawn_supervisor(journal, lab_name) \
@@ -292,6 +295,23 @@ class Lab:
             if own:
                 (self.journal.dir / CHANGING_FILE).unlink(missing_ok=True)
             return fixed
+
+    def reset(self) -> list[str]:
+        """Undo every live change since the lab was built (security groups, NACLs, ENI moves and attachments,
+        addresses, EIPs, routes, endpoints, VPC attributes, whoever made them) and forget every tracked flow:
+        the built model committed again, the kernel reconciled to it as one diff (repair's: only what differs
+        is touched, each router's table reloaded in one transaction where it differs), the resolvers told,
+        and every namespace's conntrack table emptied. What a test started inside instances (processes,
+        files) and what the AWS services hold (S3 objects) stay. Returns one line per kernel fix made."""
+        with self.change():
+            built = read_model(self.journal.dir / BUILT_DIR)
+            if built != self.topology:
+                self.commit(built)
+            self.changing()
+            fixed = reconcile.reconcile(self.planned(), self.journal)
+            self.rulesets.clear()
+            conntrack.forget_all_flows(self.planned().namespaces)
+        return fixed
 
     @contextmanager
     def _held(self) -> Iterator[bool]:

@@ -3,8 +3,8 @@ name with no endpoint override, over the lab's own network (NAT gateway, interne
 interface endpoint): answers match `vpcemu status`, refusals carry the CLI's codes and change nothing,
 changes move real packets, and failover scripts inside the lab are measured with `drill run`.
 
-Until instances get credentials from IMDS, the clients use the lab's credentials from `vpcemu exec`'s
-environment (services/environment.py); scripts get their ENI id passed in (ENI=…) instead of from IMDS.
+Clients in instances find the role's credentials through IMDS (no keys in `vpcemu exec`'s environment); the
+failover scripts run with nothing in theirs at all (`env -i`) and ask IMDS who they are, as on EC2.
 """
 from __future__ import annotations
 
@@ -289,10 +289,15 @@ def test_concurrent_api_and_cli_changes_lose_nothing(lab):
 WATCHDOG = """\
 #!/bin/bash
 # {what}: keepalived-style, on the standby: three missed health checks, then take over.
+# Who it is (ENI, instance, region) and its credentials come from IMDS (v2): its environment is empty.
 set -eu
-PEER=$1
-MAC=$(cat /sys/class/net/eth0/address)
-ENI=${{ENI:-$(curl -s http://169.254.169.254/latest/meta-data/network/interfaces/macs/$MAC/interface-id)}}
+PEER=$1 RTB=${{2:-}}
+TOKEN=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)
+md() {{ curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" "http://169.254.169.254/latest/meta-data/$1"; }}
+MAC=$(md mac)
+ENI=$(md network/interfaces/macs/$MAC/interface-id)
+INSTANCE=$(md instance-id)
+export AWS_DEFAULT_REGION=$(md placement/region)
 misses=0
 while [ $misses -lt 3 ]; do
   if {check}; then misses=0; else misses=$((misses+1)); fi
@@ -306,12 +311,14 @@ echo "$(date +%T.%N) done"
 PING = 'ping -c1 -W0.1 "$PEER" >/dev/null'
 
 
+CLEAN = ["env", "-i", f"PATH={BIN}:/usr/sbin:/usr/bin:/sbin:/bin"]      # nothing from `vpcemu exec`'s environment
+
+
 def failover(lab: Lab, tmp_path: Path, standby: str, peer: str, what: str, takeover: str,
-             client: str, target: str, fault: list[str], env: dict[str, str], check: str = PING) -> dict:
+             client: str, target: str, fault: list[str], args: tuple[str, ...] = (), check: str = PING) -> dict:
     script = tmp_path / f"{standby}-failover.sh"
     script.write_text(WATCHDOG.format(what=what, takeover=takeover, check=check))
-    vars_ = [f"{k}={v}" for k, v in env.items()]
-    watchdog = subprocess.Popen(lab.exec_argv(standby, ["env", PATH, *vars_, "bash", str(script), peer]),
+    watchdog = subprocess.Popen(lab.exec_argv(standby, [*CLEAN, "bash", str(script), peer, *args]),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         done = subprocess.run([str(BIN / "vpcemu"), "drill", "run", "--client", client, "--target", target,
@@ -326,7 +333,7 @@ def failover(lab: Lab, tmp_path: Path, standby: str, peer: str, what: str, takeo
     assert watchdog.returncode == 0, out
     print(f"{what}: outage {report['outage_ms']} ms, {report['probes_lost']}/{report['probes_sent']} probes lost; "
           f"API calls: {[(c['action'], c['code'], c['t_ms']) for c in report['api_calls']]}")
-    return report
+    return report | {"watchdog_output": out}
 
 
 def test_a_standby_takes_the_vip_with_assign_private_ip_addresses(lab, tmp_path):
@@ -336,8 +343,9 @@ def test_a_standby_takes_the_vip_with_assign_private_ip_addresses(lab, tmp_path)
         f"aws ec2 assign-private-ip-addresses --network-interface-id $ENI --private-ip-addresses {VIP} "
         "--allow-reassignment", "client", VIP,
         [str(BIN / "vpcemu"), "exec", "--lab", lab.name, "active", "--", "sysctl", "-qw",
-         "net.ipv4.icmp_echo_ignore_all=1"], {"ENI": standby_eni})
+         "net.ipv4.icmp_echo_ignore_all=1"])
     assert report["recovered"] and report["probes_lost"] > 0 and report["outage_ms"] > 0
+    assert f"taking over on {standby_eni}\n" in report["watchdog_output"]      # its own ENI, from IMDS
     assert [c["action"] for c in report["api_calls"]] == ["AssignPrivateIpAddresses"]
     assert report["api_calls"][0]["caller_name"] == "nat-a" and report["api_calls"][0]["code"] == "OK"
     assert VIP in map(str, lab.refresh().topology.network_interface("standby.eth0").private_ip_addresses)
@@ -352,7 +360,7 @@ def test_a_standby_takes_the_eip_with_associate_address(lab, tmp_path):
         "--allow-reassociation",
         "ext", EIP,
         [str(BIN / "vpcemu"), "exec", "--lab", lab.name, "web-a", "--", "sysctl", "-qw",
-         "net.ipv4.icmp_echo_ignore_all=1"], {"ENI": lab.topology.network_interface("web-b.eth0").id})
+         "net.ipv4.icmp_echo_ignore_all=1"])
     # the probes' ICMP flow is tracked at the IGW: it follows the EIP because the move forgets it there
     assert report["recovered"] and report["probes_lost"] > 0
     assert [c["action"] for c in report["api_calls"]] == ["AssociateAddress"]
@@ -370,7 +378,7 @@ def test_a_nat_instance_takes_the_route_with_replace_route(lab, tmp_path):
         lab, tmp_path, "nat-i", "unused", "NAT instance failover",
         "aws ec2 replace-route --route-table-id $RTB --destination-cidr-block 0.0.0.0/0 --instance-id $INSTANCE",
         "far", "ext", [str(BIN / "vpcemu"), "nat", "delete", "nat-a", "--lab", lab.name],
-        {"ENI": "unused", "RTB": t.vpcs["main"].route_tables["private-b"].id, "INSTANCE": t.instances["nat-i"].id},
+        (t.vpcs["main"].route_tables["private-b"].id,),
         # a NAT gateway answers no ping: the health check is the route's state, as the EC2 API says it
         check='[ "$(aws ec2 describe-route-tables --route-table-ids $RTB --output text --query '
               '"RouteTables[0].Routes[?DestinationCidrBlock==\'0.0.0.0/0\'].State")" = active ]')

@@ -51,11 +51,14 @@ REFUSED = [
 
 @pytest.fixture
 def lab(tmp_path, monkeypatch) -> Lab:
-    """A lab with a state directory (its lock lives there) and no kernel objects: a refusal needs none."""
+    """A lab with a state directory (its lock and its stored model live there) and no kernel objects: a refusal
+    needs none."""
     monkeypatch.setattr(journal, "STATE_ROOT", tmp_path)
     j = Journal("u-drill")
     j.dir.mkdir()
-    return Lab("u-drill", load_text(TOPOLOGY, name="u-drill"), j)
+    lab = Lab("u-drill", load_text(TOPOLOGY, name="u-drill"), j)
+    lab.commit(lab.topology)
+    return lab
 
 
 def case_id(fn, kwargs: dict) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -135,6 +136,22 @@ def repair(name: Annotated[Optional[str], typer.Argument(help="Lab to repair.")]
             console.print(f"repair: lab {lab.name} needed nothing; its kernel holds its model", highlight=False)
         else:
             console.print(f"repair: lab {lab.name}, {len(fixed)} fix(es):", highlight=False)
+        for line in fixed:
+            console.print(f"  {line}", highlight=False, markup=False)
+
+
+@app.command()
+def reset(name: Annotated[Optional[str], typer.Argument(help="Lab to reset.")] = None,
+          as_json: JsonOpt = False) -> None:
+    """Undo every live change since the lab was built and forget every tracked flow (what the pytest fixture
+    does between tests sharing a lab); says what it changed in the kernel and how long it took."""
+    lab = running_lab(name, as_json)
+    started = time.monotonic()
+    fixed = call(as_json, lab.reset)
+    seconds = round(time.monotonic() - started, 4)
+    if not emit({"lab": lab.name, "fixed": fixed, "seconds": seconds}, as_json):
+        console.print(f"reset: lab {lab.name} holds the model it was built from, {len(fixed)} kernel fix(es), "
+                      f"flows forgotten, in {seconds:.3f} s", highlight=False)
         for line in fixed:
             console.print(f"  {line}", highlight=False, markup=False)
 

@@ -1,7 +1,8 @@
-"""Conntrack entries of a namespace, through netlink (pyroute2): forgetting the flows of an address.
+"""Conntrack entries of a namespace, through netlink (pyroute2): forgetting the flows of an address, or all.
 
 A NAT binding lives in its conntrack entry, so a changed 1:1 mapping (an Elastic IP moved) would not
 reach a flow already tracked: its packets keep going to the old holder. AWS moves them with the EIP.
+A lab reset forgets every flow, so no test inherits the previous one's.
 """
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from ipaddress import IPv4Address
 from typing import Iterable
 
 from pyroute2 import Conntrack
-from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple, NFCTSocket
 
-from .netns import run_in_netns
+from .apply import _for_each
+from .netns import enter_netns, run_in_netns
 
 
 def forget_flows(namespace: str, addresses: Iterable[IPv4Address]) -> int:
@@ -31,3 +33,14 @@ def forget_flows(namespace: str, addresses: Iterable[IPv4Address]) -> int:
         return deleted
 
     return run_in_netns(namespace, body) if wanted else 0
+
+
+def forget_all_flows(namespaces: Iterable[str]) -> None:
+    """Empty the conntrack table of every namespace in `namespaces` (one netlink flush each, in apply's
+    worker threads)."""
+    def flush(namespace: str) -> None:
+        enter_netns(namespace)
+        with NFCTSocket() as ct:
+            ct.flush()
+
+    _for_each(namespaces, flush)

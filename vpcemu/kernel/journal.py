@@ -33,6 +33,7 @@ JOURNAL_FILE = "journal.jsonl"
 # files in a lab's state directory besides the journal and state.json
 MODEL_FILE = "model.yaml"            # the committed model, a format-1 document (Lab.commit, stored_model.py)
 MODEL_CACHE_FILE = "model.pickle"    # its pickle: read instead of loading it when made from that very text
+BUILT_DIR = "built"                  # the model the lab was built from (its two files), for Lab.reset
 SERVICES_FILE = "services.json"      # the service keeper's account: worker pid, restarts, the services it runs
 RELOADED_FILE = "model-reloaded"     # the supervisor's answer to SIGHUP: the model version it re-read
 JOURNALLED = "journalled"            # the supervisor may begin (write files): the journal names it

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 from ..model import Topology
-from .journal import MODEL_CACHE_FILE, MODEL_FILE
+from .journal import BUILT_DIR, MODEL_CACHE_FILE, MODEL_FILE
 
 _MAGIC = b"vpcemu model cache\n"
 _MODEL_CODE = ("model", "load", "rules")
@@ -36,6 +36,18 @@ def write_model(directory: Path, topology: Topology) -> str:
     _replace(directory / MODEL_FILE, text)
     _store_cache(directory, text, payload)
     return hashlib.sha256(text).hexdigest()
+
+
+def keep_as_built(directory: Path) -> None:
+    """Keep the model stored in `directory` as the one the lab was built from (BUILT_DIR, read by `read_model`):
+    hard links, so it costs no copy, and a commit (which replaces the files) leaves them as they are."""
+    built = directory / BUILT_DIR
+    built.mkdir()
+    for name in (MODEL_FILE, MODEL_CACHE_FILE):
+        try:
+            os.link(directory / name, built / name)
+        except FileNotFoundError:       # no cache (unreadable source): the document alone is the model
+            pass
 
 
 def read_model(directory: Path) -> Topology:
