@@ -49,3 +49,41 @@ def test_up_with_a_bad_topology_creates_nothing(tmp_path):
     after = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     assert before == after
     assert not Path("/run/vpcemu/cli-bad").exists()
+
+
+# -- a process loads only its verb's module ------------------------------------------------------------
+def test_each_verb_is_found_in_the_module_that_defines_it():
+    import importlib
+
+    from vpcemu import cli
+    defined = {}
+    for module, attr, name in cli.GROUPS:
+        verbs = getattr(importlib.import_module(f"vpcemu.cli.{module}"), attr)
+        if name:
+            defined[name] = module
+        for info in verbs.registered_commands if not name else ():
+            defined[info.name or info.callback.__name__.replace("_", "-")] = module
+    assert defined == cli.VERBS
+    full = __import__("typer").main.get_command(app)
+    assert set(full.commands) == set(cli.VERBS)
+
+
+def test_the_verb_of_a_command_line():
+    from vpcemu.cli import verb
+    assert verb(["validate", "x.yaml"]) == "validate"
+    assert verb(["--lock-timeout", "5", "sg", "authorize"]) == "sg"
+    assert verb(["--lock-timeout=5", "exec", "web-1", "--", "ls"]) == "exec"
+    for argv in ([], ["--help"], ["nope"], ["--lock-timeout"]):
+        assert verb(argv) is None, argv
+
+
+def test_validate_imports_no_other_verbs_module():
+    import subprocess
+    import sys
+    code = ("import sys; from vpcemu import cli; sys.argv = ['vpcemu', 'validate', 'topologies/default.yaml']\n"
+            "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('vpcemu.cli.')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "['vpcemu.cli.common', 'vpcemu.cli.files']"
