@@ -21,12 +21,12 @@ from typing import Any
 from . import history, lifecycle
 from .codes import ErrorCode
 from .errors import ServiceDown, UsageError
-from .kernel import apply, conntrack, host, netns, process, reconcile
+# apply, conntrack, host and reconcile (pyroute2: 60 ms to import) are imported by the methods that use them,
+# so a process that only reads a lab (`vpcemu status`) does without them
+from .kernel import netns, process
 from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
 from .kernel.stored_model import keep_as_built, read_model, read_model_if_changed, write_model
-from .load import load_topology
 from .model import Topology
-from .plan import plan_lab
 from .plan import names
 from .plan.names import ownership_mark
 from .plan.state import Plan
@@ -81,6 +81,8 @@ class Lab:
         `build_seconds` (the kernel build) and `services_seconds` (from the end of the build until the
         services answer; the supervisor starts during the build)."""
         called = time.monotonic()
+        from .kernel import apply, host
+        from .load import load_topology
         if name is not None:
             valid_lab_name(name)
         if not isinstance(topology, Topology):
@@ -271,6 +273,7 @@ class Lab:
     def differences(self) -> list[str]:
         """Each way the lab's kernel differs from the committed model, and a dead supervisor; empty when
         all agree. Changes nothing; waits for a change in progress to end (the lab's lock)."""
+        from .kernel import reconcile
         with self._held():
             found = reconcile.differences(self.planned(), self.journal)
         health = process.supervisor_health(self.journal)
@@ -282,6 +285,7 @@ class Lab:
         """Make the kernel hold the committed model again (after a change failed or was killed), and
         the resolvers answer from it; one line per fix made. Inside a change it is that change's
         rollback; on its own it takes the lab's lock, and a killed change's marker goes with the repair."""
+        from .kernel import reconcile
         with self._held() as own:
             fixed = reconcile.reconcile(self.planned(), self.journal)
             self.rulesets.clear()               # what this process loaded may be what was just undone
@@ -303,6 +307,7 @@ class Lab:
         is touched, each router's table reloaded in one transaction where it differs), the resolvers told,
         and every namespace's conntrack table emptied. What a test started inside instances (processes,
         files) and what the AWS services hold (S3 objects) stay. Returns one line per kernel fix made."""
+        from .kernel import conntrack, reconcile
         with self.change():
             built = read_model(self.journal.dir / BUILT_DIR)
             if built != self.topology:
@@ -486,6 +491,7 @@ def _resolver_inputs(topology: Topology) -> tuple:
 
 
 def _planned(topology: Topology, journal: Journal) -> Plan:
+    from .plan import plan_lab
     plan = plan_lab(topology, journal.lab)
     files, links = instance_resolv_conf(topology, journal.lab, journal.dir)
     return dataclass_replace(plan, files={**plan.files, **files}, symlinks={**plan.symlinks, **links})

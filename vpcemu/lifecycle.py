@@ -14,7 +14,7 @@ import os
 import shutil
 
 from .errors import KernelError, UsageError
-from .kernel import apply, netns
+from .kernel import netns
 from .kernel.journal import Journal, abandoned_staging, all_labs
 from .kernel.stored_model import read_model
 from .kernel.pids import running
@@ -87,6 +87,7 @@ def remove(journal: Journal) -> list[str]:
     if holder is not None:
         raise UsageError(f"lab {journal.lab!r} is being removed by pid {holder.get('pid')}",
                          hint="wait for it to finish")
+    from .kernel import apply
     problems = apply.teardown(journal, expect_mark=mark_of(journal))
     journal.remove()
     return problems
@@ -120,6 +121,7 @@ def clean_crashed() -> dict:
         # a plain file or a placeholder whose mount is gone is no namespace; read_marks leaves out
         # what it cannot enter, and raises anything else
         present = [ns for ns in sorted(os.listdir(netns.NETNS_DIR)) if netns.netns_inode(ns) is not None]
+        from .kernel import apply
         marks = apply.read_marks(present)
         for ns in present:
             mark = marks.get(ns)

@@ -694,11 +694,12 @@ def test_up_refuses_a_public_address_on_the_hosts_own_network(monkeypatch):
     """Checked when the lab is built (the loader stays pure): nothing is created."""
     from vpcemu import lab as lab_module
     from vpcemu.errors import UsageError
-    monkeypatch.setattr(lab_module.host, "uplink_networks", lambda: {IPv4Network("198.18.7.0/24"): "eth0"})
+    from vpcemu.kernel import host
+    monkeypatch.setattr(host, "uplink_networks", lambda: {IPv4Network("198.18.7.0/24"): "eth0"})
 
     def planned(*args):
         raise AssertionError("up went on to plan the lab")
-    monkeypatch.setattr(lab_module, "plan_lab", planned)
+    monkeypatch.setattr("vpcemu.plan.build.plan_lab", planned)
     topology = load_text(BASE + "      web: {subnet: a, eip: 54.240.1.10}\n"
                          "internet:\n  hosts:\n    ext: {ip: 198.18.7.9}\n", default_name="uplink")
     with pytest.raises(UsageError, match=r"198\.18\.7\.9 \(internet host ext\) is in 198\.18\.7\.0/24, the network "

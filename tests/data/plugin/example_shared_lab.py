@@ -1,6 +1,6 @@
 """The vpc_lab fixture with one lab per module: built for the first test, reset (Lab.reset) before each next
 one, torn down after the last. A change one test makes is gone in the next. (Examples of README's "From
-Python and pytest"; tests/kernel/test_pytest_plugin.py runs them with pytest-xdist.)"""
+Python and pytest"; tests/kernel/test_plugin_xdist_lab.py runs them with pytest-xdist.)"""
 from ipaddress import IPv4Network
 from pathlib import Path
 
