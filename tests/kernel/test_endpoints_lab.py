@@ -87,9 +87,10 @@ def test_an_exact_cidr_static_route_beats_the_prefix_list_route(lab):
 
 
 def test_the_gateway_endpoint_passes_only_tcp_and_echo(lab):
-    assert lab.probe("app-a", "s3", protocol="icmp").reachable
+    assert lab.probe("app-a", "s3", protocol="icmp").decided_by == "answer"
     r = lab.probe("app-a", "s3", protocol="udp", port=443)
     assert not r.reachable and {e["code"] for e in r.explanations} == {"VPCE_GATEWAY_PROTOCOL_RESTRICTION"}
+    assert r.decided_by == "drop"               # the trace showed the drop: no waiting out the timeout
 
 
 def test_sqs_through_the_interface_endpoint_with_private_dns_and_no_nat(lab):
@@ -111,6 +112,7 @@ def test_the_endpoint_security_group_without_443_blocks_it_and_the_probe_names_i
         r = lab.probe("iso", address, protocol="tcp", port=443)
         assert not r.reachable
         assert {(e["code"], e["eni"], e["sg"]) for e in r.explanations} == {("ENI_SG_RULES_MISMATCH", eni, "vpce")}
+        assert r.decided_by == "drop"
         fails(lab, "iso", SQS, "q-blocked")                     # boto3 itself cannot get through
     finally:
         security.authorize_security_group_ingress(lab, "vpce", rule)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,32 @@ class Tracer:
 
     def __exit__(self, *exc) -> None:
         self.stack.close()
+
+    def dropped(self, protocol: str, sport: int, port: int | None) -> bool:
+        """Whether a trace proves the probe or its answer was dropped: a drop verdict of a packet between the
+        probe's addresses, of its protocol, carrying its own ports in either direction (ICMP: its echo id). A
+        packet whose ports NAT rewrote does not match, so the probe then waits for its timeout instead."""
+        wanted = {socket.inet_aton(a) for a in self.addresses}
+        number = {"icmp": 1, "tcp": 6, "udp": 17}[protocol]
+        ports = {(sport, port), (port, sport)}
+        for trace in self.traces:
+            packets: dict[int | None, tuple[bytes, bytes]] = {}
+            for event in trace.events():
+                network = event.get("network_header") or b""
+                if len(network) >= 20:
+                    packets[event.get("id")] = (network, event.get("transport_header") or b"")
+                if event.get("verdict") != "drop":
+                    continue
+                network, transport = packets.get(event.get("id"), (b"", b""))
+                if len(network) < 20 or network[9] != number or network[12:16] not in wanted \
+                        or network[16:20] not in wanted or len(transport) < 6:
+                    continue
+                if protocol == "icmp":
+                    if transport[0] in (0, 8) and struct.unpack_from("!H", transport, 4)[0] == sport:
+                        return True
+                elif struct.unpack_from("!HH", transport, 0) in ports:
+                    return True
+        return False
 
     def drops(self) -> list[dict]:
         """Explanations for every traced drop of a packet between the probe's addresses."""

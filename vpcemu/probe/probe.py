@@ -67,6 +67,9 @@ class ProbeResult:
     expected: dict | None = None        # AWS's answer from the model (analyze/)
     disagreements: list[str] = field(default_factory=list)    # expected vs observed: each one is a bug
     warnings: list[str] = field(default_factory=list)         # the analysis's: a path AWS does not support
+    # what ended the wait: "answer"; "drop" (an nft trace showed the probe or its answer dropped, so nothing
+    # could come); "timeout" (nothing came, and no trace proved why)
+    decided_by: str = "timeout"
 
     @property
     def agrees(self) -> bool:
@@ -198,7 +201,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
         dst_cap = stack.enter_context(Capture(dst_ns)) if dst_ns and dst_ns != src_ep.namespace else None
         tracer = stack.enter_context(attribution.Tracer(lab, hops_ns, src, dst, *translations(lab)))
         sent_ns = run_in_netns(src_ep.namespace, _send, raw, dst)
-        reply = src_cap.wait_for(lambda f: matcher.answer(f) is not None, timeout)
+        reply, decided_by = _await(src_cap, tracer, matcher, timeout)
         explanations = tracer.drops()
     answer = matcher.answer(reply) if reply else None
     delivered = answer is not None and not answer.startswith("icmp-error")
@@ -228,12 +231,28 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
         header_at_destination=_header(_ether(in_frame.data)) if in_frame else None,
         icmp_error=answer if answer and not delivered else None,
         explanations=explanations,
+        decided_by=decided_by,
     )
     expected = analyze_flow(lab.topology, source, destination, protocol, port, source_port=sport)
     result.expected = expected.to_dict()
     result.warnings = list(expected.warnings)
     result.disagreements = disagreements(expected, result)
     return result
+
+
+_TRACE_POLL = 0.005      # s between looks at the trace while no answer has come
+
+
+def _await(src_cap: Capture, tracer: attribution.Tracer, matcher: _Matcher, timeout: float) -> tuple[Frame | None, str]:
+    """The probe's answer, or None as soon as a traced drop proves none can come, or at the timeout; and which."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        reply = src_cap.wait_for(lambda f: matcher.answer(f) is not None, min(left, _TRACE_POLL))
+        if reply is not None:
+            return reply, "answer"
+        if tracer.dropped(matcher.protocol, matcher.sport, matcher.port):
+            return None, "drop"
+    return None, "timeout"
 
 
 def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], str], matcher: _Matcher) -> Hop:
