@@ -332,6 +332,12 @@ def test_a_killed_worker_is_replaced_and_status_shows_the_restart():
         back = _answers_within(ns, 5)
         print(f"DNS answers again {back:.3f} s after the worker was killed" if back else "DNS never came back")
         assert back is not None and back < 1.0
+        # the new worker answers a moment before the keeper records it (after the worker's `ready`): the
+        # keeper's account is what status reads, so it is awaited, by its own content
+        deadline = time.monotonic() + 5
+        while (process.supervisor_health(lab.journal) or {}).get("worker_pid") in (None, before["worker_pid"]) \
+                and time.monotonic() < deadline:
+            time.sleep(0.002)
         after = lab.status()
         assert after["status"] == "up" and after["services_down"] == []
         assert after["supervisor"]["restarts"] == 1 and after["supervisor"]["last_exit"] == "killed by signal 9"
