@@ -313,9 +313,10 @@ class Lab:
             if built != self.topology:
                 self.commit(built)
             self.changing()
-            fixed = reconcile.reconcile(self.planned(), self.journal)
+            plan = self.planned()
+            fixed = reconcile.reconcile(plan, self.journal)
             self.rulesets.clear()
-            conntrack.forget_all_flows(self.planned().namespaces)
+            conntrack.forget_all_flows(plan.namespaces)
         return fixed
 
     @contextmanager

@@ -39,13 +39,11 @@ class Tracer:
     def __exit__(self, *exc) -> None:
         self.stack.close()
 
-    def dropped(self, protocol: str, sport: int, port: int | None) -> bool:
-        """Whether a trace proves the probe or its answer was dropped: a drop verdict of a packet between the
-        probe's addresses, of its protocol, carrying its own ports in either direction (ICMP: its echo id). A
-        packet whose ports NAT rewrote does not match, so the probe then waits for its timeout instead."""
+    def _drops_between(self):
+        """(trace, event, network header, transport header) of every traced drop of a packet between the probe's
+        addresses. The kernel dumps a packet's headers once per hook, not on every event: events of one packet
+        share a trace id, so a drop is the probe's if its id was seen with the probe's header."""
         wanted = {socket.inet_aton(a) for a in self.addresses}
-        number = {"icmp": 1, "tcp": 6, "udp": 17}[protocol]
-        ports = {(sport, port), (port, sport)}
         for trace in self.traces:
             packets: dict[int | None, tuple[bytes, bytes]] = {}
             for event in trace.events():
@@ -55,42 +53,39 @@ class Tracer:
                 if event.get("verdict") != "drop":
                     continue
                 network, transport = packets.get(event.get("id"), (b"", b""))
-                if len(network) < 20 or network[9] != number or network[12:16] not in wanted \
-                        or network[16:20] not in wanted or len(transport) < 6:
-                    continue
-                if protocol == "icmp":
-                    if transport[0] in (0, 8) and struct.unpack_from("!H", transport, 4)[0] == sport:
-                        return True
-                elif struct.unpack_from("!HH", transport, 0) in ports:
+                if len(network) >= 20 and network[12:16] in wanted and network[16:20] in wanted:
+                    yield trace, event, network, transport
+
+    def dropped(self, protocol: str, sport: int, port: int | None) -> bool:
+        """Whether a trace proves the probe or its answer was dropped: a drop of a packet between the probe's
+        addresses, of its protocol, carrying its own ports in either direction (ICMP: its echo id). A packet
+        whose ports NAT rewrote does not match, so the probe then waits for its timeout instead."""
+        number = {"icmp": 1, "tcp": 6, "udp": 17}[protocol]
+        for _, _, network, transport in self._drops_between():
+            if network[9] != number or len(transport) < 6:
+                continue
+            if protocol == "icmp":
+                if transport[0] in (0, 8) and struct.unpack_from("!H", transport, 4)[0] == sport:
                     return True
+            elif struct.unpack_from("!HH", transport, 0) in {(sport, port), (port, sport)}:
+                return True
         return False
 
     def drops(self) -> list[dict]:
-        """Explanations for every traced drop of a packet between the probe's addresses."""
-        wanted = {socket.inet_aton(a) for a in self.addresses}
+        """Explanations for every traced drop of a packet between the probe's addresses by one of vpcemu's rules."""
         out = []
-        for trace in self.traces:
-            comments = None
-            # the kernel dumps a packet's headers once per hook, not on every event: events of one
-            # packet share a trace id, so a drop is the probe's if its id was seen with the probe's header
-            packets: dict[int | None, bytes] = {}
-            for event in trace.events():
-                header = event.get("network_header") or b""
-                if len(header) >= 20:
-                    packets[event.get("id")] = header
-                if event.get("verdict") != "drop" or event.get("handle") is None:
-                    continue
-                header = packets.get(event.get("id"), b"")
-                if len(header) < 20 or header[12:16] not in wanted or header[16:20] not in wanted:
-                    continue
-                if comments is None:
-                    comments = _rule_comments(trace.ns)
-                info = drop_explanation(comments.get((event.get("chain"), event["handle"]), ""))
-                if info is not None:
-                    info.update(namespace=trace.ns, chain=event.get("chain"),
-                                packet=f"{socket.inet_ntoa(header[12:16])} → {socket.inet_ntoa(header[16:20])}")
-                    if info not in out:
-                        out.append(info)
+        comments: dict[str, dict] = {}
+        for trace, event, header, _ in self._drops_between():
+            if event.get("handle") is None:
+                continue
+            if trace.ns not in comments:
+                comments[trace.ns] = _rule_comments(trace.ns)
+            info = drop_explanation(comments[trace.ns].get((event.get("chain"), event["handle"]), ""))
+            if info is not None:
+                info.update(namespace=trace.ns, chain=event.get("chain"),
+                            packet=f"{socket.inet_ntoa(header[12:16])} → {socket.inet_ntoa(header[16:20])}")
+                if info not in out:
+                    out.append(info)
         return out
 
 
