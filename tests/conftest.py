@@ -1,5 +1,6 @@
 """Suite-wide guard: the host's root namespace is identical before and after the whole suite, and no
-namespace, /etc/netns entry or lab state directory made by a test survives."""
+namespace, /etc/netns entry or lab state directory made by a test survives, nor the warm service process
+the suite's labs started."""
 from __future__ import annotations
 
 import fcntl
@@ -9,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from vpcemu.kernel import warm
 
 ROOT = os.geteuid() == 0
 SUITE_LOCK = "/tmp/vpcemu-test-suite.lock"     # also taken by hand around experiments: flock FILE CMD
@@ -58,7 +61,10 @@ def host_untouched(request):
     lock = open(SUITE_LOCK, "a")
     fcntl.flock(lock, fcntl.LOCK_EX)
     before = root_snapshot()
+    warm_before = {s["pid"] for s in warm.servers() if s["alive"]}
     yield
+    warm.stop_servers(keep=warm_before)     # the warm service process the suite's labs started
+    survivors = [s for s in warm.servers() if s["alive"] and s["pid"] not in warm_before]
     after = root_snapshot()
     changed = {k for k in before if before[k] != after[k]}
     if "sysctls" in changed:
@@ -67,6 +73,7 @@ def host_untouched(request):
                 if before["sysctls"].get(k) != after["sysctls"].get(k)}
         pytest.fail(f"the suite changed host sysctls: {diff}")
     lock.close()
+    assert not survivors, f"a warm service process survived the suite: {survivors}"
     assert not changed, {k: (before[k], after[k]) for k in changed}
 
 

@@ -129,7 +129,10 @@ def clean_crashed() -> dict:
                 netns.kill_processes_in_netns(ns)
                 netns.delete_netns(ns)
                 orphans.append(ns)
-    return {"removed_labs": removed, "orphan_namespaces": orphans, "problems": problems}
+    # the warm service process holds no lab's objects; stopping it only makes the next lab start cold
+    from .kernel import warm
+    return {"removed_labs": removed, "orphan_namespaces": orphans, "stopped": warm.stop_servers(),
+            "problems": problems}
 
 
 def _owner_exists(mark: str) -> bool:

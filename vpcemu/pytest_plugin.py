@@ -13,6 +13,9 @@ module or session, whatever happened.
 Names: a lab is named after its topology plus a suffix of this process, so two pytest runs, or
 pytest-xdist workers, never collide on a name; `name=` on the marker names it exactly instead.
 
+The first lab of a run starts the warm service process (kernel/warm.py), which starts later labs' services
+in milliseconds; the run stops it at its end.
+
 With `--vpc-report DIR`, a test that used vpc_lab and failed leaves `vpcemu report`'s HTML page of its lab
 in DIR (before the lab is torn down or reset), so a CI artifact shows what the network did.
 """
@@ -84,11 +87,17 @@ class _Shared:
 
 @pytest.fixture(scope="session")
 def _vpc_session_labs():
+    from .kernel import warm
     shared = _Shared()
+    warm_before = {s["pid"] for s in warm.servers() if s["alive"]}
     try:
         yield shared
     finally:
-        shared.close()
+        try:
+            shared.close()
+        finally:
+            if os.geteuid() == 0:       # the warm service process this session's labs started ends with it
+                warm.stop_servers(keep=warm_before)
 
 
 @pytest.fixture(scope="module")

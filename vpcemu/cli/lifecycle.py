@@ -67,7 +67,8 @@ def down(name: Annotated[Optional[str], typer.Argument(help="Lab to tear down.")
 
 @app.command()
 def clean(as_json: JsonOpt = False) -> None:
-    """After a crash: remove what crashed labs left (journals and ownership marks say what), and only that."""
+    """After a crash: remove what crashed labs left (journals and ownership marks say what), and only that.
+    Also stops the warm service process, which starts labs' services (it holds nothing of any lab)."""
     from ..lab import require_root
     from ..lifecycle import clean_crashed
     call(as_json, require_root)
@@ -75,6 +76,8 @@ def clean(as_json: JsonOpt = False) -> None:
     if not emit(report, as_json):
         if not report["removed_labs"] and not report["orphan_namespaces"]:
             console.print("clean: nothing left behind by a crashed lab")
+        for line in report["stopped"]:
+            console.print(f"clean: {line}")
         for lab in report["removed_labs"]:
             console.print(f"clean: removed crashed lab {lab}")
         for ns in report["orphan_namespaces"]:

@@ -42,7 +42,7 @@ from ..plan.state import Plan
 from . import netns, rtnl
 from .journal import NETNS_NOT_OURS, Journal
 from .nft import nft_run
-from .process import stop_process
+from .pids import stop_process
 from .rtnl import CHANGE, CREATE, REPLACE, Rtnl
 
 T = TypeVar("T")

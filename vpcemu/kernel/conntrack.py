@@ -13,7 +13,7 @@ import struct
 from ipaddress import IPv4Address
 from typing import Iterable
 
-from pyroute2 import Conntrack
+from pyroute2.conntrack import Conntrack
 from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR
 from pyroute2.netlink.nfnetlink import NFNL_SUBSYS_CTNETLINK
 from pyroute2.netlink.nfnetlink.nfctsocket import IPCTNL_MSG_CT_DELETE, NFCTAttrTuple

@@ -237,7 +237,7 @@ def open_iproute(name: str) -> IPRoute:
     """An IPRoute whose netlink socket lives in namespace `name` (use it from the calling thread)."""
     # IPRoute() built inside a setns thread still opens its socket in the root namespace, so the
     # socket is made here and handed over.
-    from pyroute2 import IPRoute     # imported here: most users of this module never need it
+    from pyroute2.iproute import IPRoute     # imported here: most users of this module never need it
 
     sock = run_in_netns(name, socket.socket, socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
     return IPRoute(use_socket=sock)

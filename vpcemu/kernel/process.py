@@ -7,7 +7,6 @@ through a pidfd, after checking that the pid still has the start time recorded (
 """
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal
@@ -17,16 +16,12 @@ import time
 
 from ..errors import KernelError
 from ..plan.names import parking_ns
+from . import warm
 from .journal import GO, JOURNALLED, MODEL_FILE, RELOADED_FILE, SERVICES_FILE, Journal, read_json
-from .pids import running, starttime
+from .pids import children, pidfd_of, running, starttime, stop_process
 
 SUPERVISOR = "supervisor"
 SUPERVISOR_LOG = "supervisor.log"
-STOP_TIMEOUT_S = 5.0
-
-# The Popen of each process started here, to reap it once stopped (else it stays a zombie while
-# the starting process, a test run or a notebook, lives on).
-_children: dict[int, subprocess.Popen] = {}
 
 
 def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
@@ -34,15 +29,32 @@ def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
     return await_supervisor(journal, lab, spawn_supervisor(journal, lab), timeout)
 
 
-def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen:
-    """Start the supervisor early: it reads the model, imports and makes the CA while the caller builds
-    the lab, then waits for `await_supervisor` to say go. Journalled before it does anything."""
+class Spawned:
+    """A supervisor being started, as `await_supervisor` talks to it: a subprocess.Popen (a fresh
+    Python) or this, one the warm service process forked (no child of ours: init reaps it)."""
+
+    returncode = None
+
+    def __init__(self, pid: int, stdin: int, stdout: int):
+        self.pid = pid
+        self.stdin = os.fdopen(stdin, "wb")
+        self.stdout = os.fdopen(stdout, "rb")
+
+
+def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen | Spawned:
+    """Start the supervisor early: it reads the model and makes the CA (and, as a fresh process, imports)
+    while the caller builds the lab, then waits for `await_supervisor` to say go. Journalled before it
+    does anything. Forked by the warm service process when one runs; else a fresh Python, and the
+    first such start starts a warm service process for the next lab."""
     log_path = journal.dir / SUPERVISOR_LOG
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "vpcemu.services.supervisor", str(journal.dir), lab],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                start_new_session=True, close_fds=True)
-    _children[proc.pid] = proc
+    argv = [str(journal.dir), lab]
+    proc = _from_warm(argv, log_path) if warm.enabled() else None
+    if proc is None:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "vpcemu.services.supervisor", *argv],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                    start_new_session=True, close_fds=True)
+        children[proc.pid] = proc
     journal.record(kind="process", role=SUPERVISOR, pid=proc.pid, starttime=starttime(proc.pid))
     # Until this line it has written nothing: if this process dies before journalling it, it reads
     # EOF and exits, leaving nothing that no journal names.
@@ -52,6 +64,26 @@ def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen:
     except BrokenPipeError:
         pass                                # it died already: await_supervisor says so
     return proc
+
+
+def _from_warm(argv: list[str], log_path) -> Spawned | None:
+    """The supervisor forked by the warm service process, or None (none answered: one is started for
+    the next lab, unless it is starting already)."""
+    key = warm.code_key()
+    stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC)
+    stdout_r, stdout_w = os.pipe2(os.O_CLOEXEC)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        pid = warm.request(key, argv, (stdin_r, stdout_w, log))
+    finally:
+        for fd in (stdin_r, stdout_w, log):
+            os.close(fd)
+    if pid is None:
+        os.close(stdin_w)                   # a supervisor forked before the server failed reads EOF: it exits
+        os.close(stdout_r)
+        warm.start_server(key)
+        return None
+    return Spawned(pid, stdin_w, stdout_r)
 
 
 def await_supervisor(journal: Journal, lab: str, proc: subprocess.Popen, timeout: float = 60) -> int:
@@ -76,8 +108,10 @@ def await_supervisor(journal: Journal, lab: str, proc: subprocess.Popen, timeout
         why = f"not ready after {timeout:g} s"
     elif line.startswith("error: "):
         why = line[len("error: "):]
+    elif proc.returncode is not None:
+        why = f"exited with status {proc.returncode}"
     else:
-        why = f"exited with status {proc.returncode}" if proc.returncode is not None else f"said {line!r}"
+        why = f"said {line!r}" if line else "exited before it was ready"
     raise KernelError("start supervisor", parking_ns(lab), f"pid {proc.pid}", None,
                       f"{why}\n--- {log_path} (last lines) ---\n{_tail(log_path)}")
 
@@ -111,53 +145,6 @@ def _tail(path, lines: int = 20) -> str:
         return f"(unreadable: {exc})"
 
 
-def _open(entry: dict) -> int | None:
-    """A pidfd for the journalled process, or None if it is gone or the pid now names another process."""
-    try:
-        pidfd = os.pidfd_open(entry["pid"])
-    except ProcessLookupError:
-        return None
-    # pidfd_open pins the pid: if the start time matches now, every signal through the pidfd reaches
-    # the process that was journalled
-    if starttime(entry["pid"]) != entry["starttime"]:
-        os.close(pidfd)
-        return None
-    return pidfd
-
-
-def _exited(pidfd: int, timeout: float) -> bool:
-    # a pidfd turns readable once its process has exited (a zombie counts)
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    return bool(poller.poll(timeout * 1000))
-
-
-def stop_process(entry: dict) -> bool:
-    """SIGTERM the journalled process, SIGKILL it if it has not exited within 5 s; wait until it is
-    gone. False if it was gone already (or its pid now names another process)."""
-    pidfd = _open(entry)
-    if pidfd is None:
-        _reap(entry["pid"])
-        return False
-    try:
-        signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-        if not _exited(pidfd, STOP_TIMEOUT_S):
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            if not _exited(pidfd, STOP_TIMEOUT_S):
-                raise KernelError("stop process", None, f"pid {entry['pid']}", errno.ETIMEDOUT,
-                                  "still alive after SIGKILL")
-    finally:
-        os.close(pidfd)
-    _reap(entry["pid"])
-    return True
-
-
-def _reap(pid: int) -> None:
-    child = _children.pop(pid, None)
-    if child is not None:
-        child.wait()
-
-
 def supervisor_entry(journal: Journal) -> dict | None:
     entries = journal.entries("process")
     return next((e for e in reversed(entries) if e.get("role") == SUPERVISOR), None)
@@ -166,7 +153,7 @@ def supervisor_entry(journal: Journal) -> dict | None:
 def signal_supervisor(journal: Journal, sig: int) -> bool:
     """Send `sig` (SIGHUP: re-read the model) to the lab's supervisor; False if it is not running."""
     entry = supervisor_entry(journal)
-    pidfd = _open(entry) if entry is not None else None
+    pidfd = pidfd_of(entry) if entry is not None else None
     if pidfd is None:
         return False
     try:

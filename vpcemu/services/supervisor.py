@@ -124,6 +124,15 @@ def supervisor_spec(topology: Topology, lab: str) -> SupervisorSpec:
                           metadata=metadata, ec2_api=ec2_api_spec(topology, lab))
 
 
+def import_ahead(region: bool = True) -> None:
+    """Import what starting the services needs (moto's server, for the AWS region, takes most of it)."""
+    from ..dns import zone  # noqa: F401
+    from . import aws, ca, credentials, internet, metadata, resolver  # noqa: F401
+    if region:
+        import moto.moto_server.werkzeug_app  # noqa: F401
+        import werkzeug.serving  # noqa: F401
+
+
 class Supervisor:
     """The running services of one lab (in this process); start() binds them all, or none."""
 
@@ -139,15 +148,13 @@ class Supervisor:
 
     def prepare(self, spec: SupervisorSpec) -> None:
         """What needs no namespace, done while the lab's kernel objects are still being made: the
-        imports (moto's take about a second), the CA and its bundle."""
-        from . import aws, internet, metadata, resolver  # noqa: F401
+        imports (none left to do in a supervisor the warm service process forked), the CA and its bundle."""
+        import_ahead(region=spec.region is not None)
         from .ca import CertificateAuthority
         from .credentials import lab_credentials
 
         CertificateAuthority.load_or_create(self.state_dir / CA_DIR).bundle(self.state_dir / CA_BUNDLE_FILE)
         lab_credentials(self.state_dir)
-        if spec.region is not None:
-            import moto.moto_server.werkzeug_app  # noqa: F401
 
     def start(self, topology: Topology, spec: SupervisorSpec) -> None:
         from ..dns.zone import build_public_zone, build_zone
