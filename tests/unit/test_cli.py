@@ -87,3 +87,19 @@ def test_validate_imports_no_other_verbs_module():
                        cwd=Path(__file__).resolve().parents[2])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "['vpcemu.cli.common', 'vpcemu.cli.files']"
+
+
+def test_the_kernel_layer_loads_pyroute2s_netlink_definitions_without_the_rest_of_pyroute2():
+    """pyroute2's package __init__ (NDB, IPDB, WireGuard, ...) runs only when someone asks pyroute2 for a name;
+    then every name it defines is there, as if it had run at the start."""
+    import subprocess
+    import sys
+    code = ("import sys, vpcemu.kernel.apply, vpcemu.kernel.host\n"
+            "print('pyroute2.ndb' in sys.modules, 'pyroute2.iproute' in sys.modules)\n"
+            "from pyroute2 import IPRoute, NDB\n"
+            "import pyroute2\n"
+            "print(IPRoute is pyroute2.iproute.IPRoute, NDB.__name__, isinstance(pyroute2.__version__, str))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["False False", "True NDB True"]
