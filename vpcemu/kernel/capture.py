@@ -99,6 +99,19 @@ class _NsReader(Generic[Item]):
             self._raise_if_failed()
             return list(self._items)
 
+    def since(self, count: int) -> list[Item]:
+        """Items received after the first `count`."""
+        with self._cond:
+            self._raise_if_failed()
+            return self._items[count:]
+
+    def wait_beyond(self, count: int, timeout: float) -> bool:
+        """Whether more than `count` items have been received, waiting up to `timeout` s for one."""
+        with self._cond:
+            arrived = self._cond.wait_for(lambda: len(self._items) > count or self._error is not None, timeout)
+            self._raise_if_failed()
+            return arrived
+
     def wait_for(self, predicate: Callable[[Item], bool], timeout: float) -> Item | None:
         """First item (already received or arriving within `timeout` s) matching predicate, else None."""
         deadline = time.monotonic() + timeout
