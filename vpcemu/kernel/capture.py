@@ -25,7 +25,9 @@ Item = TypeVar("Item")
 
 _ETH_P_ALL = 0x0003
 _SO_TIMESTAMPNS = 35
+_SO_RCVBUFFORCE = 33
 _RCVBUF = 4 << 20
+_TRACE_RCVBUF = 64 << 20        # bytes the kernel may queue for a trace reader (skb overhead included)
 _SO_ATTACH_FILTER = 26
 _BPF_RET_K = 0x06
 _SOL_PACKET = 263
@@ -284,7 +286,9 @@ class NftTrace(_NsReader[dict[str, Any]]):
         def make_socket() -> socket.socket:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+                # a matrix traces a burst of some 30,000 events through one VPC router, faster than the reader
+                # parses them: beyond net.core.rmem_max (root may), so they wait rather than overrun
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _TRACE_RCVBUF)
                 # bind() both joins the group (synchronously: every later trace reaches the
                 # socket) and gives it a port id; an unbound socket keeps port 0, the kernel's
                 # own, and netlink_broadcast skips it as the sender.

@@ -82,6 +82,34 @@ def nft_run(ns: str, text: str, json_output: bool = False, handles: bool = False
     return out
 
 
+def nft_run_each(texts: dict[str, str]) -> dict[str, str | KernelError]:
+    """nft_run in several namespaces side by side; each one's output, or the KernelError it failed with. A commit
+    that removes set elements waits out an RCU grace period (10-20 ms here): side by side, the waits overlap.
+    The texts must name no interface: the threads share libnftables' interface cache (see _lock), holding the
+    lock together against every other caller."""
+    results: dict[str, str | KernelError] = {}
+
+    def one(ns: str, text: str) -> None:
+        def body() -> tuple[int, str, str]:
+            with Nft() as nft:
+                return nft.run(text)
+        try:
+            rc, out, err = run_in_netns(ns, body)
+        except KernelError as exc:
+            results[ns] = exc
+            return
+        results[ns] = out if rc == 0 else \
+            KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+
+    with _lock:
+        threads = [threading.Thread(target=one, args=item, name="vpcemu-nft", daemon=True) for item in texts.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return results
+
+
 def nft_json(ns: str, cmd: str) -> dict[str, Any]:
     """Run a list command in namespace `ns` and return nft's parsed JSON (`{}` if it printed none)."""
     out = nft_run(ns, cmd, json_output=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import KernelError
 from ..kernel.capture import NftTrace
-from ..kernel.nft import nft_json, nft_run
+from ..kernel.nft import nft_run, nft_run_each
 from ..plan.nft import TABLE, TRACE_SET, drop_explanation
 from . import packet
 
@@ -27,7 +27,8 @@ Key = TypeVar("Key", bound=Hashable)
 
 class Tracer:
     def __init__(self, lab: "Lab", namespaces: list[str], *addresses: str):
-        self.routers = [ns for ns in namespaces if _has_trace_set(ns)]
+        self.namespaces = namespaces
+        self.routers: list[str] = []                                      # those with a trace set
         self.addresses = tuple(sorted(set(addresses)))
         self.stack = ExitStack()
         self.traces: list[NftTrace] = []
@@ -37,10 +38,18 @@ class Tracer:
         self._dropped: set[tuple[int, int, int | None]] = set()
 
     def __enter__(self) -> "Tracer":
-        for ns in self.routers:
-            self.traces.append(self.stack.enter_context(NftTrace(ns)))
-            nft_run(ns, f"add element ip {TABLE} {TRACE_SET} {{ {', '.join(self.addresses)} }}")
-            self.stack.callback(_untrace, ns, self.addresses)
+        # a namespace without the set (one vpcemu writes no rules in) refuses the elements, and is not traced
+        elements = f"{TABLE} {TRACE_SET} {{ {', '.join(self.addresses)} }}"
+        added = nft_run_each(dict.fromkeys(self.namespaces, f"add element ip {elements}"))
+        self.routers = [ns for ns in self.namespaces if not isinstance(added[ns], KernelError)]
+        # removed side by side; a failure means another probe of the same addresses removed them first
+        self.stack.callback(nft_run_each, dict.fromkeys(self.routers, f"delete element ip {elements}"))
+        try:
+            for ns in self.routers:
+                self.traces.append(self.stack.enter_context(NftTrace(ns)))
+        except BaseException:
+            self.stack.close()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -99,21 +108,6 @@ class Tracer:
                 if info not in out:
                     out.append(info)
         return out
-
-
-def _has_trace_set(ns: str) -> bool:
-    try:
-        nft_json(ns, f"list set ip {TABLE} {TRACE_SET}")
-        return True
-    except KernelError:
-        return False
-
-
-def _untrace(ns: str, addresses: tuple[str, ...]) -> None:
-    try:
-        nft_run(ns, f"delete element ip {TABLE} {TRACE_SET} {{ {', '.join(addresses)} }}")
-    except KernelError:
-        pass      # another probe of the same addresses removed them first
 
 
 def _rule_comments(ns: str) -> dict[tuple[str, int], str]:
