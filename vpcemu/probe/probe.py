@@ -11,10 +11,10 @@ import os
 import random
 import socket
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Address
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
