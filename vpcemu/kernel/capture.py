@@ -1,9 +1,9 @@
 """Packet capture and nftables trace inside a namespace, without scapy's root-namespace caches.
 
 This module owns the two passive observers: `Capture` (an AF_PACKET socket) and `NftTrace` (a
-NETLINK_NETFILTER socket in the nftrace multicast group). Each socket is created inside the
-namespace by a setns thread, so it stays bound there; a background thread reads it and wakes
-waiters through a Condition.
+NETLINK_NETFILTER socket in the nftrace multicast group). Each has a background thread that enters the
+namespace, creates the socket there (so it stays bound there), reads it and wakes waiters through a
+Condition.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import run_in_netns
+from vpcemu.kernel.netns import enter_netns
 
 Item = TypeVar("Item")
 
@@ -51,20 +51,37 @@ class _NsReader(Generic[Item]):
 
     def __init__(self, ns: str, make_socket: Callable[[], socket.socket]) -> None:
         self.ns = ns
-        self._sock = run_in_netns(ns, make_socket)
-        self._sock.setblocking(False)
         self._items: list[Item] = []
         self._error: Exception | None = None
         self._cond = threading.Condition()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC)
         self._stopped = threading.Event()
         self._closed = False
-        threading.Thread(target=self._loop, name=f"vpcemu-{type(self).__name__}", daemon=True).start()
+        made: list[socket.socket | BaseException] = []
+        ready = threading.Event()
+        threading.Thread(target=self._loop, args=(make_socket, made, ready), name=f"vpcemu-{type(self).__name__}",
+                         daemon=True).start()
+        ready.wait()
+        if isinstance(made[0], BaseException):
+            os.close(self._wake)
+            raise made[0]
+        self._sock = made[0]
 
     def _read(self) -> list[Item]:
         raise NotImplementedError
 
-    def _loop(self) -> None:
+    def _loop(self, make_socket: Callable[[], socket.socket], made: list, ready: threading.Event) -> None:
+        # the reader makes its socket inside the namespace, then stays there reading it: one thread, not two
+        try:
+            enter_netns(self.ns)
+            self._sock = make_socket()
+            self._sock.setblocking(False)
+        except BaseException as exc:  # handed to the constructor, which raises it
+            made.append(exc)
+            ready.set()
+            return
+        made.append(self._sock)
+        ready.set()
         poller = select.poll()
         poller.register(self._sock, select.POLLIN)
         poller.register(self._wake, select.POLLIN)

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import run_in_netns, run_in_private_netns
+from vpcemu.kernel.netns import enter_netns, run_in_netns, run_in_private_netns
 
 _OUTPUT_STATELESS = 1 << 2  # NFT_CTX_OUTPUT_STATELESS in nftables/libnftables.h: no counter values
 _OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE
@@ -90,11 +90,10 @@ def nft_run_each(texts: dict[str, str]) -> dict[str, str | KernelError]:
     results: dict[str, str | KernelError] = {}
 
     def one(ns: str, text: str) -> None:
-        def body() -> tuple[int, str, str]:
-            with Nft() as nft:
-                return nft.run(text)
         try:
-            rc, out, err = run_in_netns(ns, body)
+            enter_netns(ns)             # this thread's own: it ends here
+            with Nft() as nft:
+                rc, out, err = nft.run(text)
         except KernelError as exc:
             results[ns] = exc
             return
