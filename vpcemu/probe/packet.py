@@ -2,8 +2,8 @@
 byte for byte what scapy builds from the same fields (tests/unit/test_packet.py holds the two side by side),
 without scapy's import (0.15 s: it reads the host's services, interfaces and routes as it loads).
 
-Reading takes the Ethernet frames captures give and the IP headers nft traces give, so every module of
-probe/ that looks into a packet does it here.
+Reading takes the Ethernet frames captures give and the IP headers nft traces give: the probe, the matrix and
+the tracer read ports, flags and ICMP fields here.
 """
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ class Packet:
 
     @property
     def tcp_flags(self) -> str:
-        return "".join(c for bit, c in enumerate(TCP_FLAGS) if self.flags >> bit & 1)
+        """As scapy prints them: "S", "SA", "RA"; empty when the header was cut before them."""
+        return "".join(c for bit, c in enumerate(TCP_FLAGS) if (self.flags or 0) >> bit & 1)
 
 
 def from_frame(frame: bytes) -> Packet | None:
