@@ -97,6 +97,7 @@ class Cell:
     observed: bool
     answer: str | None
     reason: str | None                # AWS's explanation code when expected not reachable
+    decided_by: str = "timeout"       # what ended the wait for the cell's answer: answer | drop | timeout
 
     @property
     def agrees(self) -> bool:
@@ -153,7 +154,7 @@ def matrix(lab: "Lab", ports: tuple[str, ...] = DEFAULT_PORTS, sources: list[str
     for i, (f, o) in enumerate(zip(flows, observed, strict=True)):
         e = analyzer.flow(f.source, f.destination, f.protocol, f.port, SPORT_BASE + i)
         cells.append(Cell(f.source, f.destination, f.protocol, f.port, e.reachable, o.reachable, o.answer,
-                          e.explanations[0]["code"] if e.explanations else None))
+                          e.explanations[0]["code"] if e.explanations else None, o.decided_by))
     found = Matrix(lab.name, list(ports), sources, destinations, cells, round(time.monotonic() - started, 3))
     history.record(lab.journal.dir, "matrix", found.to_dict())
     return found

@@ -23,7 +23,6 @@ from kernel_namespaces import Namespaces
 from vpcemu.errors import KernelError
 from vpcemu.kernel import apply
 from vpcemu.kernel.capture import Capture, Frame, NftTrace
-from vpcemu.drill import icmp_checksum
 from vpcemu.kernel.netns import (
     NETNS_DIR,
     delete_netns,
@@ -33,8 +32,9 @@ from vpcemu.kernel.netns import (
     processes_in_netns,
     run_in_netns,
 )
-from vpcemu.kernel.nft import nft_json, nft_run
+from vpcemu.kernel.nft import nft_json, nft_run, nft_run_each
 from vpcemu.plan.state import Plan
+from vpcemu.probe.packet import checksum
 
 pytestmark = [
     pytest.mark.kernel,
@@ -96,7 +96,7 @@ def ping(ns: str, dst: str, ident: int, timeout: float = 2.0) -> bool:
     sock = run_in_netns(ns, socket.socket, socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     with sock:
         body = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"vpcemu-probe"
-        sock.sendto(body[:2] + struct.pack("!H", icmp_checksum(body)) + body[4:], (dst, 0))
+        sock.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (dst, 0))
         sock.settimeout(timeout)
         try:
             while True:
@@ -321,6 +321,18 @@ def test_nft_batch_is_atomic_and_errors_are_kernel_errors(make_ns: MakeNs) -> No
     assert nft_run(name, "list tables") == ""
     with pytest.raises(KernelError, match="syntax error"):
         nft_run(name, "add tabel inet vpkt")
+
+
+def test_nft_run_each_runs_in_every_namespace_and_reports_each_failure(make_ns: MakeNs) -> None:
+    with_set, without = make_ns("nfteach"), make_ns("nfteach2")
+    nft_run(with_set, RULESET)
+    add = "add element inet vpkt allowed { 10.99.0.9 }"
+    added = nft_run_each({with_set: add, without: add})
+    assert added[with_set] == "" and isinstance(added[without], KernelError)
+    assert added[without].namespace == without and "No such file or directory" in added[without].detail
+    assert "10.99.0.9" in nft_json(with_set, "list set inet vpkt allowed")["nftables"][1]["set"]["elem"]
+    nft_run_each({with_set: "delete element inet vpkt allowed { 10.99.0.9 }"})
+    assert "10.99.0.9" not in nft_json(with_set, "list set inet vpkt allowed")["nftables"][1]["set"]["elem"]
 
 
 # --- capture and trace --------------------------------------------------------------------------

@@ -55,6 +55,13 @@ def test_matrix_every_cell_agrees_and_diff_shows_what_a_change_broke(lab, tmp_pa
     assert cells[("web-1", "db-1", "icmp", None)]["observed"] is True
     assert cells[("db-1", "ext", "tcp", 443)]["observed"] is False           # no route out of the db tier
     assert cells[("pub-1", "ext", "tcp", 443)]["observed"] is True
+    # a cell ends at its answer, or as soon as an nft trace shows its probe dropped; only a routing drop, which no
+    # rule makes and so no trace shows, waits out the timeout
+    blocked = [c for c in m["cells"] if not c["observed"]]
+    assert {c["decided_by"] for c in m["cells"] if c["observed"]} == {"answer"}
+    assert {c["decided_by"] for c in blocked if c["reason"] != "NO_ROUTE_TO_DESTINATION"} == {"drop"}
+    assert {c["decided_by"] for c in blocked if c["reason"] == "NO_ROUTE_TO_DESTINATION"} == {"timeout"}
+    assert cells[("db-1", "web-1", "tcp", 443)]["decided_by"] == "drop"          # the web group admits no db
     # a change: the web group stops admitting 443 from anywhere
     code, _ = cli("sg", "revoke", "web", "-p", "tcp", "--port", "443", "--peer", "0.0.0.0/0", "--lab", LAB)
     try:

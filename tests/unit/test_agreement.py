@@ -52,11 +52,11 @@ def test_agreement_on_drops_wants_the_same_rule_or_a_routing_drop():
 def frame(src: str, dst: str, proto: int, l4: bytes) -> bytes:
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0, socket.inet_aton(src),
                      socket.inet_aton(dst))
-    return b"\0" * 14 + ip + l4
+    return b"\0" * 12 + b"\x08\x00" + ip + l4
 
 
 def test_batch_answers_are_recognised_by_header():
-    us, them = socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2")
+    us, them = "10.0.0.1", "10.0.0.2"
     syn_ack = struct.pack("!HHIIBBHHH", 443, 33005, 0, 0, 0x50, 0x12, 0, 0, 0)
     assert _key_of(frame("10.0.0.2", "10.0.0.1", 6, syn_ack)) == (("tcp", us, them, 33005), "syn-ack")
     rst = struct.pack("!HHIIBBHHH", 443, 33006, 0, 0, 0x50, 0x14, 0, 0, 0)

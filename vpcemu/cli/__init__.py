@@ -2,7 +2,7 @@
 
 One module per verb group; what they share (options, output, errors and exit status, applying a live
 change) is in `common`. A process loads only the module of the verb it runs (`VERBS`; help and an unknown
-verb load them all), and modules load ops, lab, probe and scapy only inside a command, so `vpcemu
+verb load them all), and modules load ops, lab and probe only inside a command, so `vpcemu
 validate` starts fast. `app` (this module's attribute) is the whole command, every verb loaded.
 """
 from __future__ import annotations

@@ -28,21 +28,13 @@ from ..codes import ErrorCode
 from ..errors import UsageError
 from ..kernel.netns import run_in_netns
 from ..ops.api import one_change
+from ..probe.packet import checksum
 from ..services.ec2_api import calls as ec2_api_calls
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
 SETTLE_MS = 100           # answered probes wanted before the failover, and after the recovery
-
-
-def icmp_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
 
 
 class ProbeStream:
@@ -77,7 +69,7 @@ class ProbeStream:
             seq = len(self.sent)
             header = struct.pack("!BBHHH", 8, 0, 0, self.ident, seq & 0xFFFF)
             payload = struct.pack("!I", seq)
-            packet = struct.pack("!BBHHH", 8, 0, icmp_checksum(header + payload), self.ident, seq & 0xFFFF) + payload
+            packet = struct.pack("!BBHHH", 8, 0, checksum(header + payload), self.ident, seq & 0xFFFF) + payload
             self.sent.append(time.perf_counter())
             try:
                 self.sock.sendto(packet, (self.target, 0))

@@ -1,9 +1,9 @@
 """Packet capture and nftables trace inside a namespace, without scapy's root-namespace caches.
 
 This module owns the two passive observers: `Capture` (an AF_PACKET socket) and `NftTrace` (a
-NETLINK_NETFILTER socket in the nftrace multicast group). Each socket is created inside the
-namespace by a setns thread, so it stays bound there; a background thread reads it and wakes
-waiters through a Condition.
+NETLINK_NETFILTER socket in the nftrace multicast group). Each has a background thread that enters the
+namespace, creates the socket there (so it stays bound there), reads it and wakes waiters through a
+Condition.
 """
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from collections.abc import Callable
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import run_in_netns
+from vpcemu.kernel.netns import enter_netns
 
 Item = TypeVar("Item")
 
 _ETH_P_ALL = 0x0003
 _SO_TIMESTAMPNS = 35
+_SO_RCVBUFFORCE = 33
 _RCVBUF = 4 << 20
+_TRACE_RCVBUF = 64 << 20        # bytes the kernel may queue for a trace reader (skb overhead included)
 _SO_ATTACH_FILTER = 26
 _BPF_RET_K = 0x06
 _SOL_PACKET = 263
@@ -49,20 +51,37 @@ class _NsReader(Generic[Item]):
 
     def __init__(self, ns: str, make_socket: Callable[[], socket.socket]) -> None:
         self.ns = ns
-        self._sock = run_in_netns(ns, make_socket)
-        self._sock.setblocking(False)
         self._items: list[Item] = []
         self._error: Exception | None = None
         self._cond = threading.Condition()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC)
         self._stopped = threading.Event()
         self._closed = False
-        threading.Thread(target=self._loop, name=f"vpcemu-{type(self).__name__}", daemon=True).start()
+        made: list[socket.socket | BaseException] = []
+        ready = threading.Event()
+        threading.Thread(target=self._loop, args=(make_socket, made, ready), name=f"vpcemu-{type(self).__name__}",
+                         daemon=True).start()
+        ready.wait()
+        if isinstance(made[0], BaseException):
+            os.close(self._wake)
+            raise made[0]
+        self._sock = made[0]
 
     def _read(self) -> list[Item]:
         raise NotImplementedError
 
-    def _loop(self) -> None:
+    def _loop(self, make_socket: Callable[[], socket.socket], made: list, ready: threading.Event) -> None:
+        # the reader makes its socket inside the namespace, then stays there reading it: one thread, not two
+        try:
+            enter_netns(self.ns)
+            self._sock = make_socket()
+            self._sock.setblocking(False)
+        except BaseException as exc:  # handed to the constructor, which raises it
+            made.append(exc)
+            ready.set()
+            return
+        made.append(self._sock)
+        ready.set()
         poller = select.poll()
         poller.register(self._sock, select.POLLIN)
         poller.register(self._wake, select.POLLIN)
@@ -98,6 +117,19 @@ class _NsReader(Generic[Item]):
         with self._cond:
             self._raise_if_failed()
             return list(self._items)
+
+    def since(self, count: int) -> list[Item]:
+        """Items received after the first `count`."""
+        with self._cond:
+            self._raise_if_failed()
+            return self._items[count:]
+
+    def wait_beyond(self, count: int, timeout: float) -> bool:
+        """Whether more than `count` items have been received, waiting up to `timeout` s for one."""
+        with self._cond:
+            arrived = self._cond.wait_for(lambda: len(self._items) > count or self._error is not None, timeout)
+            self._raise_if_failed()
+            return arrived
 
     def wait_for(self, predicate: Callable[[Item], bool], timeout: float) -> Item | None:
         """First item (already received or arriving within `timeout` s) matching predicate, else None."""
@@ -271,7 +303,9 @@ class NftTrace(_NsReader[dict[str, Any]]):
         def make_socket() -> socket.socket:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER)
             try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+                # a matrix traces a burst of some 30,000 events through one VPC router, faster than the reader
+                # parses them: beyond net.core.rmem_max (root may), so they wait rather than overrun
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _TRACE_RCVBUF)
                 # bind() both joins the group (synchronously: every later trace reaches the
                 # socket) and gives it a port id; an unbound socket keeps port 0, the kernel's
                 # own, and netlink_broadcast skips it as the sender.

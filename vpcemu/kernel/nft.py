@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import run_in_netns, run_in_private_netns
+from vpcemu.kernel.netns import enter_netns, run_in_netns, run_in_private_netns
 
 _OUTPUT_STATELESS = 1 << 2  # NFT_CTX_OUTPUT_STATELESS in nftables/libnftables.h: no counter values
 _OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE
@@ -80,6 +80,33 @@ def nft_run(ns: str, text: str, json_output: bool = False, handles: bool = False
     if rc != 0:
         raise KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
     return out
+
+
+def nft_run_each(texts: dict[str, str]) -> dict[str, str | KernelError]:
+    """nft_run in several namespaces side by side; each one's output, or the KernelError it failed with. A commit
+    that removes set elements waits out an RCU grace period (10-20 ms here): side by side, the waits overlap.
+    The texts must name no interface: the threads share libnftables' interface cache (see _lock), holding the
+    lock together against every other caller."""
+    results: dict[str, str | KernelError] = {}
+
+    def one(ns: str, text: str) -> None:
+        try:
+            enter_netns(ns)             # this thread's own: it ends here
+            with Nft() as nft:
+                rc, out, err = nft.run(text)
+        except KernelError as exc:
+            results[ns] = exc
+            return
+        results[ns] = out if rc == 0 else \
+            KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+
+    with _lock:
+        threads = [threading.Thread(target=one, args=item, name="vpcemu-nft", daemon=True) for item in texts.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return results
 
 
 def nft_json(ns: str, cmd: str) -> dict[str, Any]:

@@ -9,44 +9,63 @@ from __future__ import annotations
 
 import json
 import socket
-import struct
+from collections.abc import Hashable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import KernelError
 from ..kernel.capture import NftTrace
-from ..kernel.nft import nft_json, nft_run
+from ..kernel.nft import nft_run, nft_run_each
 from ..plan.nft import TABLE, TRACE_SET, drop_explanation
+from . import packet
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
+Key = TypeVar("Key", bound=Hashable)
+
 
 class Tracer:
     def __init__(self, lab: "Lab", namespaces: list[str], *addresses: str):
-        self.routers = [ns for ns in namespaces if _has_trace_set(ns)]
-        self.addresses = addresses
+        self.namespaces = namespaces
+        self.routers: list[str] = []                                      # those with a trace set
+        self.addresses = tuple(sorted(set(addresses)))
         self.stack = ExitStack()
         self.traces: list[NftTrace] = []
+        self._read: dict[str, int] = {}                                   # events read so far, per namespace
+        self._packets: dict[str, dict[int | None, tuple[bytes, bytes]]] = {}
+        self._drops: list[tuple[NftTrace, dict, bytes, bytes]] = []
+        self._dropped: set[tuple[int, int, int | None]] = set()
 
     def __enter__(self) -> "Tracer":
-        for ns in self.routers:
-            self.traces.append(self.stack.enter_context(NftTrace(ns)))
-            nft_run(ns, f"add element ip {TABLE} {TRACE_SET} {{ {', '.join(self.addresses)} }}")
-            self.stack.callback(_untrace, ns, self.addresses)
+        # a namespace without the set (one vpcemu writes no rules in) refuses the elements, and is not traced
+        elements = f"{TABLE} {TRACE_SET} {{ {', '.join(self.addresses)} }}"
+        added = nft_run_each(dict.fromkeys(self.namespaces, f"add element ip {elements}"))
+        self.routers = [ns for ns in self.namespaces if not isinstance(added[ns], KernelError)]
+        # removed side by side; a failure means another probe of the same addresses removed them first
+        self.stack.callback(nft_run_each, dict.fromkeys(self.routers, f"delete element ip {elements}"))
+        try:
+            for ns in self.routers:
+                self.traces.append(self.stack.enter_context(NftTrace(ns)))
+        except BaseException:
+            self.stack.close()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
         self.stack.close()
 
-    def _drops_between(self):
-        """(trace, event, network header, transport header) of every traced drop of a packet between the probe's
-        addresses. The kernel dumps a packet's headers once per hook, not on every event: events of one packet
-        share a trace id, so a drop is the probe's if its id was seen with the probe's header."""
+    def _drops_between(self) -> list[tuple[NftTrace, dict, bytes, bytes]]:
+        """(trace, event, network header, transport header) of every traced drop of a packet between the tracer's
+        addresses, read on from where the last call stopped. The kernel dumps a packet's headers once per hook, not
+        on every event: events of one packet share a trace id, so a drop is the probe's if its id was seen with the
+        probe's header."""
         wanted = {socket.inet_aton(a) for a in self.addresses}
         for trace in self.traces:
-            packets: dict[int | None, tuple[bytes, bytes]] = {}
-            for event in trace.events():
+            events = trace.since(self._read.get(trace.ns, 0))
+            self._read[trace.ns] = self._read.get(trace.ns, 0) + len(events)
+            packets = self._packets.setdefault(trace.ns, {})
+            for event in events:
                 network = event.get("network_header") or b""
                 if len(network) >= 20:
                     packets[event.get("id")] = (network, event.get("transport_header") or b"")
@@ -54,25 +73,27 @@ class Tracer:
                     continue
                 network, transport = packets.get(event.get("id"), (b"", b""))
                 if len(network) >= 20 and network[12:16] in wanted and network[16:20] in wanted:
-                    yield trace, event, network, transport
+                    self._drops.append((trace, event, network, transport))
+                    pkt = packet.from_ip(network, transport)
+                    if pkt is None:
+                        continue
+                    if pkt.icmp_type in (packet.ECHO_REQUEST, packet.ECHO_REPLY):
+                        self._dropped.add((packet.ICMP, pkt.icmp_id, None))
+                    elif pkt.proto in (packet.TCP, packet.UDP) and pkt.sport is not None:
+                        self._dropped.update({(pkt.proto, pkt.sport, pkt.dport), (pkt.proto, pkt.dport, pkt.sport)})
+        return self._drops
 
-    def dropped(self, protocol: str, sport: int, port: int | None) -> bool:
-        """Whether a trace proves the probe or its answer was dropped: a drop of a packet between the probe's
-        addresses, of its protocol, carrying its own ports in either direction (ICMP: its echo id). A packet
-        whose ports NAT rewrote does not match, so the probe then waits for its timeout instead."""
-        number = {"icmp": 1, "tcp": 6, "udp": 17}[protocol]
-        for _, _, network, transport in self._drops_between():
-            if network[9] != number or len(transport) < 6:
-                continue
-            if protocol == "icmp":
-                if transport[0] in (0, 8) and struct.unpack_from("!H", transport, 4)[0] == sport:
-                    return True
-            elif struct.unpack_from("!HH", transport, 0) in {(sport, port), (port, sport)}:
-                return True
-        return False
+    def dropped(self, flows: dict[Key, tuple[str, int, int | None]]) -> set[Key]:
+        """Which of `flows` (key → protocol, source port or ICMP echo id, destination port) a trace proves dropped,
+        the probe or its answer: a drop of a packet between the tracer's addresses, of the flow's protocol, carrying
+        its ports in either direction (ICMP: its echo id). A packet whose ports NAT rewrote does not match, so its
+        flow then waits for its timeout instead."""
+        self._drops_between()
+        return {key for key, (protocol, sport, port) in flows.items()
+                if (packet.NUMBERS[protocol], sport, port) in self._dropped}
 
     def drops(self) -> list[dict]:
-        """Explanations for every traced drop of a packet between the probe's addresses by one of vpcemu's rules."""
+        """Explanations for every traced drop of a packet between the tracer's addresses by one of vpcemu's rules."""
         out = []
         comments: dict[str, dict] = {}
         for trace, event, header, _ in self._drops_between():
@@ -87,21 +108,6 @@ class Tracer:
                 if info not in out:
                     out.append(info)
         return out
-
-
-def _has_trace_set(ns: str) -> bool:
-    try:
-        nft_json(ns, f"list set ip {TABLE} {TRACE_SET}")
-        return True
-    except KernelError:
-        return False
-
-
-def _untrace(ns: str, addresses: tuple[str, ...]) -> None:
-    try:
-        nft_run(ns, f"delete element ip {TABLE} {TRACE_SET} {{ {', '.join(addresses)} }}")
-    except KernelError:
-        pass      # another probe of the same addresses removed them first
 
 
 def _rule_comments(ns: str) -> dict[tuple[str, int], str]:

@@ -3,27 +3,29 @@ before any answer is awaited, so a matrix costs about one timeout, not one per c
 
 Each flow gets its own source port (or ICMP id), so its answer is recognised by header alone: an echo
 reply, a SYN-ACK or RST, a UDP reply, or an ICMP error quoting it (port unreachable from the
-destination counts as delivered, as for a single probe). Frames are parsed once, with struct.
+destination counts as delivered, as for a single probe). Frames are parsed once, by packet.py. Flows end
+as a single probe does: at their answer, or as soon as an nft trace shows the probe or its answer dropped.
 """
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..kernel.capture import Capture
+from ..kernel.capture import Capture, Frame
 from ..kernel.netns import run_in_netns
-from .probe import PROTOCOLS, TOKEN_PREFIX, build_packet
+from . import packet
+from .attribution import Tracer
+from .probe import PROTOCOLS, TOKEN_PREFIX, await_answers, build_packet, forwarding_namespaces, translations
 
 if TYPE_CHECKING:
     from ..lab import Lab
 
-ETH_HEADER = 14
 SPORT_BASE = 33000
+NAMES = {number: name for name, number in packet.NUMBERS.items()}
 
 
 @dataclass
@@ -43,47 +45,42 @@ class FlowResult:
     reachable: bool
     answer: str | None
     rtt_ms: float | None
+    decided_by: str = "timeout"         # as a single probe's: answer | drop | timeout
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def _key_of(frame: bytes) -> tuple | None:
-    """The flow key an answer frame carries: what the probe sent, seen from the other side."""
-    ip = frame[ETH_HEADER:]
-    if len(ip) < 20 or ip[0] >> 4 != 4:
+    """The flow key an answer frame carries, (protocol, source, destination, source port or ICMP echo id) of what
+    the probe sent, seen from the other side; and the kind of answer."""
+    pkt = packet.from_frame(frame)
+    if pkt is None:
         return None
-    ihl, proto = (ip[0] & 0x0F) * 4, ip[9]
-    src, dst = ip[12:16], ip[16:20]
-    l4 = ip[ihl:]
-    if proto == 1 and len(l4) >= 8:
-        kind, code = l4[0], l4[1]
-        if kind == 0:                                           # echo reply: (icmp, us, them, id)
-            return ("icmp", dst, src, struct.unpack_from("!H", l4, 4)[0]), "echo-reply"
-        if kind in (3, 11, 12) and len(l4) >= 8 + 20 + 4:       # an error quoting our packet
-            inner = l4[8:]
-            inner_ihl, inner_proto = (inner[0] & 0x0F) * 4, inner[9]
-            if len(inner) < inner_ihl + 4:
-                return None
-            name = {1: "icmp", 6: "tcp", 17: "udp"}.get(inner_proto)
-            if name is None:
-                return None
-            ident = struct.unpack_from("!H", inner, inner_ihl + (4 if inner_proto == 1 else 0))[0]
-            them = inner[16:20]
-            delivered = kind == 3 and code == 3 and name == "udp" and src == them
-            return (name, inner[12:16], them, ident), "port-unreachable" if delivered else f"icmp-error:{kind}/{code}"
-        return None
-    if proto == 6 and len(l4) >= 14:
-        flags = l4[13]
-        answer = "rst" if flags & 0x04 else "syn-ack" if flags & 0x12 == 0x12 else None
-        return (("tcp", dst, src, struct.unpack_from("!H", l4, 2)[0]), answer) if answer else None
-    if proto == 17 and len(l4) >= 8:
-        return ("udp", dst, src, struct.unpack_from("!H", l4, 2)[0]), "udp-reply"
+    if pkt.proto == packet.ICMP:
+        if pkt.icmp_type == packet.ECHO_REPLY:
+            return ("icmp", pkt.dst, pkt.src, pkt.icmp_id), "echo-reply"
+        inner = pkt.quoted
+        if pkt.icmp_type not in packet.ICMP_ERRORS or inner is None:
+            return None
+        name = NAMES.get(inner.proto)
+        ident = inner.icmp_id if inner.proto == packet.ICMP else inner.sport
+        if name is None or ident is None:
+            return None
+        delivered = pkt.icmp_type == 3 and pkt.icmp_code == 3 and name == "udp" and pkt.src == inner.dst
+        kind = "port-unreachable" if delivered else f"icmp-error:{pkt.icmp_type}/{pkt.icmp_code}"
+        return (name, inner.src, inner.dst, ident), kind
+    if pkt.proto == packet.TCP and pkt.flags is not None:
+        answer = "rst" if pkt.flags & 0x04 else "syn-ack" if pkt.flags & 0x12 == 0x12 else None
+        return (("tcp", pkt.dst, pkt.src, pkt.dport), answer) if answer else None
+    if pkt.proto == packet.UDP and pkt.sport is not None:
+        return ("udp", pkt.dst, pkt.src, pkt.dport), "udp-reply"
     return None
 
 
 def probe_many(lab: "Lab", flows: list[Flow], timeout: float = 1.0) -> list[FlowResult]:
-    """Send every flow's probe, then collect answers for up to `timeout` seconds in total."""
+    """Send every flow's probe, then collect answers for up to `timeout` seconds in total; a flow whose probe or
+    answer a trace shows dropped is decided at once (await_answers)."""
     for f in flows:
         if f.protocol not in PROTOCOLS or (f.protocol == "icmp") != (f.port is None):
             raise UsageError(f"bad flow {f}: icmp without a port, tcp/udp with one")
@@ -95,34 +92,34 @@ def probe_many(lab: "Lab", flows: list[Flow], timeout: float = 1.0) -> list[Flow
             raise UsageError(f"{f.source!r} cannot send: it is not an instance, an attached ENI or an internet host")
         src, dst = str(src_ep.address), str(lab.topology.address_seen_by(f.source, f.destination) or dst_ep.address)
         sport = SPORT_BASE + i
-        raw = bytes(build_packet(f.protocol, src, dst, f.port, TOKEN_PREFIX + b"batch", sport))
-        by_ns.setdefault(src_ep.namespace, []).append((i, raw, dst))
-        keys[(f.protocol, socket.inet_aton(src), socket.inet_aton(dst), sport)] = i
-    sent: dict[int, int] = {}
-    answers: dict[int, tuple[str, int]] = {}
+        by_ns.setdefault(src_ep.namespace, []).append((i, build_packet(f.protocol, src, dst, f.port,
+                                                                        TOKEN_PREFIX + b"batch", sport), dst))
+        keys[(f.protocol, src, dst, sport)] = i
+    addresses = {a for key in keys for a in key[1:3]}
+    answers: dict[int, tuple[str | None, int]] = {}
     with ExitStack() as stack:
-        caps = {ns: stack.enter_context(Capture(ns)) for ns in by_ns}
+        caps = [stack.enter_context(Capture(ns)) for ns in by_ns]
+        tracer = stack.enter_context(Tracer(lab, forwarding_namespaces(lab), *addresses, *translations(lab)))
+        sent: dict[int, int] = {}
         for ns, items in by_ns.items():
             sent.update(run_in_netns(ns, _send_all, items))
-        deadline = time.monotonic() + timeout
-        for ns, cap in caps.items():
-            pending = {i for i, _, _ in by_ns[ns]}
 
-            def answered(frame, pending: set[int] = pending) -> bool:
-                if frame.direction == "in":
-                    found = _key_of(frame.data)
-                    if found is not None and found[0] in keys and keys[found[0]] not in answers:
-                        answers[keys[found[0]]] = (found[1], frame.ts_ns)
-                        pending.discard(keys[found[0]])
-                return not pending
+        def answer_to(frame: Frame) -> int | None:
+            found = _key_of(frame.data) if frame.direction == "in" else None
+            if found is None or found[0] not in keys:
+                return None
+            answers.setdefault(keys[found[0]], (found[1], frame.ts_ns))
+            return keys[found[0]]
 
-            cap.wait_for(answered, max(0.0, deadline - time.monotonic()))
+        decided = await_answers(caps, tracer, {i: (f.protocol, SPORT_BASE + i, f.port) for i, f in enumerate(flows)},
+                                answer_to, timeout)
     out = []
     for i, f in enumerate(flows):
-        answer, ts = answers.get(i, (None, 0))
+        frame, decided_by = decided[i]
+        answer, ts = answers[i] if frame is not None else (None, 0)
         delivered = answer is not None and not answer.startswith("icmp-error")
         out.append(FlowResult(f.source, f.destination, f.protocol, f.port, delivered, answer,
-                              round((ts - sent[i]) / 1e6, 3) if delivered else None))
+                              round((ts - sent[i]) / 1e6, 3) if delivered else None, decided_by))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Probes: one real packet (ICMP echo, TCP SYN or UDP) built with scapy, sent from inside the source
+"""Probes: one real packet (ICMP echo, TCP SYN or UDP) built by packet.py, sent from inside the source
 namespace, watched on every link of the lab's routers and at both ends.
 
 A probe tests the network, not whether a program listens: for TCP a SYN-ACK or a RST from the
@@ -11,6 +11,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Address
@@ -23,7 +24,8 @@ from ..plan import names
 from ..plan.internet import needs_internet
 from ..plan.nat_gateway import LINK as NAT_LINK
 from ..analyze import analyze_flow
-from . import attribution
+from . import attribution, packet
+from .attribution import Key
 from .agreement import disagreements
 
 if TYPE_CHECKING:
@@ -79,28 +81,21 @@ class ProbeResult:
         return asdict(self)
 
 
-def _header(pkt) -> dict:
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
-    ip = pkt[IP]
-    out: dict[str, Any] = {"src": ip.src, "dst": ip.dst, "ttl": ip.ttl, "proto": ip.proto}
-    if TCP in pkt:
-        out.update(sport=pkt[TCP].sport, dport=pkt[TCP].dport, flags=str(pkt[TCP].flags))
-    elif UDP in pkt:
-        out.update(sport=pkt[UDP].sport, dport=pkt[UDP].dport)
-    elif ICMP in pkt:
-        out.update(icmp_type=pkt[ICMP].type, icmp_code=pkt[ICMP].code)
+def _header(pkt: packet.Packet) -> dict:
+    out: dict[str, Any] = {"src": pkt.src, "dst": pkt.dst, "ttl": pkt.ttl, "proto": pkt.proto}
+    if pkt.proto in (packet.TCP, packet.UDP) and pkt.sport is not None:
+        out.update(sport=pkt.sport, dport=pkt.dport)
+        if pkt.proto == packet.TCP:
+            out.update(flags=pkt.tcp_flags)
+    elif pkt.icmp_type is not None:
+        out.update(icmp_type=pkt.icmp_type, icmp_code=pkt.icmp_code)
     return out
 
 
-def build_packet(protocol: str, src: str, dst: str, port: int | None, token: bytes, sport: int):
-    from scapy.layers.inet import ICMP, IP, TCP, UDP
-    ip = IP(src=src, dst=dst, ttl=64, id=random.randrange(1, 65535))
-    if protocol == "icmp":
-        return ip / ICMP(type=8, id=sport, seq=1) / token
-    if protocol == "tcp":
-        # the token rides in the SYN's payload: a SYN may carry data, and the stack still answers it
-        return ip / TCP(sport=sport, dport=port, flags="S", seq=random.randrange(1 << 32)) / token
-    return ip / UDP(sport=sport, dport=port) / token
+def build_packet(protocol: str, src: str, dst: str, port: int | None, token: bytes, sport: int) -> bytes:
+    # the token rides in the SYN's payload: a SYN may carry data, and the stack still answers it
+    return packet.build(protocol, src, dst, port, token, sport, ip_id=random.randrange(1, 65535),
+                        seq=random.randrange(1 << 32))
 
 
 def _send(raw: bytes, dst: str) -> int:
@@ -121,44 +116,35 @@ class _Matcher:
 
     def answer(self, frame: Frame) -> str | None:
         """The kind of answer this frame is, if it is one reaching the source."""
-        from scapy.layers.inet import ICMP, IP, TCP, UDP
-        from scapy.layers.l2 import Ether
         if frame.direction != "in":
             return None
-        pkt = Ether(frame.data)
-        if IP not in pkt or pkt[IP].dst != self.src:
+        pkt = packet.from_frame(frame.data)
+        if pkt is None or pkt.dst != self.src:
             return None
-        if ICMP in pkt:
-            icmp = pkt[ICMP]
-            if icmp.type == 0 and self.protocol == "icmp" and self.token in bytes(icmp.payload):
+        if pkt.proto == packet.ICMP:
+            if pkt.icmp_type == packet.ECHO_REPLY and self.protocol == "icmp" and self.token in pkt.payload:
                 return "echo-reply"
-            if icmp.type in (3, 11, 12) and self._quotes_us(pkt):
-                if icmp.type == 3 and icmp.code == 3 and pkt[IP].src == self.dst and self.protocol == "udp":
+            if pkt.icmp_type in packet.ICMP_ERRORS and self._quotes_us(pkt.quoted):
+                if pkt.icmp_type == 3 and pkt.icmp_code == 3 and pkt.src == self.dst and self.protocol == "udp":
                     return "port-unreachable"
-                return f"icmp-error:{icmp.type}/{icmp.code} from {pkt[IP].src}"
+                return f"icmp-error:{pkt.icmp_type}/{pkt.icmp_code} from {pkt.src}"
             return None
-        if self.protocol == "tcp" and TCP in pkt:
-            t = pkt[TCP]
-            if pkt[IP].src == self.dst and t.sport == self.port and t.dport == self.sport:
-                if t.flags.S and t.flags.A:
-                    return "syn-ack"
-                if t.flags.R:
-                    return "rst"
-        if self.protocol == "udp" and UDP in pkt:
-            u = pkt[UDP]
-            if pkt[IP].src == self.dst and u.sport == self.port and u.dport == self.sport:
-                return "udp-reply"
+        if pkt.src != self.dst or (pkt.sport, pkt.dport) != (self.port, self.sport):
+            return None
+        if self.protocol == "tcp" and pkt.proto == packet.TCP and pkt.flags is not None:
+            if "S" in pkt.tcp_flags and "A" in pkt.tcp_flags:
+                return "syn-ack"
+            if "R" in pkt.tcp_flags:
+                return "rst"
+        if self.protocol == "udp" and pkt.proto == packet.UDP:
+            return "udp-reply"
         return None
 
-    def _quotes_us(self, pkt) -> bool:
-        from scapy.layers.inet import ICMP, IPerror, TCPerror, UDPerror
-        inner = pkt[ICMP].payload
-        if IPerror not in inner or inner[IPerror].dst != self.dst:
+    def _quotes_us(self, inner: packet.Packet | None) -> bool:
+        if inner is None or inner.dst != self.dst:
             return False
-        if TCPerror in inner:
-            return inner[TCPerror].sport == self.sport
-        if UDPerror in inner:
-            return inner[UDPerror].sport == self.sport
+        if inner.proto in (packet.TCP, packet.UDP) and inner.sport is not None:
+            return inner.sport == self.sport
         return True
 
 
@@ -191,7 +177,7 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     sport = random.randrange(20000, 60000)
     token = TOKEN_PREFIX + os.urandom(8).hex().encode()
     matcher = _Matcher(protocol, src, dst, port, sport, token)
-    raw = bytes(build_packet(protocol, src, dst, port, token, sport))
+    raw = build_packet(protocol, src, dst, port, token, sport)
     components = link_components(lab)
     hops_ns = forwarding_namespaces(lab)
 
@@ -201,7 +187,8 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
         dst_cap = stack.enter_context(Capture(dst_ns)) if dst_ns and dst_ns != src_ep.namespace else None
         tracer = stack.enter_context(attribution.Tracer(lab, hops_ns, src, dst, *translations(lab)))
         sent_ns = run_in_netns(src_ep.namespace, _send, raw, dst)
-        reply, decided_by = _await(src_cap, tracer, matcher, timeout)
+        reply, decided_by = await_answers([src_cap], tracer, {0: (protocol, sport, port)},
+                                          lambda f: 0 if matcher.answer(f) is not None else None, timeout)[0]
         explanations = tracer.drops()
     answer = matcher.answer(reply) if reply else None
     delivered = answer is not None and not answer.startswith("icmp-error")
@@ -227,8 +214,8 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
         answer=answer if delivered else None,
         rtt_ms=round((reply.ts_ns - sent_ns) / 1e6, 3) if delivered and reply else None,
         hops=hops,
-        header_at_source=_header(_ether(out_frame.data)) if out_frame else None,
-        header_at_destination=_header(_ether(in_frame.data)) if in_frame else None,
+        header_at_source=_header(packet.from_frame(out_frame.data)) if out_frame else None,
+        header_at_destination=_header(packet.from_frame(in_frame.data)) if in_frame else None,
         icmp_error=answer if answer and not delivered else None,
         explanations=explanations,
         decided_by=decided_by,
@@ -240,23 +227,35 @@ def run_probe(lab: "Lab", source: str, destination: str, protocol: str = "icmp",
     return result
 
 
-_TRACE_POLL = 0.005      # s between looks at the trace while no answer has come
+_TRACE_POLL = 0.005      # s between looks at the trace while answers are awaited
 
 
-def _await(src_cap: Capture, tracer: attribution.Tracer, matcher: _Matcher, timeout: float) -> tuple[Frame | None, str]:
-    """The probe's answer, or None as soon as a traced drop proves none can come, or at the timeout; and which."""
+def await_answers(captures: list[Capture], tracer: attribution.Tracer, flows: dict[Key, tuple[str, int, int | None]],
+                  answer_to: Callable[[Frame], Key | None], timeout: float) -> dict[Key, tuple[Frame | None, str]]:
+    """Each flow's answer, the first frame `answer_to` names it in, or None; and what decided it: "answer", "drop" as
+    soon as a traced drop proves none can come (Tracer.dropped), or "timeout". `flows`: key → protocol, source port
+    (ICMP: echo id), destination port. New frames on the first capture end a wait at once, others within _TRACE_POLL."""
+    decided: dict[Key, tuple[Frame | None, str]] = {}
+    read = [0] * len(captures)
     deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        reply = src_cap.wait_for(lambda f: matcher.answer(f) is not None, min(left, _TRACE_POLL))
-        if reply is not None:
-            return reply, "answer"
-        if tracer.dropped(matcher.protocol, matcher.sport, matcher.port):
-            return None, "drop"
-    return None, "timeout"
+    while True:
+        for n, cap in enumerate(captures):
+            frames = cap.since(read[n])
+            read[n] += len(frames)
+            for frame in frames:
+                key = answer_to(frame)
+                if key in flows and key not in decided:
+                    decided[key] = frame, "answer"
+        undecided = {k: v for k, v in flows.items() if k not in decided}
+        decided.update(dict.fromkeys(tracer.dropped(undecided), (None, "drop")))
+        left = deadline - time.monotonic()
+        if len(decided) == len(flows) or left <= 0:
+            return {k: decided.get(k, (None, "timeout")) for k in flows}
+        captures[0].wait_beyond(read[0], min(left, _TRACE_POLL))
 
 
 def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], str], matcher: _Matcher) -> Hop:
-    h = _header(_ether(frame.data))
+    h = _header(packet.from_frame(frame.data))
     # the probe going out, or the answer coming back: told by the packet, since NAT rewrites addresses
     forward = h.get("icmp_type") == 8 if matcher.protocol == "icmp" else h.get("dport") == matcher.port
     return Hop(ns, frame.ifname, components.get((ns, frame.ifname), frame.ifname), frame.direction,
@@ -266,20 +265,10 @@ def _hop(ns: str, frame: Frame, sent_ns: int, components: dict[tuple[str, str], 
 
 def _flow(frame: Frame, protocol: str) -> tuple | None:
     """(source, destination, source port, destination port) of a TCP or UDP frame; None for anything else."""
-    import struct
-    data = frame.data
-    if len(data) < 34 or data[12:14] != b"\x08\x00" or data[23] != {"tcp": 6, "udp": 17}[protocol]:
+    pkt = packet.from_frame(frame.data)
+    if pkt is None or pkt.proto != packet.NUMBERS[protocol] or pkt.sport is None:
         return None
-    l4 = 14 + (data[14] & 0x0F) * 4
-    if len(data) < l4 + 4:
-        return None
-    sport, dport = struct.unpack_from("!HH", data, l4)
-    return socket.inet_ntoa(data[26:30]), socket.inet_ntoa(data[30:34]), sport, dport
-
-
-def _ether(data: bytes):
-    from scapy.layers.l2 import Ether
-    return Ether(data)
+    return pkt.src, pkt.dst, pkt.sport, pkt.dport
 
 
 def forwarding_namespaces(lab: "Lab") -> list[str]:
