@@ -128,12 +128,7 @@ def create_and_enter(name: str) -> None:
         _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", _MS_BIND, None), "mount", name, path)
         mounted = True
         # Before any interface exists, so none ever emits MLD/DAD/RS noise.
-        for key in ("all", "default"):
-            fd = os.open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"1")
-            finally:
-                os.close(fd)
+        write_sysctls_here(name, _IPV6_OFF)
     except BaseException as exc:
         if mounted:
             _libc.umount2(path.encode(), _MNT_DETACH)
@@ -243,22 +238,34 @@ def open_iproute(name: str) -> IPRoute:
     return IPRoute(use_socket=sock)
 
 
+_IPV6_OFF = {"net/ipv6/conf/all/disable_ipv6": 1, "net/ipv6/conf/default/disable_ipv6": 1}
+
+
 def write_sysctls_here(name: str, values: dict[str, str | int]) -> None:
-    """Write net sysctls (`net/ipv4/ip_forward`: 1, ...) from a thread inside namespace `name`."""
+    """Write net sysctls (`net/ipv4/ip_forward`: 1, ...) from a thread inside namespace `name`.
+
+    Each key is opened relative to one /proc/sys/net: the kernel finds that directory of this namespace
+    by comparing it with the one of every namespace on the host (proc_sys_compare), a cost that grows with
+    them, so it is looked up once per call, not once per key."""
     for key in values:
         # Only net/ sysctls are per namespace; anything else would change the host.
         if not key.startswith("net/") or ".." in key.split("/"):
             raise ValueError(f"not a per-namespace sysctl: {key!r}")
-    for key, value in values.items():
+    key = "net"
+    try:
+        # /proc/sys/net resolves against the namespace of the thread that opens it.
+        net = os.open("/proc/sys/net", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            # /proc/sys/net resolves against the namespace of the thread that opens it.
-            fd = os.open(f"/proc/sys/{key}", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, str(value).encode())
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise KernelError("sysctl", name, key, exc.errno, exc.strerror or str(exc)) from None
+            for key, value in values.items():
+                fd = os.open(key[len("net/"):], os.O_WRONLY | os.O_CLOEXEC, dir_fd=net)
+                try:
+                    os.write(fd, str(value).encode())
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(net)
+    except OSError as exc:
+        raise KernelError("sysctl", name, key, exc.errno, exc.strerror or str(exc)) from None
 
 
 def disable_tx_checksum(name: str, ifnames: list[str], sock: socket.socket) -> None:
