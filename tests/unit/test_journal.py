@@ -164,6 +164,21 @@ def test_teardown_touches_only_paths_a_lab_writes(state_root):
         assert not apply._lab_path(j, bad), bad
 
 
+def test_the_symlinks_of_one_target_share_one_inode(tmp_path):
+    """/etc/netns/<ns> of every instance of a VPC → its directory: one symlink, hard links to it for the rest."""
+    links = {str(tmp_path / "netns" / f"i{n}"): f"/run/vpcemu/lab/etc/{vpc}" for n, vpc in enumerate("aabab")}
+    apply.write_symlinks(links)
+    for path, target in links.items():
+        assert os.path.islink(path) and os.readlink(path) == target
+    inodes = {target: {os.lstat(p).st_ino for p, t in links.items() if t == target} for target in links.values()}
+    assert all(len(same) == 1 for same in inodes.values()) and len(set.union(*inodes.values())) == 2
+    os.unlink(str(tmp_path / "netns" / "i0"))               # teardown unlinks each path: the others stay
+    assert os.readlink(str(tmp_path / "netns" / "i1")) == "/run/vpcemu/lab/etc/a"
+    apply.write_symlinks({str(tmp_path / "netns" / "i1"): "/elsewhere"}, replace=True)
+    assert os.readlink(str(tmp_path / "netns" / "i1")) == "/elsewhere"
+    assert os.readlink(str(tmp_path / "netns" / "i3")) == "/run/vpcemu/lab/etc/a"
+
+
 @pytest.mark.parametrize("name", ["a", "lab-1", "0", "a" * 12])
 def test_a_good_lab_name(name):
     assert lab_name_problem(name) is None and valid_lab_name(name) == name

