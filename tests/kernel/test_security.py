@@ -279,6 +279,25 @@ def test_network_acl_lowest_rule_number_wins():
         assert ping(lab, "z", "10.0.2.10")
 
 
+def test_a_network_acl_entry_stops_the_very_next_packet_of_an_established_flow():
+    """NACLs are stateless (aws-vpc-reference §5): a deny added while a tracked connection is open drops its next
+    segment, though its conntrack entry, which SGs rely on, is still there."""
+    groups = "server: {ingress: [{protocol: tcp, ports: 8080, source: 10.0.1.0/24}]}"
+    with lab_up("nacl-est", topology(groups)) as lab:
+        security.modify_network_interface_attribute(lab, "y", groups=["server"])
+        deny = NetworkAclEntry(50, "tcp", "deny", False, IPv4Network("10.0.1.0/24"), 8080, 8080)
+        with listening(lab, "y", 8080):
+            conn = Connection(lab, "x", "10.0.2.10", 8080)
+            try:
+                assert conn.connected and conn.echo("before") == "before"
+                security.create_network_acl_entry(lab, "default", deny)
+                assert conn.echo("after") == "timeout"
+            finally:
+                conn.close()
+            security.delete_network_acl_entry(lab, "default", 50, egress=False)
+            assert tcp_echo(lab, "x", "10.0.2.10", 8080)
+
+
 def test_traffic_inside_a_subnet_ignores_its_network_acl():
     with lab_up("nacl-same", topology(network_acls="closed: {}", instances="security_groups: [open]")) as lab:
         security.replace_network_acl_association(lab, "a", "closed")     # a custom NACL denies all
