@@ -56,10 +56,15 @@ def _supervise(request: dict, fds: list[int]) -> None:
 
 def _start(request: dict, fds: list[int]) -> int:
     """Fork the supervisor; its pid. It stays our child, reaped the moment it exits (`_reap`)."""
-    pid = os.fork()
-    if pid == 0:
-        _supervise(request, fds)
-    _children.add(pid)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})     # not reaped before it is counted
+    try:
+        pid = os.fork()
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            _supervise(request, fds)
+        _children.add(pid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
     return pid
 
 
@@ -67,11 +72,10 @@ _children: set[int] = set()
 
 
 def _reap(signum=None, frame=None) -> None:
-    while _children:
+    while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            _children.clear()
             return
         if pid == 0:
             return
