@@ -119,7 +119,8 @@ class Lab:
             usable = time.monotonic()
             journal.write_state(status="up", usable_seconds=round(usable - called, 4),
                                 prepare_seconds=round(started - called, 4), build_seconds=round(built - started, 4),
-                                services_seconds=round(usable - built, 4))
+                                services_seconds=round(usable - built, 4),
+                                services_started_by=None if supervisor is None else process.started_by(supervisor))
         except BaseException:
             apply.teardown(journal, expect_mark=ownership_mark(lab_name, lab_uuid))
             journal.remove()

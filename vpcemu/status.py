@@ -82,6 +82,7 @@ def lab_status(lab: "Lab") -> dict:
     return {"lab": lab.name, "status": condition, "supervisor": supervisor, "services_down": down,
             "uuid": state.get("uuid"), "source": state.get("source"), "build_seconds": state.get("build_seconds"),
             "up_seconds": {k: state.get(f"{k}_seconds") for k in ("usable", "prepare", "build", "services")},
+            "services_started_by": state.get("services_started_by"),
             "namespaces": len(namespaces), "missing_namespaces": missing, "region": t.region, "vpcs": vpcs,
             "prefix_lists": [{"name": p.name, "id": p.id, "prefix_list_name": p.prefix_list_name,
                               "cidrs": [str(c) for c in p.cidrs]} for p in t.prefix_lists.values()],

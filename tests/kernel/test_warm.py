@@ -86,6 +86,7 @@ def test_a_supervisor_forked_by_the_warm_process_serves_the_lab_and_is_reaped_wh
         r = lab.exec("a1", ["getent", "hosts", "ip-10-0-1-5.ec2.internal"])   # through the VPC resolver it runs
         assert r.returncode == 0 and r.stdout.split()[0] == "10.0.1.5", r.stderr
         assert lab.journal.state()["services_seconds"] > 0
+        assert lab.status()["services_started_by"] == "warm"
     finally:
         lab.down()
     deadline = time.monotonic() + 10
@@ -146,6 +147,7 @@ def test_without_the_warm_process_a_fresh_python_starts_the_supervisor(monkeypat
     try:
         pid = supervisor_entry(lab.journal)["pid"]
         assert "-m vpcemu.services.supervisor" in _cmdline(pid)
+        assert lab.status()["services_started_by"] == "fresh"
         r = lab.exec("a1", ["getent", "hosts", "ip-10-0-1-5.ec2.internal"])
         assert r.returncode == 0 and r.stdout.split()[0] == "10.0.1.5", r.stderr
     finally:

@@ -31,10 +31,12 @@ def up(topology: Path, name: Annotated[Optional[str], typer.Option(help="Lab nam
     st = lab.status()
     if not emit(st, as_json):
         t = st["up_seconds"]
+        by = {"warm": " (forked by the warm service process)",
+              "fresh": " (started by a fresh Python, not by the warm service process)"}
         console.print(f"[green]up[/]: lab [bold]{lab.name}[/] usable in {t['usable']} s: every one of its "
                       f"{st['namespaces']} namespaces built and every service answering, from the start of the build "
                       f"call (of it: load and plan {t['prepare']} s, kernel build {t['build']} s, services answering "
-                      f"{t['services']} s after the build). Next: `vpcemu status`, `vpcemu exec`, `vpcemu probe`, "
+                      f"{t['services']} s after the build{by.get(st.get('services_started_by'), '')}). Next: `vpcemu status`, `vpcemu exec`, `vpcemu probe`, "
                       f"`vpcemu down {lab.name}`", highlight=False)
 
 

@@ -66,6 +66,11 @@ def spawn_supervisor(journal: Journal, lab: str) -> subprocess.Popen | Spawned:
     return proc
 
 
+def started_by(proc: subprocess.Popen | Spawned) -> str:
+    """Who started a supervisor: "warm" (forked by the warm service process) or "fresh" (a new Python)."""
+    return "warm" if isinstance(proc, Spawned) else "fresh"
+
+
 def _from_warm(argv: list[str], log_path) -> Spawned | None:
     """The supervisor forked by the warm service process, or None (none answered: one is started for
     the next lab, unless it is starting already)."""
