@@ -25,7 +25,7 @@ from .errors import ServiceDown, UsageError
 # so a process that only reads a lab (`vpcemu status`) does without them
 from .kernel import netns, process
 from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
-from .kernel.stored_model import keep_as_built, read_model, read_model_if_changed, write_model
+from .kernel.stored_model import keep_as_built, read_model, read_model_if_changed, restore_model, write_model
 from .model import Topology
 from .plan import names
 from .plan.names import ownership_mark
@@ -232,13 +232,14 @@ class Lab:
                     out.append(unattached_status(journal, str(exc)))
         return out
 
-    def commit(self, topology: Topology) -> Topology:
+    def commit(self, topology: Topology, stored: Path | None = None) -> Topology:
         """Make `topology` the lab's model: the one write path for it. It is stored as a format-1 document
         (and a pickle of it to read faster, kernel/stored_model.py), each file replaced atomically (a reader
         sees the old model or the new one, never part of one), and when anything the VPC resolvers answer
-        from changed, they answer from the new model once this returns."""
+        from changed, they answer from the new model once this returns. `stored`: a directory holding
+        `topology` stored already (the built model), whose files are put in place instead of written anew."""
         before = self.topology
-        version = write_model(self.journal.dir, topology)
+        version = write_model(self.journal.dir, topology) if stored is None else restore_model(self.journal.dir, stored)
         self.topology = topology
         self._model_version = version
         if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
@@ -266,9 +267,10 @@ class Lab:
         self.down()
 
     # -- model and kernel agree -------------------------------------------------------------
-    def planned(self) -> Plan:
-        """The kernel state the committed model asks for: what `up` builds, resolv.conf files included."""
-        return _planned(self.topology, self.journal)
+    def planned(self, topology: Topology | None = None) -> Plan:
+        """The kernel state the committed model (or `topology`) asks for: what `up` builds, resolv.conf
+        files included."""
+        return _planned(self.topology if topology is None else topology, self.journal)
 
     def differences(self) -> list[str]:
         """Each way the lab's kernel differs from the committed model, and a dead supervisor; empty when
@@ -303,21 +305,24 @@ class Lab:
     def reset(self) -> list[str]:
         """Undo every live change since the lab was built (security groups, NACLs, ENI moves and attachments,
         addresses, EIPs, routes, endpoints, VPC attributes, whoever made them) and forget every tracked flow:
-        the built model committed again, the kernel reconciled to it as one diff (repair's: only what differs
-        is touched, each router's table reloaded in one transaction where it differs), the resolvers told,
-        and every namespace's conntrack table emptied. What a test started inside instances (processes,
-        files) and what the AWS services hold (S3 objects) stay. Returns one line per kernel fix made."""
-        from .kernel import conntrack, reconcile
+        the difference between the plans of the committed model and of the built one applied as a live change
+        applies it (ops/live.py: only what differs is touched, each router's table changed in one transaction
+        where it differs, nothing read back from the kernel), the built model committed again, the resolvers
+        told, and every namespace's conntrack table emptied. A lab whose last change was cut short is repaired
+        first (Lab.change: the kernel read back and reconciled to the committed model), so the difference
+        starts from a kernel known to hold it. What a test started inside instances (processes, files) and
+        what the AWS services hold (S3 objects) stay. Returns one line per kernel step made."""
+        from .kernel import conntrack
+        from .ops.live import apply_plans
+        built_dir = self.journal.dir / BUILT_DIR
         with self.change():
-            built = read_model(self.journal.dir / BUILT_DIR)
+            built = read_model(built_dir)
+            plan, done = self.planned(built), []
             if built != self.topology:
-                self.commit(built)
-            self.changing()
-            plan = self.planned()
-            fixed = reconcile.reconcile(plan, self.journal)
-            self.rulesets.clear()
+                done = apply_plans(self, built, self.planned(), plan)
+                self.commit(built, stored=built_dir)
             conntrack.forget_all_flows(plan.namespaces)
-        return fixed
+        return done
 
     @contextmanager
     def _held(self) -> Iterator[bool]:

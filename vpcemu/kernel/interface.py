@@ -53,6 +53,20 @@ def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_if
                           str(exc)) from None
 
 
+def move_links(moves) -> None:
+    """Move link ends, each given as (namespace, ifname, to namespace, to ifname, MAC): every one first
+    travels under its MAC's transit name, so no name is taken by a link still on its way out."""
+    for ns, ifname, to_ns, _, mac in moves:
+        move_link(ns, ifname, to_ns, _transit(mac), _transit(mac), mac=mac)
+    for _, _, to_ns, new_ifname, mac in moves:
+        move_link(to_ns, _transit(mac), to_ns, new_ifname, _transit(mac), mac=mac)
+
+
+def _transit(mac: str) -> str:
+    """A name unique to the link of `mac`, for its way between namespaces (≤ 15 characters)."""
+    return "t" + mac.replace(":", "")[2:]
+
+
 def _find(ipr, ifname: str, mac: str | None) -> int | None:
     """The index of link `ifname`, if it has MAC `mac` (when one is given)."""
     found = ipr.link_lookup(ifname=ifname)

@@ -50,6 +50,20 @@ def keep_as_built(directory: Path) -> None:
             pass
 
 
+def restore_model(directory: Path, stored: Path) -> str:
+    """Make the model stored in `stored` (the built one, kept by `keep_as_built`) the one stored in `directory`
+    again, as `write_model` would, without rendering it: each file replaced atomically by a hard link to the
+    kept one (durable since it was kept), the document first. Returns its digest."""
+    text = (stored / MODEL_FILE).read_bytes()
+    for name in (MODEL_FILE, MODEL_CACHE_FILE):
+        try:
+            _link(stored / name, directory / name)
+        except FileNotFoundError:       # no cache kept: the old one names another text, and is ignored
+            if name == MODEL_FILE:
+                raise
+    return hashlib.sha256(text).hexdigest()
+
+
 def read_model(directory: Path) -> Topology:
     """The model stored in `directory`: the cache's if it was made from this document by this vpcemu, else the
     document loaded (and the cache made for the next reader). OSError if there is none; TopologyError if it is
@@ -127,6 +141,17 @@ def _version() -> str | None:
     except OSError:
         return None
     return h.hexdigest()
+
+
+def _link(source: Path, path: Path) -> None:
+    tmp = path.parent / f".{path.name}.{os.getpid()}.link"
+    tmp.unlink(missing_ok=True)
+    os.link(source, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -83,8 +83,8 @@ def delete_network_acl_entry(lab: Lab, network_acl: str, rule_number: int, egres
 
 
 # -- applying a new topology --------------------------------------------------------------------
-def apply(lab: Lab, topology: Topology) -> Topology:
-    """Change every router whose ruleset changed, then make `topology` the lab's state.
+def apply(lab: Lab, topology: Topology, commit: bool = True) -> Topology:
+    """Change every router whose ruleset changed, then (with `commit`) make `topology` the lab's state.
 
     Each router gets one atomic transaction holding only the difference (changed chains flushed
     and refilled, changed sets refilled); a change a diff cannot express reloads the whole table.
@@ -114,7 +114,7 @@ def apply(lab: Lab, topology: Topology) -> Topology:
         lab.rulesets.clear()
         raise
     lab.rulesets.update(loaded)
-    return lab.commit(topology)
+    return lab.commit(topology) if commit else topology
 
 
 def traced_addresses(ns: str) -> list[str]:
