@@ -155,6 +155,6 @@ def _keyed_neighbours(plan: Plan) -> dict:
 
 
 def _link_of(sysctl: str) -> str | None:
-    """The link a per-link sysctl (`net/ipv4/conf/<link>/…`) is about; None for others."""
+    """The link a per-link sysctl (`net/ipv4/conf/<link>/…`, `net/ipv4/neigh/<link>/…`) is about; None for others."""
     parts = sysctl.split("/")
-    return parts[3] if len(parts) > 4 and parts[2] == "conf" else None
+    return parts[3] if len(parts) > 4 and parts[2] in ("conf", "neigh") else None
