@@ -24,8 +24,8 @@ from .errors import ServiceDown, UsageError
 # apply, conntrack, host and reconcile (pyroute2: 60 ms to import) are imported by the methods that use them,
 # so a process that only reads a lab (`vpcemu status`) does without them
 from .kernel import netns, process
-from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
-from .kernel.stored_model import keep_as_built, read_model, read_model_if_changed, restore_model, write_model
+from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
+from .kernel.stored_model import keep_as_built, read_model_if_changed, restore_model, write_model
 from .model import Topology
 from .plan import names
 from .plan.names import ownership_mark
@@ -66,6 +66,8 @@ class Lab:
         self._model_version = model_version
         self._lock_fd: int | None = None
         self._lock_depth = 0
+        self._plans: dict[str, Plan] = {}       # model version → its plan, the two used last (a reset's two)
+        self._built: tuple[tuple[int, int], Topology, str] | None = None    # (inode, mtime) → built model, version
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -270,7 +272,27 @@ class Lab:
     def planned(self, topology: Topology | None = None) -> Plan:
         """The kernel state the committed model (or `topology`) asks for: what `up` builds, resolv.conf
         files included."""
-        return _planned(self.topology if topology is None else topology, self.journal)
+        if topology is not None:
+            return _planned(topology, self.journal)
+        return self._plan(self.topology, self._model_version)
+
+    def _plan(self, topology: Topology, version: str | None) -> Plan:
+        """The plan of `topology`, stored as model `version`; the plans of the last two versions are kept."""
+        if version is None:
+            return _planned(topology, self.journal)
+        plan = self._plans.pop(version, None) or _planned(topology, self.journal)
+        self._plans[version] = plan
+        while len(self._plans) > 2:
+            del self._plans[next(iter(self._plans))]
+        return plan
+
+    def _built_model(self) -> tuple[Topology, str]:
+        """The model the lab was built from and its version (read once: it never changes)."""
+        path = self.journal.dir / BUILT_DIR
+        st = (path / MODEL_FILE).stat()
+        if self._built is None or self._built[0] != (st.st_ino, st.st_mtime_ns):
+            self._built = ((st.st_ino, st.st_mtime_ns), *read_model_if_changed(path, None))
+        return self._built[1], self._built[2]
 
     def differences(self) -> list[str]:
         """Each way the lab's kernel differs from the committed model, and a dead supervisor; empty when
@@ -314,13 +336,12 @@ class Lab:
         what the AWS services hold (S3 objects) stay. Returns one line per kernel step made."""
         from .kernel import conntrack
         from .ops.live import apply_plans
-        built_dir = self.journal.dir / BUILT_DIR
         with self.change():
-            built = read_model(built_dir)
-            plan, done = self.planned(built), []
-            if built != self.topology:
+            built, version = self._built_model()
+            plan, done = self._plan(built, version), []
+            if version != self._model_version:
                 done = apply_plans(self, built, self.planned(), plan)
-                self.commit(built, stored=built_dir)
+                self.commit(built, stored=self.journal.dir / BUILT_DIR)
             conntrack.forget_all_flows(plan.namespaces)
         return done
 

@@ -79,10 +79,10 @@ class Kernel:
             peer = self._peer(ns, ifname, old)
             self._drop_link(ns, ifname)
             self._drop_link(*peer)
-        for ns, ifname, to, name, mac in diff.moves:        # all out first (under transit names), then in
+        for ns, ifname, _, _, mac in diff.moves:            # all out first (under transit names), then in
             assert self.links[(ns, ifname)] == mac
             self._drop_link(ns, ifname)
-        for ns, ifname, to, name, mac in diff.moves:
+        for _, _, to, name, mac in diff.moves:
             assert (to, name) not in self.links, f"{to}/{name} is taken"
             self.links[(to, name)] = mac
         for v in diff.veths:
@@ -102,7 +102,7 @@ class Kernel:
             for n in c.neighbours:
                 self.neighbours[(n.namespace, n.ifname, n.address)] = n.mac
             self.sysctls.update({(ns, k): v for ns, d in c.sysctls.items() for k, v in d.items()})
-        for ns, (addresses, routes, rules, neighbours) in diff.delete.items():     # each there to delete
+        for addresses, routes, rules, neighbours in diff.delete.values():     # each there to delete
             for a in addresses:
                 self.addresses.remove((a.namespace, a.ifname, a.address, a.prefixlen))
             for r in routes:

@@ -37,7 +37,7 @@ def apply_plans(lab: "Lab", topology: Topology, old: Plan, new: Plan) -> list[st
     routers = frozenset(names.router_ns(lab.name, v) for v in topology.vpcs)
     diff = plan_diff(old, new, keep_nft=routers)
     apply.apply_diff(diff, lab.journal)
-    apply_rulesets(lab, topology, commit=False)
+    apply_rulesets(lab, topology, commit=False, planned=new)
     return diff.lines() + [f"{ns}: nft table changed" for ns in sorted(routers) if old.nft.get(ns) != new.nft.get(ns)]
 
 

@@ -18,6 +18,7 @@ from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroup
 from ..plan import names
 from ..plan.build import subnet_marks
 from ..plan.router_nft import TABLE, router_ruleset, ruleset_diff
+from ..plan.state import Plan
 from ..rules import network_acl as acl_rules
 from ..rules import network_interface as eni_rules
 from ..rules import peering
@@ -83,8 +84,9 @@ def delete_network_acl_entry(lab: Lab, network_acl: str, rule_number: int, egres
 
 
 # -- applying a new topology --------------------------------------------------------------------
-def apply(lab: Lab, topology: Topology, commit: bool = True) -> Topology:
+def apply(lab: Lab, topology: Topology, commit: bool = True, planned: Plan | None = None) -> Topology:
     """Change every router whose ruleset changed, then (with `commit`) make `topology` the lab's state.
+    `planned`: `topology`'s plan if made already (its routers' rulesets are not rendered again).
 
     Each router gets one atomic transaction holding only the difference (changed chains flushed
     and refilled, changed sets refilled); a change a diff cannot express reloads the whole table.
@@ -95,11 +97,11 @@ def apply(lab: Lab, topology: Topology, commit: bool = True) -> Topology:
     try:
         for name, vpc in topology.vpcs.items():
             old = lab.topology.vpcs[name]
+            ns = names.router_ns(lab.name, name)
             before = lab.rulesets.get(name) or router_ruleset(old, subnet_marks(old), lab.topology)
-            after = router_ruleset(vpc, subnet_marks(vpc), topology)
+            after = planned.nft[ns] if planned is not None else router_ruleset(vpc, subnet_marks(vpc), topology)
             if before == after:
                 continue
-            ns = names.router_ns(lab.name, name)
             done.append((ns, old))
             loaded[name] = after
             diff = ruleset_diff(before, after)

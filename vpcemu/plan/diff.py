@@ -9,7 +9,7 @@ and nothing is deleted from a link that left (it went with it) or from a namespa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .nft import TABLE
 from .state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
@@ -90,25 +90,25 @@ def plan_diff(old: Plan, new: Plan, keep_nft: frozenset[str] = frozenset()) -> P
                 unlink.append(end)
 
     def applies(item, ifname: str | None, before: set) -> bool:
-        return (item.namespace, ifname) in fresh or _plain(item) not in before
+        return (item.namespace, ifname) in fresh or item not in before
 
-    def deletes(item, ifname: str | None, after: set) -> bool:
-        return item.namespace in staying and (item.namespace, ifname) not in gone and _plain(item) not in after
+    def deletes(item, key, ifname: str | None, after: set) -> bool:
+        return item.namespace in staying and (item.namespace, ifname) not in gone and key not in after
 
     # -- inside the namespaces --------------------------------------------------------------------------
     old_addresses, new_addresses = set(old.addresses), set(new.addresses)
     addresses = tuple(a for a in new.addresses if applies(a, a.ifname, old_addresses))
-    dropped_addresses = [a for a in old.addresses if deletes(a, a.ifname, new_addresses)]
+    dropped_addresses = [a for a in old.addresses if deletes(a, a, a.ifname, new_addresses)]
     old_up = set(old.links_up)
     links_up = tuple(x for x in new.links_up if x in fresh or x not in old_up)
     old_routes, new_routes = _keyed_routes(old), _keyed_routes(new)
     routes = tuple(r for k, r in new_routes.items()
-                   if (r.namespace, r.ifname) in fresh or old_routes.get(k) != r)
+                   if (r.namespace, r.ifname) in fresh or k not in old_routes or _route(old_routes[k]) != _route(r))
     dropped_routes = [r for k, r in old_routes.items()
                       if k not in new_routes and r.namespace in staying and (r.namespace, r.ifname) not in gone]
-    old_rules, new_rules = {_plain(r) for r in old.rules}, {_plain(r) for r in new.rules}
-    rules = tuple(r for r in new.rules if _plain(r) not in old_rules)
-    dropped_rules = [r for r in old.rules if deletes(r, None, new_rules)]
+    old_rules, new_rules = {_rule(r) for r in old.rules}, {_rule(r) for r in new.rules}
+    rules = tuple(r for r in new.rules if _rule(r) not in old_rules)
+    dropped_rules = [r for r in old.rules if deletes(r, _rule(r), None, new_rules)]
     old_neighbours, new_neighbours = _keyed_neighbours(old), _keyed_neighbours(new)
     neighbours = tuple(n for k, n in new_neighbours.items()
                        if (n.namespace, n.ifname) in fresh or old_neighbours.get(k) != n)
@@ -141,13 +141,17 @@ def plan_diff(old: Plan, new: Plan, keep_nft: frozenset[str] = frozenset()) -> P
     return PlanDiff(create, tuple(unlink), tuple(moves), tuple(veths), config, delete, nft, files, symlinks, remove)
 
 
-def _plain(item):
-    """A planned entry without its comment (comments are not in the kernel)."""
-    return replace(item, comment="") if isinstance(item, (RouteEntry, RuleEntry)) else item
+def _route(r: RouteEntry) -> tuple:
+    """A planned route as the kernel holds it (the comment is the plan's alone)."""
+    return r.namespace, r.table, r.destination, r.type, r.gateway, r.ifname, r.scope, r.onlink
+
+
+def _rule(r: RuleEntry) -> tuple:
+    return r.namespace, r.priority, r.action, r.table, r.fwmark, r.fwmask, r.destination, r.source
 
 
 def _keyed_routes(plan: Plan) -> dict:
-    return {(r.namespace, r.table, r.destination): _plain(r) for r in plan.routes}
+    return {(r.namespace, r.table, r.destination): r for r in plan.routes}
 
 
 def _keyed_neighbours(plan: Plan) -> dict:
