@@ -7,8 +7,9 @@ Every CLI change reads the model, and the loader takes about 80 ms at 500 ENIs w
 few. The cache's header names the digest of the document it was made with and vpcemu's version, taken as
 the digest of the code that turns a document into a model (model/, load/, rules/), so an upgrade or any
 edit of that code reads the document again. A cache that is missing, stale, torn or of another version
-is ignored, and the reader that loaded the document makes it anew. Both files are replaced atomically (temporary file, fsync, rename), the document first: a
-crash between the two leaves a cache for another text, which is ignored.
+is ignored, and the reader that loaded the document makes it anew. Both files are replaced atomically (temporary
+file, rename; the document synced to disk first), the document first: a crash between the two leaves a cache for
+another text, which is ignored.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 import pickle
 import sys
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -27,15 +29,27 @@ _MAGIC = b"vpcemu model cache\n"
 _MODEL_CODE = ("model", "load", "rules")
 
 
-def write_model(directory: Path, topology: Topology) -> str:
-    """Make `topology` the model stored in `directory`: nothing is replaced unless both files could be made.
-    Returns the stored document's digest (see `read_model_if_changed`)."""
+@dataclass(frozen=True)
+class StoredForm:
+    """A model as it is stored: its document and the pickle of it. Making them is the CPU part of a commit,
+    which a live change does while the kernel carries out its step (ops/security.py)."""
+
+    text: bytes
+    payload: bytes
+
+
+def stored_form(topology: Topology) -> StoredForm:
     from ..load.write import topology_text
-    text = topology_text(topology).encode()
-    payload = pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL)
-    _replace(directory / MODEL_FILE, text)
-    _store_cache(directory, text, payload)
-    return hashlib.sha256(text).hexdigest()
+    return StoredForm(topology_text(topology).encode(), pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write_model(directory: Path, model: Topology | StoredForm) -> str:
+    """Make `model` the model stored in `directory`: nothing is replaced unless the document could be made.
+    Returns the stored document's digest (see `read_model_if_changed`)."""
+    form = model if isinstance(model, StoredForm) else stored_form(model)
+    _replace(directory / MODEL_FILE, form.text)
+    _store_cache(directory, form.text, form.payload)
+    return hashlib.sha256(form.text).hexdigest()
 
 
 def keep_as_built(directory: Path) -> None:
@@ -99,8 +113,9 @@ def _store_cache(directory: Path, text: bytes, payload: bytes) -> None:
     if version is None:
         return
     try:
+        # not synced to disk: a cache lost or torn in a crash fails its checksum or names another text
         _replace(directory / MODEL_CACHE_FILE, _header(version, hashlib.sha256(text).hexdigest())
-                 + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+                 + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload, durable=False)
     except OSError:
         pass                    # the model is as it is; without its cache, reads only take longer
 
@@ -154,13 +169,14 @@ def _link(source: Path, path: Path) -> None:
         raise
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _replace(path: Path, data: bytes, durable: bool = True) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..codes import ErrorCode
 from ..errors import KernelError, UsageError
-from ..kernel.nft import nft_json, nft_run
+from ..kernel.nft import nft_json, nft_run, nft_start
+from ..kernel.stored_model import StoredForm, stored_form
 from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroup, SecurityGroupRule, Topology, Vpc
 from ..plan import names
 from ..plan.build import subnet_marks
@@ -94,6 +95,7 @@ def apply(lab: Lab, topology: Topology, commit: bool = True, planned: Plan | Non
     lab.changing()
     done: list[tuple[str, Vpc]] = []
     loaded: dict[str, str] = {}
+    form: StoredForm | None = None
     try:
         for name, vpc in topology.vpcs.items():
             old = lab.topology.vpcs[name]
@@ -105,18 +107,22 @@ def apply(lab: Lab, topology: Topology, commit: bool = True, planned: Plan | Non
             done.append((ns, old))
             loaded[name] = after
             diff = ruleset_diff(before, after)
-            if diff is not None:
-                nft_run(ns, diff)
-            else:
+            if diff is None:
                 traced = traced_addresses(ns)       # a probe may be tracing right now: keep its addresses
-                nft_run(ns, router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else after)
+                diff = router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else after
+            finish = nft_start(ns, diff)
+            try:
+                if commit and form is None:         # the model's stored form, made while the kernel works
+                    form = stored_form(topology)
+            finally:
+                finish()
     except KernelError:
         for ns, old in done:                        # all routers or none
             nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
         lab.rulesets.clear()
         raise
     lab.rulesets.update(loaded)
-    return lab.commit(topology) if commit else topology
+    return lab.commit(topology, form) if commit else topology
 
 
 def traced_addresses(ns: str) -> list[str]:

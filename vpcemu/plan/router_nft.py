@@ -235,25 +235,17 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
 
 
 # -- live changes as diffs -------------------------------------------------------------------------
-# a top-level block's first line: `  KIND NAME {` (then its lines up to `  }`), or the whole block on one line
-_HEAD = re.compile(r"^  (\w+ \S+) \{([^\n]*)$", re.M)
+# a top-level block starts on a line `  KIND NAME {` (its lines follow, up to `  }`), or is that line alone
+_BLOCK_START = re.compile(r"\n(?=  [^\s}])")
 
 
 @lru_cache(maxsize=4)
 def blocks(text: str) -> dict[str, str]:
     """The table's top-level blocks (`chain X`, `set X`, `map X`) → their text, in order (cached: a live
     change's new ruleset is the next change's old one)."""
-    out: dict[str, str] = {}
-    pos = text.index(f"table ip {TABLE} {{\n")
-    while (m := _HEAD.search(text, pos)) is not None:
-        if m.group(2).endswith("}"):              # one-line block
-            out[m.group(1)] = m.group(0)
-            pos = m.end()
-        else:
-            end = text.index("\n  }", m.end()) + 4
-            out[m.group(1)] = text[m.start():end]
-            pos = end
-    return out
+    head = f"table ip {TABLE} {{\n"
+    body = text[text.index(head) + len(head):text.rindex("\n}")]
+    return {block[2:block.index(" {")]: block for block in _BLOCK_START.split(body)}
 
 
 def _inner(block: str) -> list[str]:
