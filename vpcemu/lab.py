@@ -25,7 +25,7 @@ from .errors import ServiceDown, UsageError
 # so a process that only reads a lab (`vpcemu status`) does without them
 from .kernel import netns, process
 from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
-from .kernel.stored_model import StoredForm, keep_as_built, read_model_if_changed, restore_model, write_model
+from .kernel.stored_model import StagedModel, keep_as_built, read_model_if_changed, restore_model, write_model
 from .model import Topology
 from .plan import names
 from .plan.names import ownership_mark
@@ -234,16 +234,16 @@ class Lab:
                     out.append(unattached_status(journal, str(exc)))
         return out
 
-    def commit(self, topology: Topology, stored: Path | StoredForm | None = None) -> Topology:
+    def commit(self, topology: Topology, stored: Path | StagedModel | None = None) -> Topology:
         """Make `topology` the lab's model: the one write path for it. It is stored as a format-1 document
         (and a pickle of it to read faster, kernel/stored_model.py), each file replaced atomically (a reader
         sees the old model or the new one, never part of one), and when anything the VPC resolvers answer
         from changed, they answer from the new model once this returns. `stored`: a directory holding
         `topology` stored already (the built model), whose files are put in place instead of written anew; or
-        `topology`'s stored form, made already (stored_form)."""
+        `topology` staged already (StagedModel), put in place."""
         before = self.topology
         version = restore_model(self.journal.dir, stored) if isinstance(stored, Path) else \
-            write_model(self.journal.dir, stored or topology)
+            stored.install() if stored is not None else write_model(self.journal.dir, topology)
         self.topology = topology
         self._model_version = version
         if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):

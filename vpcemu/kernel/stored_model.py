@@ -18,7 +18,6 @@ import os
 import pickle
 import sys
 import tempfile
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -29,27 +28,51 @@ _MAGIC = b"vpcemu model cache\n"
 _MODEL_CODE = ("model", "load", "rules")
 
 
-@dataclass(frozen=True)
-class StoredForm:
-    """A model as it is stored: its document and the pickle of it. Making them is the CPU part of a commit,
-    which a live change does while the kernel carries out its step (ops/security.py)."""
+class StagedModel:
+    """A model written beside the stored one, not yet in its place: `install` puts it there (two renames, the
+    document first), `discard` removes it. Writing it (render, pickle, write, sync) is the slow part of a
+    commit, which a live change does while the kernel carries out its step (ops/security.py)."""
 
-    text: bytes
-    payload: bytes
+    def __init__(self, directory: Path, topology: Topology):
+        from ..load.write import topology_text
+        self.directory = directory
+        self.text = topology_text(topology).encode()
+        self.version = hashlib.sha256(self.text).hexdigest()
+        self.files: list[tuple[str, Path]] = []         # (temporary file, where it goes), in install order
+        try:
+            self.files.append((_written(directory / MODEL_FILE, self.text), directory / MODEL_FILE))
+            cache = _cache_bytes(self.text, pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL))
+            if cache is not None:
+                try:
+                    # not synced to disk: a cache lost or torn in a crash fails its checksum or names another text
+                    self.files.append((_written(directory / MODEL_CACHE_FILE, cache, durable=False),
+                                       directory / MODEL_CACHE_FILE))
+                except OSError:
+                    pass                # the model is as it is; without its cache, reads only take longer
+        except BaseException:
+            self.discard()
+            raise
+
+    def install(self) -> str:
+        """The staged model made the stored one; its version (the document's digest)."""
+        for tmp, path in self.files:
+            os.replace(tmp, path)
+        self.files = []
+        return self.version
+
+    def discard(self) -> None:
+        for tmp, _ in self.files:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        self.files = []
 
 
-def stored_form(topology: Topology) -> StoredForm:
-    from ..load.write import topology_text
-    return StoredForm(topology_text(topology).encode(), pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def write_model(directory: Path, model: Topology | StoredForm) -> str:
-    """Make `model` the model stored in `directory`: nothing is replaced unless the document could be made.
+def write_model(directory: Path, topology: Topology) -> str:
+    """Make `topology` the model stored in `directory`: nothing is replaced unless the document could be made.
     Returns the stored document's digest (see `read_model_if_changed`)."""
-    form = model if isinstance(model, StoredForm) else stored_form(model)
-    _replace(directory / MODEL_FILE, form.text)
-    _store_cache(directory, form.text, form.payload)
-    return hashlib.sha256(form.text).hexdigest()
+    return StagedModel(directory, topology).install()
 
 
 def keep_as_built(directory: Path) -> None:
@@ -109,15 +132,22 @@ def read_model_if_changed(directory: Path, known: str | None) -> tuple[Topology 
 
 
 def _store_cache(directory: Path, text: bytes, payload: bytes) -> None:
-    version = _version()
-    if version is None:
+    cache = _cache_bytes(text, payload)
+    if cache is None:
         return
     try:
-        # not synced to disk: a cache lost or torn in a crash fails its checksum or names another text
-        _replace(directory / MODEL_CACHE_FILE, _header(version, hashlib.sha256(text).hexdigest())
-                 + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload, durable=False)
+        os.replace(_written(directory / MODEL_CACHE_FILE, cache, durable=False), directory / MODEL_CACHE_FILE)
     except OSError:
         pass                    # the model is as it is; without its cache, reads only take longer
+
+
+def _cache_bytes(text: bytes, payload: bytes) -> bytes | None:
+    """The cache file for the document `text` and its model's pickle; None when no cache can be used."""
+    version = _version()
+    if version is None:
+        return None
+    return (_header(version, hashlib.sha256(text).hexdigest()) + hashlib.sha256(payload).hexdigest().encode()
+            + b"\n" + payload)
 
 
 def _cached(path: Path, digest: str) -> Topology | None:
@@ -169,7 +199,8 @@ def _link(source: Path, path: Path) -> None:
         raise
 
 
-def _replace(path: Path, data: bytes, durable: bool = True) -> None:
+def _written(path: Path, data: bytes, durable: bool = True) -> str:
+    """A temporary file beside `path` holding `data` (synced to disk if `durable`), for a rename onto it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -177,10 +208,10 @@ def _replace(path: Path, data: bytes, durable: bool = True) -> None:
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    return tmp

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..codes import ErrorCode
 from ..errors import KernelError, UsageError
 from ..kernel.nft import nft_json, nft_run, nft_start
-from ..kernel.stored_model import StoredForm, stored_form
+from ..kernel.stored_model import StagedModel
 from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroup, SecurityGroupRule, Topology, Vpc
 from ..plan import names
 from ..plan.build import subnet_marks
@@ -95,7 +95,7 @@ def apply(lab: Lab, topology: Topology, commit: bool = True, planned: Plan | Non
     lab.changing()
     done: list[tuple[str, Vpc]] = []
     loaded: dict[str, str] = {}
-    form: StoredForm | None = None
+    staged: StagedModel | None = None
     try:
         for name, vpc in topology.vpcs.items():
             old = lab.topology.vpcs[name]
@@ -112,17 +112,20 @@ def apply(lab: Lab, topology: Topology, commit: bool = True, planned: Plan | Non
                 diff = router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else after
             finish = nft_start(ns, diff)
             try:
-                if commit and form is None:         # the model's stored form, made while the kernel works
-                    form = stored_form(topology)
+                if commit and staged is None:       # the model written beside the stored one meanwhile
+                    staged = StagedModel(lab.journal.dir, topology)
             finally:
                 finish()
-    except KernelError:
-        for ns, old in done:                        # all routers or none
-            nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
-        lab.rulesets.clear()
+    except BaseException as exc:
+        if staged is not None:
+            staged.discard()
+        if isinstance(exc, KernelError):
+            for ns, old in done:                    # all routers or none
+                nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
+            lab.rulesets.clear()
         raise
     lab.rulesets.update(loaded)
-    return lab.commit(topology, form) if commit else topology
+    return lab.commit(topology, staged) if commit else topology
 
 
 def traced_addresses(ns: str) -> list[str]:
