@@ -74,17 +74,25 @@ def nft_run(ns: str, text: str, json_output: bool = False, handles: bool = False
 
 
 def nft_start(ns: str, text: str, json_output: bool = False, handles: bool = False) -> Callable[[], str]:
-    """nft_run begun: the transaction runs in its own thread (libnftables outside the GIL) while the caller
-    goes on; the caller must call the result, which waits for it and returns nft's output or raises."""
+    """nft_run begun: returns once libnftables has the transaction, which it carries out in its own thread,
+    outside the GIL, while the caller goes on (the context is made first: each of its ctypes calls needs the
+    GIL back, which a caller busy in Python would hold up). The caller must call the result, which waits
+    for the transaction and returns nft's output or raises."""
     flags = (_OUTPUT_JSON if json_output else 0) | (_OUTPUT_HANDLE if handles else 0)
+    begun = threading.Event()
 
     def body() -> tuple[int, str, str]:
-        with Nft(flags) as nft:
-            return nft.run(text)
+        try:
+            with Nft(flags) as nft:
+                begun.set()
+                return nft.run(text)
+        finally:
+            begun.set()
 
     _lock.acquire()
     try:
         running = start_in_netns(ns, body)
+        begun.wait()
     except BaseException:
         _lock.release()
         raise

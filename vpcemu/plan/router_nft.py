@@ -265,11 +265,24 @@ def _elements(lines: list[str]) -> tuple[list[str], str | None]:
     return decl, (elems[elems.index("{") + 1:elems.rindex("}")].strip() if elems else None)
 
 
+def _rule_added(name: str, old_block: str, new_block: str, was: list[str], now: list[str]) -> str | None:
+    """For a regular chain that only gained one rule (a security group rule authorized): the command putting it
+    at its place, found by index (no rule handles needed; the chain's other rules stay as they are); else None."""
+    if len(now) != len(was) + 1 or "\n" not in old_block or "\n" not in new_block or _base(was) or _base(now):
+        return None
+    k = next((j for j, (x, y) in enumerate(zip(was, now, strict=False)) if x != y), len(was))
+    if now[:k] + now[k + 1:] != was:
+        return None
+    if k:
+        return f"add rule ip {TABLE} {name} index {k - 1} {now[k]}"        # after the rule before it
+    return f"insert rule ip {TABLE} {name} index 0 {now[k]}" if was else f"add rule ip {TABLE} {name} {now[k]}"
+
+
 def ruleset_diff(old: str, new: str) -> str | None:
     """One nft transaction turning the loaded `old` table into `new`, touching only what changed.
 
-    Changed chains are flushed and refilled, changed sets and maps refilled; new blocks added,
-    removed ones deleted. `None` when only a whole reload can do it (a base chain's hook, a set's
+    A chain that only gained one rule gets that rule at its place; other changed chains are flushed and
+    refilled, changed sets and maps refilled; new blocks added, removed ones deleted. `None` when only a whole reload can do it (a base chain's hook, a set's
     type). The probe tracing set `trace_src` belongs to running probes and is never touched.
     """
     a, b = blocks(old), blocks(new)
@@ -277,6 +290,7 @@ def ruleset_diff(old: str, new: str) -> str | None:
     flushes: list[str] = []
     bodies: list[str] = []          # inside one `table ip vpcemu { … }`
     deletes: list[str] = []
+    rule_adds: list[str] = []       # one rule put into a chain at its place, by index
     for key, block in b.items():
         if key == f"set {TRACE_SET}" or a.get(key) == block:
             continue
@@ -287,6 +301,10 @@ def ruleset_diff(old: str, new: str) -> str | None:
             if old_inner is None or old_inner[0] != inner[0]:
                 return None         # a base chain appears, goes or changes its hook
         if kind == "chain":
+            added = _rule_added(name, a[key], block, old_inner, inner) if old_inner is not None else None
+            if added is not None:
+                rule_adds.append(added)
+                continue
             if old_inner is None:
                 first.append(f"add chain ip {TABLE} {name}")
             else:
@@ -312,7 +330,7 @@ def ruleset_diff(old: str, new: str) -> str | None:
             deletes.append(f"delete {kind} ip {TABLE} {name}")
     element_adds = [x for x in bodies if x.startswith("add element")]
     chain_bodies = [x for x in bodies if not x.startswith("add element")]
-    out = [*first, *flushes, *element_adds]
+    out = [*first, *flushes, *element_adds, *rule_adds]
     if chain_bodies:
         out += [f"table ip {TABLE} {{", *chain_bodies, "}"]
     # chains before sets: a removed set may still be named by a removed chain until that goes
