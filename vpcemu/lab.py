@@ -246,7 +246,7 @@ class Lab:
             stored.install() if stored is not None else write_model(self.journal.dir, topology)
         self.topology = topology
         self._model_version = version
-        if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
+        if not _same_resolver_inputs(before, topology):
             process.reload_supervisor(self.journal)
         return topology
 
@@ -509,6 +509,20 @@ def _claim(journal: Journal, lab_uuid: str, source: str, replace: bool) -> int:
         lifecycle.remove(journal)
     raise UsageError(f"a lab named {journal.lab!r} was made again while the crashed one was removed",
                      ErrorCode.LAB_ALREADY_EXISTS, hint="another `vpcemu up` of the same name won; `vpcemu status` shows it")
+
+
+def _same_resolver_inputs(before: Topology, after: Topology) -> bool:
+    """Do the resolvers answer the same from both models? At once where every VPC kept its ENIs (the same
+    objects: an edit replaces what it changes) and its endpoints and DNS attributes; else compared in full."""
+    if before is after:
+        return True
+    if before.vpcs.keys() == after.vpcs.keys() and all(
+            a.network_interfaces is b.network_interfaces
+            and (a.endpoints, a.enable_dns_support, a.enable_dns_hostnames)
+            == (b.endpoints, b.enable_dns_support, b.enable_dns_hostnames)
+            for a, b in ((before.vpcs[name], v) for name, v in after.vpcs.items())):
+        return True
+    return _resolver_inputs(before) == _resolver_inputs(after)
 
 
 def _resolver_inputs(topology: Topology) -> tuple:
