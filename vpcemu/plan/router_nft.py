@@ -265,25 +265,32 @@ def _elements(lines: list[str]) -> tuple[list[str], str | None]:
     return decl, (elems[elems.index("{") + 1:elems.rindex("}")].strip() if elems else None)
 
 
-def _rule_added(name: str, old_block: str, new_block: str, was: list[str], now: list[str]) -> str | None:
+def _regular_chain(block: str) -> bool:
+    """A chain block of several lines that hooks nowhere (its rules alone, one a line)."""
+    line = block.find("\n")
+    return line >= 0 and not block.startswith("type filter hook", line + 5) and block.startswith("  chain ")
+
+
+def _rule_added(name: str, old_block: str, new_block: str) -> str | None:
     """For a regular chain that only gained one rule (a security group rule authorized): the command putting it
     at its place, found by index (no rule handles needed; the chain's other rules stay as they are); else None."""
-    if len(now) != len(was) + 1 or "\n" not in old_block or "\n" not in new_block or _base(was) or _base(now):
-        return None
+    was, now = old_block.split("\n"), new_block.split("\n")      # the head line, a line per rule, `  }`
     k = next((j for j, (x, y) in enumerate(zip(was, now, strict=False)) if x != y), len(was))
     if now[:k] + now[k + 1:] != was:
         return None
-    if k:
-        return f"add rule ip {TABLE} {name} index {k - 1} {now[k]}"        # after the rule before it
-    return f"insert rule ip {TABLE} {name} index 0 {now[k]}" if was else f"add rule ip {TABLE} {name} {now[k]}"
+    rule = now[k].strip()
+    if k > 1:
+        return f"add rule ip {TABLE} {name} index {k - 2} {rule}"          # after the rule before it
+    return f"insert rule ip {TABLE} {name} index 0 {rule}" if len(was) > 2 else f"add rule ip {TABLE} {name} {rule}"
 
 
 def ruleset_diff(old: str, new: str) -> str | None:
     """One nft transaction turning the loaded `old` table into `new`, touching only what changed.
 
     A chain that only gained one rule gets that rule at its place; other changed chains are flushed and
-    refilled, changed sets and maps refilled; new blocks added, removed ones deleted. `None` when only a whole reload can do it (a base chain's hook, a set's
-    type). The probe tracing set `trace_src` belongs to running probes and is never touched.
+    refilled, changed sets and maps refilled; new blocks added, removed ones deleted. `None` when only a
+    whole reload can do it (a base chain's hook, a set's type). The probe tracing set `trace_src` belongs
+    to running probes and is never touched.
     """
     a, b = blocks(old), blocks(new)
     first: list[str] = []           # declarations of new sets/maps and empty new chains
@@ -291,20 +298,28 @@ def ruleset_diff(old: str, new: str) -> str | None:
     bodies: list[str] = []          # inside one `table ip vpcemu { … }`
     deletes: list[str] = []
     rule_adds: list[str] = []       # one rule put into a chain at its place, by index
+    traced = f"set {TRACE_SET}"
     for key, block in b.items():
-        if key == f"set {TRACE_SET}" or a.get(key) == block:
+        old_block = a.get(key)
+        if key == traced or old_block == block:
             continue
         kind, name = key.split()
-        inner, old_inner = _inner(block), _inner(a[key]) if key in a else None
+        if old_block is not None and _regular_chain(block) and _regular_chain(old_block):
+            # as it is: one rule more goes in at its place, else the chain is refilled with its block
+            added = _rule_added(name, old_block, block) if block.count("\n") == old_block.count("\n") + 1 else None
+            if added is not None:
+                rule_adds.append(added)
+                continue
+            flushes.append(f"flush chain ip {TABLE} {name}")
+            if block.count("\n") > 1:
+                bodies.append(block)
+            continue
+        inner, old_inner = _inner(block), _inner(old_block) if old_block is not None else None
         # a base chain's hook is its first line
         if _base(inner) or (old_inner is not None and _base(old_inner)):
             if old_inner is None or old_inner[0] != inner[0]:
                 return None         # a base chain appears, goes or changes its hook
         if kind == "chain":
-            added = _rule_added(name, a[key], block, old_inner, inner) if old_inner is not None else None
-            if added is not None:
-                rule_adds.append(added)
-                continue
             if old_inner is None:
                 first.append(f"add chain ip {TABLE} {name}")
             else:
