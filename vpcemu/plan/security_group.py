@@ -83,13 +83,13 @@ def group_members(topology: Topology, vpc: Vpc, ref: str) -> list[str]:
 def referenced(vpc: Vpc) -> tuple[set[str], set[str]]:
     """Groups and prefix lists named as peers by the rules of groups some ENI uses."""
     groups, plists = set(), set()
-    for eni in vpc.network_interfaces.values():
-        for egress in (False, True):
-            for _, rule in sg_rules(vpc, eni, egress):
-                if rule.group is not None:
-                    groups.add(rule.group)
-                if rule.prefix_list is not None:
-                    plists.add(rule.prefix_list)
+    used = {g for eni in vpc.network_interfaces.values() for g in eni.security_groups}
+    for group in (vpc.security_groups[g] for g in used if g in vpc.security_groups):
+        for rule in (*group.ingress, *group.egress):
+            if rule.group is not None:
+                groups.add(rule.group)
+            if rule.prefix_list is not None:
+                plists.add(rule.prefix_list)
     return groups, plists
 
 
