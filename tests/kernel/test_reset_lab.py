@@ -84,7 +84,7 @@ def test_reset_undoes_every_kind_of_live_change_and_forgets_the_flows(lab):
         started = time.perf_counter()
         fixed = lab.reset()
         took = time.perf_counter() - started
-        print(f"reset after 9 changes: {took * 1000:.1f} ms, {len(fixed)} kernel fixes")
+        print(f"reset after 9 changes: {took * 1000:.1f} ms, {len(fixed)} kernel steps")
         assert fixed and lab.topology == built and Lab.attach(lab.name).topology == built
         assert _flows_from(lab, port) == 0
     finally:
