@@ -24,8 +24,8 @@ from .errors import ServiceDown, UsageError
 # apply, conntrack, host and reconcile (pyroute2: 60 ms to import) are imported by the methods that use them,
 # so a process that only reads a lab (`vpcemu status`) does without them
 from .kernel import netns, process
-from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, Journal, all_labs
-from .kernel.stored_model import keep_as_built, read_model, read_model_if_changed, write_model
+from .kernel.journal import BUILT_DIR, CHANGING_FILE, LOCK_TIMEOUT, MODEL_FILE, Journal, all_labs
+from .kernel.stored_model import StagedModel, keep_as_built, read_model_if_changed, restore_model, write_model
 from .model import Topology
 from .plan import names
 from .plan.names import ownership_mark
@@ -66,6 +66,8 @@ class Lab:
         self._model_version = model_version
         self._lock_fd: int | None = None
         self._lock_depth = 0
+        self._plans: dict[str, Plan] = {}       # model version → its plan, the two used last (a reset's two)
+        self._built: tuple[tuple[int, int], Topology, str] | None = None    # (inode, mtime) → built model, version
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -233,16 +235,19 @@ class Lab:
                     out.append(unattached_status(journal, str(exc)))
         return out
 
-    def commit(self, topology: Topology) -> Topology:
+    def commit(self, topology: Topology, stored: Path | StagedModel | None = None) -> Topology:
         """Make `topology` the lab's model: the one write path for it. It is stored as a format-1 document
         (and a pickle of it to read faster, kernel/stored_model.py), each file replaced atomically (a reader
         sees the old model or the new one, never part of one), and when anything the VPC resolvers answer
-        from changed, they answer from the new model once this returns."""
+        from changed, they answer from the new model once this returns. `stored`: a directory holding
+        `topology` stored already (the built model), whose files are put in place instead of written anew; or
+        `topology` staged already (StagedModel), put in place."""
         before = self.topology
-        version = write_model(self.journal.dir, topology)
+        version = restore_model(self.journal.dir, stored) if isinstance(stored, Path) else \
+            stored.install() if stored is not None else write_model(self.journal.dir, topology)
         self.topology = topology
         self._model_version = version
-        if before is not topology and _resolver_inputs(before) != _resolver_inputs(topology):
+        if not _same_resolver_inputs(before, topology):
             process.reload_supervisor(self.journal)
         return topology
 
@@ -267,9 +272,30 @@ class Lab:
         self.down()
 
     # -- model and kernel agree -------------------------------------------------------------
-    def planned(self) -> Plan:
-        """The kernel state the committed model asks for: what `up` builds, resolv.conf files included."""
-        return _planned(self.topology, self.journal)
+    def planned(self, topology: Topology | None = None) -> Plan:
+        """The kernel state the committed model (or `topology`) asks for: what `up` builds, resolv.conf
+        files included."""
+        if topology is not None:
+            return _planned(topology, self.journal)
+        return self._plan(self.topology, self._model_version)
+
+    def _plan(self, topology: Topology, version: str | None) -> Plan:
+        """The plan of `topology`, stored as model `version`; the plans of the last two versions are kept."""
+        if version is None:
+            return _planned(topology, self.journal)
+        plan = self._plans.pop(version, None) or _planned(topology, self.journal)
+        self._plans[version] = plan
+        while len(self._plans) > 2:
+            del self._plans[next(iter(self._plans))]
+        return plan
+
+    def _built_model(self) -> tuple[Topology, str]:
+        """The model the lab was built from and its version (read once: it never changes)."""
+        path = self.journal.dir / BUILT_DIR
+        st = (path / MODEL_FILE).stat()
+        if self._built is None or self._built[0] != (st.st_ino, st.st_mtime_ns):
+            self._built = ((st.st_ino, st.st_mtime_ns), *read_model_if_changed(path, None))
+        return self._built[1], self._built[2]
 
     def differences(self) -> list[str]:
         """Each way the lab's kernel differs from the committed model, and a dead supervisor; empty when
@@ -304,21 +330,23 @@ class Lab:
     def reset(self) -> list[str]:
         """Undo every live change since the lab was built (security groups, NACLs, ENI moves and attachments,
         addresses, EIPs, routes, endpoints, VPC attributes, whoever made them) and forget every tracked flow:
-        the built model committed again, the kernel reconciled to it as one diff (repair's: only what differs
-        is touched, each router's table reloaded in one transaction where it differs), the resolvers told,
-        and every namespace's conntrack table emptied. What a test started inside instances (processes,
-        files) and what the AWS services hold (S3 objects) stay. Returns one line per kernel fix made."""
-        from .kernel import conntrack, reconcile
+        the difference between the plans of the committed model and of the built one applied as a live change
+        applies it (ops/live.py: only what differs is touched, each router's table changed in one transaction
+        where it differs, nothing read back from the kernel), the built model committed again, the resolvers
+        told, and every namespace's conntrack table emptied. A lab whose last change was cut short is repaired
+        first (Lab.change: the kernel read back and reconciled to the committed model), so the difference
+        starts from a kernel known to hold it. What a test started inside instances (processes, files) and
+        what the AWS services hold (S3 objects) stay. Returns one line per kernel step made."""
+        from .kernel import conntrack
+        from .ops.live import apply_plans
         with self.change():
-            built = read_model(self.journal.dir / BUILT_DIR)
-            if built != self.topology:
-                self.commit(built)
-            self.changing()
-            plan = self.planned()
-            fixed = reconcile.reconcile(plan, self.journal)
-            self.rulesets.clear()
+            built, version = self._built_model()
+            plan, done = self._plan(built, version), []
+            if version != self._model_version:
+                done = apply_plans(self, built, self.planned(), plan)
+                self.commit(built, stored=self.journal.dir / BUILT_DIR)
             conntrack.forget_all_flows(plan.namespaces)
-        return fixed
+        return done
 
     @contextmanager
     def _held(self) -> Iterator[bool]:
@@ -482,6 +510,20 @@ def _claim(journal: Journal, lab_uuid: str, source: str, replace: bool) -> int:
         lifecycle.remove(journal)
     raise UsageError(f"a lab named {journal.lab!r} was made again while the crashed one was removed",
                      ErrorCode.LAB_ALREADY_EXISTS, hint="another `vpcemu up` of the same name won; `vpcemu status` shows it")
+
+
+def _same_resolver_inputs(before: Topology, after: Topology) -> bool:
+    """Do the resolvers answer the same from both models? At once where every VPC kept its ENIs (the same
+    objects: an edit replaces what it changes) and its endpoints and DNS attributes; else compared in full."""
+    if before is after:
+        return True
+    if before.vpcs.keys() == after.vpcs.keys() and all(
+            a.network_interfaces is b.network_interfaces
+            and (a.endpoints, a.enable_dns_support, a.enable_dns_hostnames)
+            == (b.endpoints, b.enable_dns_support, b.enable_dns_hostnames)
+            for a, b in ((before.vpcs[name], v) for name, v in after.vpcs.items())):
+        return True
+    return _resolver_inputs(before) == _resolver_inputs(after)
 
 
 def _resolver_inputs(topology: Topology) -> tuple:

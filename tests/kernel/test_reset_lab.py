@@ -16,6 +16,7 @@ from pyroute2 import Conntrack
 from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
 
 from kernel_clients import resolve
+from vpcemu.kernel.journal import CHANGING_FILE
 from vpcemu.kernel.netns import run_in_netns
 from vpcemu.lab import Lab
 from vpcemu.model import NetworkAclEntry, SecurityGroupRule
@@ -83,7 +84,7 @@ def test_reset_undoes_every_kind_of_live_change_and_forgets_the_flows(lab):
         started = time.perf_counter()
         fixed = lab.reset()
         took = time.perf_counter() - started
-        print(f"reset after 9 changes: {took * 1000:.1f} ms, {len(fixed)} kernel fixes")
+        print(f"reset after 9 changes: {took * 1000:.1f} ms, {len(fixed)} kernel steps")
         assert fixed and lab.topology == built and Lab.attach(lab.name).topology == built
         assert _flows_from(lab, port) == 0
     finally:
@@ -105,3 +106,18 @@ def test_a_reset_with_nothing_to_undo_changes_nothing(lab):
     print(f"reset with nothing to undo: {(time.perf_counter() - started) * 1000:.1f} ms")
     assert (lab.journal.dir / "model.yaml").stat().st_ino == model.st_ino      # no commit
     assert lab.differences() == []
+
+
+def test_a_reset_of_an_interrupted_lab_repairs_it_first(lab):
+    """A change cut short between its kernel steps (its marker left behind) may have left the kernel anywhere:
+    the reset reads the kernel back and reconciles it before it applies its plan diff, so the lab ends as built."""
+    security.authorize_security_group_ingress(lab, "web", SecurityGroupRule("tcp", 22, 22, cidr=IPv4Network("10.0.0.0/16")))
+    router = names.router_ns(lab.name, "main")
+    route = next(r for r in lab.planned().routes if r.namespace == router and r.type == "unicast" and r.gateway)
+    subprocess.run(["ip", "-n", router, "route", "del", route.destination, "table", str(route.table)], check=True)
+    (lab.journal.dir / CHANGING_FILE).touch()          # as a change killed right after that step leaves it
+    lab.reset()
+    assert not (lab.journal.dir / CHANGING_FILE).exists()
+    assert lab.differences() == []
+    assert not lab.probe("app-a", "web-1", protocol="tcp", port=22).reachable
+

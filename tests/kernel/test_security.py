@@ -183,6 +183,20 @@ def test_sender_egress_and_receiver_ingress_each_block():
         assert ping(lab, "x", "10.0.2.10")
 
 
+def test_an_authorized_rule_goes_to_its_place_in_every_chain_of_the_group():
+    """A rule authorized goes into the chain of each of the group's ENIs at its place (by index, not a reload):
+    a tracked one after the rules before it, one that makes its flows untracked first; the router's table then
+    lists as the model plans it, and the packets it admits pass."""
+    groups = "web: {ingress: [{protocol: tcp, ports: 22, source: 10.0.0.0/16}]}"
+    with lab_up("lvsg-place", topology(groups, instances="security_groups: [web]")) as lab:
+        assert not ping(lab, "y", "10.0.1.10")
+        security.authorize_security_group_ingress(lab, "web", SecurityGroupRule("icmp", cidr=IPv4Network("10.0.2.0/24")))
+        assert lab.differences() == []
+        assert ping(lab, "y", "10.0.1.10")
+        security.authorize_security_group_ingress(lab, "web", SecurityGroupRule("udp", 53, 53, cidr=ANYWHERE))
+        assert lab.differences() == []
+
+
 def test_group_reference_follows_membership_and_a_refused_change_changes_nothing():
     groups = "clients: {}, web: {ingress: [{protocol: icmp, source: sg:clients}]}"
     with lab_up("sg-member", topology(groups)) as lab:

@@ -174,7 +174,7 @@ def test_the_symlinks_of_one_target_share_one_inode(tmp_path):
     assert all(len(same) == 1 for same in inodes.values()) and len(set.union(*inodes.values())) == 2
     os.unlink(str(tmp_path / "netns" / "i0"))               # teardown unlinks each path: the others stay
     assert os.readlink(str(tmp_path / "netns" / "i1")) == "/run/vpcemu/lab/etc/a"
-    apply.write_symlinks({str(tmp_path / "netns" / "i1"): "/elsewhere"}, replace=True)
+    apply.write_symlinks({str(tmp_path / "netns" / "i1"): "/elsewhere"})
     assert os.readlink(str(tmp_path / "netns" / "i1")) == "/elsewhere"
     assert os.readlink(str(tmp_path / "netns" / "i3")) == "/run/vpcemu/lab/etc/a"
 

@@ -305,3 +305,12 @@ def test_ruleset_diff_touches_only_what_changed():
         "add element ip vpcemu s { 10.0.0.2 }", "table ip vpcemu {", "  chain a {", "    ip saddr @s accept", "  }",
         "  chain ttl_1 {", "    ip ttl set 2;", "  }", "}", "delete chain ip vpcemu gone"]
     assert ruleset_diff(old, old.replace("priority 0", "priority 10")) is None      # a hook change: reload
+    # one rule more in a chain (an SG rule authorized): that rule alone, at its place by index
+    two = old.replace("  chain a {\n    accept\n", "  chain a {\n    ip saddr 10.0.0.9 drop\n    accept\n")
+    assert ruleset_diff(two, two.replace("drop\n    accept\n", "drop\n    tcp dport 22 accept\n    accept\n")) == \
+        "add rule ip vpcemu a index 0 tcp dport 22 accept\n"
+    assert ruleset_diff(two, two.replace("    ip saddr 10.0.0.9 drop\n", "    udp dport 53 accept\n"
+                                                                         "    ip saddr 10.0.0.9 drop\n")) == \
+        "insert rule ip vpcemu a index 0 udp dport 53 accept\n"
+    assert ruleset_diff(two, two.replace("    accept\n  }\n  chain gone", "  }\n  chain gone")).splitlines()[0] == \
+        "flush chain ip vpcemu a"                                                   # one fewer: refilled

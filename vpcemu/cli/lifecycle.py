@@ -155,7 +155,7 @@ def reset(name: Annotated[Optional[str], typer.Argument(help="Lab to reset.")] =
     fixed = call(as_json, lab.reset)
     seconds = round(time.monotonic() - started, 4)
     if not emit({"lab": lab.name, "fixed": fixed, "seconds": seconds}, as_json):
-        console.print(f"reset: lab {lab.name} holds the model it was built from, {len(fixed)} kernel fix(es), "
+        console.print(f"reset: lab {lab.name} holds the model it was built from, {len(fixed)} kernel step(s), "
                       f"flows forgotten, in {seconds:.3f} s", highlight=False)
         for line in fixed:
             console.print(f"  {line}", highlight=False, markup=False)

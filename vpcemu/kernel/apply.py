@@ -33,13 +33,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pyroute2.netlink.rtnl import (
-    RTM_DELNEIGH, RTM_DELROUTE, RTM_DELRULE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, RTM_NEWRULE,
+    RTM_DELADDR, RTM_DELNEIGH, RTM_DELROUTE, RTM_DELRULE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE,
+    RTM_NEWRULE,
 )
 
 from ..errors import KernelError
+from ..plan.diff import PlanDiff
 from ..plan.names import OWNERSHIP_PREFIX, ownership_mark
 from ..plan.state import Plan
 from . import netns, rtnl
+from .interface import delete_link, move_links
 from .journal import NETNS_NOT_OURS, Journal
 from .nft import nft_run
 from .pids import stop_process
@@ -53,6 +56,8 @@ _LO = 1     # lo's ifindex, in every namespace (LOOPBACK_IFINDEX)
 # not enter it, as with a namespace of another user namespace (EPERM, EACCES)
 _NOT_ENTERABLE = frozenset({errno_mod.ENOENT, errno_mod.EINVAL, errno_mod.EPERM, errno_mod.EACCES})
 _EXISTS = frozenset({errno_mod.EEXIST})
+# what deleting an entry that is gone already answers (or its link: moved away, or deleted)
+GONE = frozenset({errno_mod.ENOENT, errno_mod.ESRCH, errno_mod.EADDRNOTAVAIL, errno_mod.ENODEV})
 
 # -- the worker threads: they enter namespaces and stay there, so no thread per namespace step ---------
 _WORKERS = max(1, min(2, os.cpu_count() or 1))   # 2 measured best on 2 CPUs; more contend on rtnl
@@ -110,7 +115,7 @@ def build(plan: Plan, journal: Journal, lab_uuid: str) -> None:
     journal.record_many("file", [{"path": path} for path in plan.files])
     journal.record_many("symlink", [{"path": path} for path in plan.symlinks])
     with ThreadPoolExecutor(1, thread_name_prefix="files") as pool:
-        files = pool.submit(_write_files, plan)
+        files = pool.submit(write_files, plan.files, plan.symlinks)
         try:
             create_namespaces(plan, journal, mark)
             apply_links(plan)
@@ -254,69 +259,76 @@ def apply_config(plan: Plan) -> None:
     _for_each(plan.namespaces, configure)
 
 
-def change_routes(ns: str, replace: Iterable = (), delete: Iterable = (), neighbours: Iterable = (),
-                  forget: Iterable = (), drop_rules: Iterable = ()) -> None:
-    """A live change in one namespace: routes and permanent neighbours replaced (added or changed in
-    place, never a gap) or deleted, and policy rules deleted. Deleting what is already gone is no error."""
-    replace, delete, neighbours, forget, drop_rules = map(list, (replace, delete, neighbours, forget, drop_rules))
-    if not (replace or delete or neighbours or forget or drop_rules):
-        return
-
-    def body() -> None:
-        with Rtnl(ns) as sock:
-            links = sock.dump_links()
-
-            def index(ifname: str) -> int:
-                if ifname not in links:
-                    raise KernelError("link lookup", ns, ifname, errno_mod.ENODEV, "no such interface")
-                return links[ifname]
-
-            for n in neighbours:
-                sock.request(RTM_NEWNEIGH, REPLACE, rtnl.neighbour(n, index(n.ifname)), "neighbour replace",
-                             f"{n.address} on {n.ifname}")
-            for r in replace:
-                oif = index(r.ifname) if r.type == "unicast" and r.ifname else None
-                sock.request(RTM_NEWROUTE, REPLACE, rtnl.route(r, oif), "route replace",
-                             f"{r.destination} table {r.table}")
-            sock.flush()
-            gone = [(RTM_DELROUTE, rtnl.route(r, None), "route delete", f"{r.destination} table {r.table}")
-                    for r in delete]
-            gone += [(RTM_DELRULE, rtnl.rule(r), "rule delete", f"pref {r.priority}") for r in drop_rules]
-            for kind, msg, operation, obj in gone:
-                try:
-                    sock.request(kind, CHANGE, msg, operation, obj)
-                    sock.flush()
-                except KernelError as exc:
-                    if exc.errno not in (errno_mod.ESRCH, errno_mod.ENOENT):
-                        raise
-            for n in forget:
-                if n.ifname in links:
-                    try:
-                        sock.request(RTM_DELNEIGH, CHANGE, rtnl.neighbour(n, links[n.ifname], with_mac=False),
-                                     "neighbour delete", f"{n.address} on {n.ifname}")
-                        sock.flush()
-                    except KernelError as exc:
-                        if exc.errno != errno_mod.ENOENT:
-                            raise
-
-    netns.run_in_netns(ns, body)
+def apply_diff(diff: PlanDiff, journal: Journal) -> None:
+    """Carry out a plan diff (plan/diff.py) on a lab whose kernel holds the diff's old plan: namespaces made,
+    veths no longer planned deleted, moved ends moved, new veths made, what is new or changed added or replaced,
+    what is no longer planned deleted (what is gone already is no error), rulesets reloaded, files written,
+    namespaces no longer planned deleted last. Nothing is read back but link indexes."""
+    if diff.create:
+        create_namespaces(Plan(journal.lab, diff.create), journal,
+                          ownership_mark(journal.lab, journal.state().get("uuid", "")))
+    for ns, ifname in diff.unlink:
+        delete_link(ns, ifname)
+    move_links(diff.moves)
+    if diff.veths:
+        apply_links(Plan(journal.lab, (), veths=diff.veths))
+    if diff.config is not None:
+        apply_config(diff.config)
+    if diff.delete:
+        _for_each(diff.delete.items(), _delete_entries)
+    for ns, text in diff.nft.items():
+        nft_run(ns, text)
+    if diff.files or diff.symlinks:
+        journal.record_many("file", [{"path": path} for path in diff.files])
+        journal.record_many("symlink", [{"path": path} for path in diff.symlinks])
+        write_files(diff.files, diff.symlinks)
+    remove_namespaces(journal, diff.remove)
 
 
-def _write_files(plan: Plan) -> None:
-    for path, content in plan.files.items():
+def _delete_entries(item: tuple[str, tuple[list, list, list, list]]) -> None:
+    ns, (addresses, routes, rules, neighbours) = item
+    netns.enter_netns(ns)
+    with Rtnl(ns) as sock:
+        links = sock.dump_links() if addresses or neighbours else {}
+        for a in addresses:
+            if a.ifname in links:
+                sock.request(RTM_DELADDR, CHANGE, rtnl.address(a, links[a.ifname]), "address delete",
+                             f"{a.address}/{a.prefixlen} on {a.ifname}", done_if=GONE)
+        for r in routes:
+            sock.request(RTM_DELROUTE, CHANGE, rtnl.route(r, None), "route delete", f"{r.destination} table {r.table}",
+                         done_if=GONE)
+        for r in rules:
+            sock.request(RTM_DELRULE, CHANGE, rtnl.rule(r), "rule delete", f"pref {r.priority}", done_if=GONE)
+        for n in neighbours:
+            if n.ifname in links:
+                sock.request(RTM_DELNEIGH, CHANGE, rtnl.neighbour(n, links[n.ifname], with_mac=False),
+                             "neighbour delete", f"{n.address} on {n.ifname}", done_if=GONE)
+        sock.flush()
+
+
+def remove_namespaces(journal: Journal, names: Iterable[str]) -> None:
+    """Delete namespaces of the lab that are no longer planned, their processes first (journalled as gone)."""
+    for ns in names:
+        journal.record("netns_deleted", name=ns)
+        netns.kill_processes_in_netns(ns)
+        netns.delete_netns(ns)
+
+
+def write_files(files: dict[str, str], symlinks: dict[str, str]) -> None:
+    for path, content in files.items():
         write_file(path, content)
-    write_symlinks(plan.symlinks)
+    write_symlinks(symlinks)
 
 
 # a hard link cannot be made: across filesystems, too many links, not allowed (fs.protected_hardlinks)
 _NO_HARD_LINK = frozenset({errno_mod.EXDEV, errno_mod.EMLINK, errno_mod.EPERM})
 
 
-def write_symlinks(links: dict[str, str], replace: bool = False) -> None:
-    """Each path a symlink to its target (with `replace`, one there already is replaced). The paths of one
-    target share one symlink: the first is made, the others are hard links to it, since a symlink takes a
-    new inode, and on ext4 finding one costs more the more files were deleted lately (2,000 symlinks made
-    after some lab builds took 0.65 s; as hard links, 0.03 s). A symlink of its own where no link can be made."""
+def write_symlinks(links: dict[str, str]) -> None:
+    """Each path a symlink to its target (one there already is replaced). The paths of one target share one
+    symlink: the first is made, the others are hard links to it, since a symlink takes a new inode, and on
+    ext4 finding one costs more the more files were deleted lately (2,000 symlinks made after some lab
+    builds took 0.65 s; as hard links, 0.03 s). A symlink of its own where no link can be made."""
     made: dict[str, str] = {}
     parents: set[str] = set()
     for path, target in links.items():
@@ -324,7 +336,7 @@ def write_symlinks(links: dict[str, str], replace: bool = False) -> None:
         if parent not in parents:
             os.makedirs(parent, exist_ok=True)
             parents.add(parent)
-        if replace and os.path.islink(path):
+        if os.path.islink(path):
             os.unlink(path)
         first = made.get(target)
         if first is not None:

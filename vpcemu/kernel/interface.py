@@ -22,35 +22,51 @@ def move_link(src_ns: str, ifname: str, dst_ns: str, new_ifname: str, transit_if
               mac: str | None = None) -> None:
     """Take `ifname` down, move it to `dst_ns` and name it `new_ifname` there.
 
-    It travels as `transit_ifname` (unique per ENI), so it never clashes with a name in either namespace.
-    With the link's `mac`, running it again after a crash finishes the move from wherever it stopped:
-    the link of that MAC is looked for under its old name or the transit one in `src_ns`, else under
-    the transit or the new name in `dst_ns`.
+    Into another namespace it goes in one request (the kernel takes it down, moves it and names it there);
+    within one namespace it is renamed through `transit_ifname` (unique per ENI), so it never clashes with a
+    name in use. With the link's `mac`, running it again after a crash finishes the move from wherever it
+    stopped: the link of that MAC is looked for under its old name or the transit one in `src_ns`, else
+    under the transit or the new name in `dst_ns`.
     """
     try:
-        with open_iproute(src_ns) as ipr:
+        # both sockets opened before the link goes down: the move itself is all the outage holds
+        with open_iproute(src_ns) as ipr, open_iproute(dst_ns) as dst:
             index = _find(ipr, ifname, mac) or (_find(ipr, transit_ifname, mac) if mac else None)
+            if index is not None and src_ns != dst_ns:
+                fd = os.open(os.path.join(NETNS_DIR, dst_ns), os.O_RDONLY)
+                try:
+                    ipr.link("set", index=index, net_ns_fd=fd, ifname=new_ifname)
+                finally:
+                    os.close(fd)
+                return
             if index is not None:
                 ipr.link("set", index=index, state="down")
                 ipr.link("set", index=index, ifname=transit_ifname)
-                if src_ns != dst_ns:
-                    fd = os.open(os.path.join(NETNS_DIR, dst_ns), os.O_RDONLY)
-                    try:
-                        ipr.link("set", index=index, net_ns_fd=fd)
-                    finally:
-                        os.close(fd)
             elif mac is None:
                 raise KernelError("link move", src_ns, ifname, None, "no such interface")
-        with open_iproute(dst_ns) as ipr:
-            index = _find(ipr, transit_ifname, mac) or (_find(ipr, new_ifname, mac) if mac else None)
+            index = _find(dst, transit_ifname, mac) or (_find(dst, new_ifname, mac) if mac else None)
             if index is None:
                 raise KernelError("link move", src_ns, f"{ifname} ({mac or 'any MAC'})", None,
                                   f"no such interface here, nor in {dst_ns}")
             if transit_ifname != new_ifname:
-                ipr.link("set", index=index, ifname=new_ifname)
+                dst.link("set", index=index, ifname=new_ifname)
     except _FAILED as exc:
         raise KernelError("link move", src_ns, f"{ifname} → {dst_ns}/{new_ifname}", getattr(exc, "code", None),
                           str(exc)) from None
+
+
+def move_links(moves) -> None:
+    """Move link ends, each given as (namespace, ifname, to namespace, to ifname, MAC): every one first
+    travels under its MAC's transit name, so no name is taken by a link still on its way out."""
+    for ns, ifname, to_ns, _, mac in moves:
+        move_link(ns, ifname, to_ns, _transit(mac), _transit(mac), mac=mac)
+    for _, _, to_ns, new_ifname, mac in moves:
+        move_link(to_ns, _transit(mac), to_ns, new_ifname, _transit(mac), mac=mac)
+
+
+def _transit(mac: str) -> str:
+    """A name unique to the link of `mac`, for its way between namespaces (≤ 15 characters)."""
+    return "t" + mac.replace(":", "")[2:]
 
 
 def _find(ipr, ifname: str, mac: str | None) -> int | None:

@@ -75,6 +75,11 @@ def _nsfs_dev() -> int:
 
 
 def _in_thread(target: Callable[[], T]) -> T:
+    return _started(target)()
+
+
+def _started(target: Callable[[], T]) -> Callable[[], T]:
+    """`target` begun in a thread of its own; calling the result waits for it and returns or re-raises."""
     box: list[tuple[bool, Any]] = []
 
     def body() -> None:
@@ -85,11 +90,15 @@ def _in_thread(target: Callable[[], T]) -> T:
 
     thread = threading.Thread(target=body, name="vpcemu-netns", daemon=True)
     thread.start()
-    thread.join()
-    ok, value = box[0]
-    if ok:
-        return value
-    raise value
+
+    def result() -> T:
+        thread.join()
+        ok, value = box[0]
+        if ok:
+            return value
+        raise value
+
+    return result
 
 
 def _is_mount_point(path: str) -> bool:
@@ -209,12 +218,18 @@ def enter_netns(name: str) -> None:
 
 def run_in_netns(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run fn(*args, **kwargs) in a fresh thread inside namespace `name`; return or re-raise."""
+    return start_in_netns(name, fn, *args, **kwargs)()
+
+
+def start_in_netns(name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Callable[[], T]:
+    """run_in_netns begun: the caller goes on while fn runs, and calls the result to wait for it (return or
+    re-raise)."""
 
     def body() -> T:
         enter_netns(name)
         return fn(*args, **kwargs)
 
-    return _in_thread(body)
+    return _started(body)
 
 
 def run_in_private_netns(fn: Callable[[], T]) -> T:

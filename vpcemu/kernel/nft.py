@@ -8,10 +8,11 @@ from __future__ import annotations
 import ctypes
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import enter_netns, run_in_netns, run_in_private_netns
+from vpcemu.kernel.netns import enter_netns, run_in_netns, run_in_private_netns, start_in_netns
 
 _OUTPUT_STATELESS = 1 << 2  # NFT_CTX_OUTPUT_STATELESS in nftables/libnftables.h: no counter values
 _OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE
@@ -69,17 +70,43 @@ class Nft:
 
 def nft_run(ns: str, text: str, json_output: bool = False, handles: bool = False) -> str:
     """Run nft commands or a whole ruleset in namespace `ns` atomically; return nft's output."""
+    return nft_start(ns, text, json_output, handles)()
+
+
+def nft_start(ns: str, text: str, json_output: bool = False, handles: bool = False) -> Callable[[], str]:
+    """nft_run begun: returns once libnftables has the transaction, which it carries out in its own thread,
+    outside the GIL, while the caller goes on (the context is made first: each of its ctypes calls needs the
+    GIL back, which a caller busy in Python would hold up). The caller must call the result, which waits
+    for the transaction and returns nft's output or raises."""
     flags = (_OUTPUT_JSON if json_output else 0) | (_OUTPUT_HANDLE if handles else 0)
+    begun = threading.Event()
 
     def body() -> tuple[int, str, str]:
-        with Nft(flags) as nft:
-            return nft.run(text)
+        try:
+            with Nft(flags) as nft:
+                begun.set()
+                return nft.run(text)
+        finally:
+            begun.set()
 
-    with _lock:
-        rc, out, err = run_in_netns(ns, body)
-    if rc != 0:
-        raise KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
-    return out
+    _lock.acquire()
+    try:
+        running = start_in_netns(ns, body)
+        begun.wait()
+    except BaseException:
+        _lock.release()
+        raise
+
+    def result() -> str:
+        try:
+            rc, out, err = running()
+        finally:
+            _lock.release()
+        if rc != 0:
+            raise KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+        return out
+
+    return result
 
 
 def nft_run_each(texts: dict[str, str]) -> dict[str, str | KernelError]:

@@ -31,7 +31,6 @@ Compared with the plan:
 """
 from __future__ import annotations
 
-import errno as errno_mod
 import hashlib
 import os
 import tempfile
@@ -46,8 +45,10 @@ from ..plan.names import OWNERSHIP_PREFIX, ownership_mark
 from ..plan.nft import TABLE, TRACE_SET
 from ..plan.state import Address, Neighbour, Plan, RouteEntry, RuleEntry, Veth
 from . import netns, rtnl
-from .apply import _for_each, apply_config, apply_links, create_namespaces, read_marks, write_file, write_symlinks
-from .interface import delete_link, move_link, set_mac
+from .apply import (
+    GONE, _for_each, apply_config, apply_links, create_namespaces, read_marks, remove_namespaces, write_files,
+)
+from .interface import delete_link, move_links, set_mac
 from .journal import Journal
 from .nft import nft_canonical_listing, nft_run, nft_table_listing
 from .rtnl import CHANGE, LinkState, Rtnl
@@ -56,7 +57,6 @@ NFT_LISTINGS = "nft-listings"         # in the lab's state directory: planned ru
 _LO = 1
 _KERNEL_ADDRESS = ("lo", "127.0.0.1", 8)
 _DEFAULT_RULES = {(0, 255), (32766, 254), (32767, 253)}     # (priority, table) of local, main, default
-_GONE = frozenset({errno_mod.ENOENT, errno_mod.ESRCH, errno_mod.EADDRNOTAVAIL, errno_mod.ENODEV})
 
 
 def differences(plan: Plan, journal: Journal) -> list[str]:
@@ -441,12 +441,7 @@ class _Findings:
             create_namespaces(Plan(plan.lab, tuple(self.create)), journal, self.mark or "")
         for ns, ifname in self.unlink:
             delete_link(ns, ifname)
-        # every misplaced end first travels under its MAC's transit name, so no planned name is taken
-        # by a link still on its way out
-        for ns, ifname, to_ns, _, mac in self.moves:
-            move_link(ns, ifname, to_ns, _transit(mac), _transit(mac), mac=mac)
-        for _, _, to_ns, new_ifname, mac in self.moves:
-            move_link(to_ns, _transit(mac), to_ns, new_ifname, _transit(mac), mac=mac)
+        move_links(self.moves)
         for ns, ifname, mac in self.macs:
             set_mac(ns, ifname, mac)
         if self.veths:
@@ -467,9 +462,7 @@ class _Findings:
             _for_each(work, self._delete)
         for ns, text in self.rulesets.items():
             nft_run(ns, text)
-        for path, content in self.files.items():
-            write_file(path, content)
-        write_symlinks(self.symlinks, replace=True)
+        write_files(self.files, self.symlinks)
         self._remove_namespaces(journal)
 
     def _delete(self, item: tuple[str, list[tuple[int, bytes, str]]]) -> None:
@@ -479,14 +472,11 @@ class _Findings:
             if ns in self.marks and self.mark is not None:
                 sock.request(RTM_NEWLINK, CHANGE, rtnl.link_up(_LO, alias=self.mark), "ownership mark", "lo")
             for kind, raw, what in deletes:
-                sock.request(kind, CHANGE, raw, "delete", what, done_if=_GONE)
+                sock.request(kind, CHANGE, raw, "delete", what, done_if=GONE)
             sock.flush()
 
     def _remove_namespaces(self, journal: Journal) -> None:
-        for ns in self.remove:
-            journal.record("netns_deleted", name=ns)
-            netns.kill_processes_in_netns(ns)
-            netns.delete_netns(ns)
+        remove_namespaces(journal, self.remove)
         self.remove = []
 
 
@@ -497,11 +487,6 @@ def _ours(alias: str | None, mark: str | None, lab: str) -> bool:
     if alias is None or alias == mark:
         return True
     return mark is None and alias.startswith(f"{OWNERSHIP_PREFIX}:{lab}:")
-
-
-def _transit(mac: str) -> str:
-    """A name unique to the link of `mac`, for its way between namespaces (≤ 15 characters)."""
-    return "t" + mac.replace(":", "")[2:]
 
 
 def _cidr(value: str) -> str:

@@ -7,8 +7,9 @@ Every CLI change reads the model, and the loader takes about 80 ms at 500 ENIs w
 few. The cache's header names the digest of the document it was made with and vpcemu's version, taken as
 the digest of the code that turns a document into a model (model/, load/, rules/), so an upgrade or any
 edit of that code reads the document again. A cache that is missing, stale, torn or of another version
-is ignored, and the reader that loaded the document makes it anew. Both files are replaced atomically (temporary file, fsync, rename), the document first: a
-crash between the two leaves a cache for another text, which is ignored.
+is ignored, and the reader that loaded the document makes it anew. Both files are replaced atomically (temporary
+file, rename; the document synced to disk first), the document first: a crash between the two leaves a cache for
+another text, which is ignored.
 """
 from __future__ import annotations
 
@@ -27,15 +28,51 @@ _MAGIC = b"vpcemu model cache\n"
 _MODEL_CODE = ("model", "load", "rules")
 
 
+class StagedModel:
+    """A model written beside the stored one, not yet in its place: `install` puts it there (two renames, the
+    document first), `discard` removes it. Writing it (render, pickle, write, sync) is the slow part of a
+    commit, which a live change does while the kernel carries out its step (ops/security.py)."""
+
+    def __init__(self, directory: Path, topology: Topology):
+        from ..load.write import topology_text
+        self.directory = directory
+        self.text = topology_text(topology).encode()
+        self.version = hashlib.sha256(self.text).hexdigest()
+        self.files: list[tuple[str, Path]] = []         # (temporary file, where it goes), in install order
+        try:
+            self.files.append((_written(directory / MODEL_FILE, self.text), directory / MODEL_FILE))
+            cache = _cache_bytes(self.text, pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL))
+            if cache is not None:
+                try:
+                    # not synced to disk: a cache lost or torn in a crash fails its checksum or names another text
+                    self.files.append((_written(directory / MODEL_CACHE_FILE, cache, durable=False),
+                                       directory / MODEL_CACHE_FILE))
+                except OSError:
+                    pass                # the model is as it is; without its cache, reads only take longer
+        except BaseException:
+            self.discard()
+            raise
+
+    def install(self) -> str:
+        """The staged model made the stored one; its version (the document's digest)."""
+        for tmp, path in self.files:
+            os.replace(tmp, path)
+        self.files = []
+        return self.version
+
+    def discard(self) -> None:
+        for tmp, _ in self.files:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        self.files = []
+
+
 def write_model(directory: Path, topology: Topology) -> str:
-    """Make `topology` the model stored in `directory`: nothing is replaced unless both files could be made.
+    """Make `topology` the model stored in `directory`: nothing is replaced unless the document could be made.
     Returns the stored document's digest (see `read_model_if_changed`)."""
-    from ..load.write import topology_text
-    text = topology_text(topology).encode()
-    payload = pickle.dumps(topology, protocol=pickle.HIGHEST_PROTOCOL)
-    _replace(directory / MODEL_FILE, text)
-    _store_cache(directory, text, payload)
-    return hashlib.sha256(text).hexdigest()
+    return StagedModel(directory, topology).install()
 
 
 def keep_as_built(directory: Path) -> None:
@@ -48,6 +85,20 @@ def keep_as_built(directory: Path) -> None:
             os.link(directory / name, built / name)
         except FileNotFoundError:       # no cache (unreadable source): the document alone is the model
             pass
+
+
+def restore_model(directory: Path, stored: Path) -> str:
+    """Make the model stored in `stored` (the built one, kept by `keep_as_built`) the one stored in `directory`
+    again, as `write_model` would, without rendering it: each file replaced atomically by a hard link to the
+    kept one (durable since it was kept), the document first. Returns its digest."""
+    text = (stored / MODEL_FILE).read_bytes()
+    for name in (MODEL_FILE, MODEL_CACHE_FILE):
+        try:
+            _link(stored / name, directory / name)
+        except FileNotFoundError:       # no cache kept: the old one names another text, and is ignored
+            if name == MODEL_FILE:
+                raise
+    return hashlib.sha256(text).hexdigest()
 
 
 def read_model(directory: Path) -> Topology:
@@ -81,14 +132,22 @@ def read_model_if_changed(directory: Path, known: str | None) -> tuple[Topology 
 
 
 def _store_cache(directory: Path, text: bytes, payload: bytes) -> None:
-    version = _version()
-    if version is None:
+    cache = _cache_bytes(text, payload)
+    if cache is None:
         return
     try:
-        _replace(directory / MODEL_CACHE_FILE, _header(version, hashlib.sha256(text).hexdigest())
-                 + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        os.replace(_written(directory / MODEL_CACHE_FILE, cache, durable=False), directory / MODEL_CACHE_FILE)
     except OSError:
         pass                    # the model is as it is; without its cache, reads only take longer
+
+
+def _cache_bytes(text: bytes, payload: bytes) -> bytes | None:
+    """The cache file for the document `text` and its model's pickle; None when no cache can be used."""
+    version = _version()
+    if version is None:
+        return None
+    return (_header(version, hashlib.sha256(text).hexdigest()) + hashlib.sha256(payload).hexdigest().encode()
+            + b"\n" + payload)
 
 
 def _cached(path: Path, digest: str) -> Topology | None:
@@ -129,17 +188,30 @@ def _version() -> str | None:
     return h.hexdigest()
 
 
-def _replace(path: Path, data: bytes) -> None:
+def _link(source: Path, path: Path) -> None:
+    tmp = path.parent / f".{path.name}.{os.getpid()}.link"
+    tmp.unlink(missing_ok=True)
+    os.link(source, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _written(path: Path, data: bytes, durable: bool = True) -> str:
+    """A temporary file beside `path` holding `data` (synced to disk if `durable`), for a rename onto it."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    return tmp

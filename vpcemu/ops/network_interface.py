@@ -72,10 +72,12 @@ def _relocate(lab: Lab, topology: Topology, network_interface: str) -> Topology:
     (src_ns,), (dst_ns,) = before.namespaces, after.namespaces
     eni = _eni(topology, network_interface)
     lab.changing()
-    remove_rules(src_ns, list(before.rules))
     move_link(src_ns, _ifname(lab.topology, eni.name), dst_ns, _ifname(topology, eni.name), names.parked_link(eni),
               mac=eni.mac_address)
     apply_config(after)
+    # the ENI's source rules in the instance it left name an address that went with it: removed once it
+    # answers again from its new place
+    remove_rules(src_ns, [r for r in before.rules if src_ns != dst_ns or r not in after.rules])
     reroute(lab, lab.topology, topology, eni.name, eni.vpc)
     return lab.commit(topology)
 

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 from ..codes import ErrorCode
 from ..errors import KernelError, UsageError
-from ..kernel.nft import nft_json, nft_run
+from ..kernel.nft import nft_json, nft_run, nft_start
+from ..kernel.stored_model import StagedModel
 from ..model import NetworkAcl, NetworkAclEntry, NetworkInterface, SecurityGroup, SecurityGroupRule, Topology, Vpc
 from ..plan import names
 from ..plan.build import subnet_marks
 from ..plan.router_nft import TABLE, router_ruleset, ruleset_diff
+from ..plan.state import Plan
 from ..rules import network_acl as acl_rules
 from ..rules import network_interface as eni_rules
 from ..rules import peering
@@ -83,8 +85,9 @@ def delete_network_acl_entry(lab: Lab, network_acl: str, rule_number: int, egres
 
 
 # -- applying a new topology --------------------------------------------------------------------
-def apply(lab: Lab, topology: Topology) -> Topology:
-    """Change every router whose ruleset changed, then make `topology` the lab's state.
+def apply(lab: Lab, topology: Topology, commit: bool = True, planned: Plan | None = None) -> Topology:
+    """Change every router whose ruleset changed, then (with `commit`) make `topology` the lab's state.
+    `planned`: `topology`'s plan if made already (its routers' rulesets are not rendered again).
 
     Each router gets one atomic transaction holding only the difference (changed chains flushed
     and refilled, changed sets refilled); a change a diff cannot express reloads the whole table.
@@ -92,29 +95,37 @@ def apply(lab: Lab, topology: Topology) -> Topology:
     lab.changing()
     done: list[tuple[str, Vpc]] = []
     loaded: dict[str, str] = {}
+    staged: StagedModel | None = None
     try:
         for name, vpc in topology.vpcs.items():
             old = lab.topology.vpcs[name]
+            ns = names.router_ns(lab.name, name)
             before = lab.rulesets.get(name) or router_ruleset(old, subnet_marks(old), lab.topology)
-            after = router_ruleset(vpc, subnet_marks(vpc), topology)
+            after = planned.nft[ns] if planned is not None else router_ruleset(vpc, subnet_marks(vpc), topology)
             if before == after:
                 continue
-            ns = names.router_ns(lab.name, name)
             done.append((ns, old))
             loaded[name] = after
             diff = ruleset_diff(before, after)
-            if diff is not None:
-                nft_run(ns, diff)
-            else:
+            if diff is None:
                 traced = traced_addresses(ns)       # a probe may be tracing right now: keep its addresses
-                nft_run(ns, router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else after)
-    except KernelError:
-        for ns, old in done:                        # all routers or none
-            nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
-        lab.rulesets.clear()
+                diff = router_ruleset(vpc, subnet_marks(vpc), topology, traced) if traced else after
+            finish = nft_start(ns, diff)
+            try:
+                if commit and staged is None:       # the model written beside the stored one meanwhile
+                    staged = StagedModel(lab.journal.dir, topology)
+            finally:
+                finish()
+    except BaseException as exc:
+        if staged is not None:
+            staged.discard()
+        if isinstance(exc, KernelError):
+            for ns, old in done:                    # all routers or none
+                nft_run(ns, router_ruleset(old, subnet_marks(old), lab.topology, traced_addresses(ns)))
+            lab.rulesets.clear()
         raise
     lab.rulesets.update(loaded)
-    return lab.commit(topology)
+    return lab.commit(topology, staged) if commit else topology
 
 
 def traced_addresses(ns: str) -> list[str]:

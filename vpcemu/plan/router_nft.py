@@ -235,25 +235,17 @@ def router_ruleset(vpc: Vpc, marks: dict[str, int], topology: Topology, trace_sr
 
 
 # -- live changes as diffs -------------------------------------------------------------------------
-# a top-level block's first line: `  KIND NAME {` (then its lines up to `  }`), or the whole block on one line
-_HEAD = re.compile(r"^  (\w+ \S+) \{([^\n]*)$", re.M)
+# a top-level block starts on a line `  KIND NAME {` (its lines follow, up to `  }`), or is that line alone
+_BLOCK_START = re.compile(r"\n(?=  [^\s}])")
 
 
 @lru_cache(maxsize=4)
 def blocks(text: str) -> dict[str, str]:
     """The table's top-level blocks (`chain X`, `set X`, `map X`) → their text, in order (cached: a live
     change's new ruleset is the next change's old one)."""
-    out: dict[str, str] = {}
-    pos = text.index(f"table ip {TABLE} {{\n")
-    while (m := _HEAD.search(text, pos)) is not None:
-        if m.group(2).endswith("}"):              # one-line block
-            out[m.group(1)] = m.group(0)
-            pos = m.end()
-        else:
-            end = text.index("\n  }", m.end()) + 4
-            out[m.group(1)] = text[m.start():end]
-            pos = end
-    return out
+    head = f"table ip {TABLE} {{\n"
+    body = text[text.index(head) + len(head):text.rindex("\n}")]
+    return {block[2:block.index(" {")]: block for block in _BLOCK_START.split(body)}
 
 
 def _inner(block: str) -> list[str]:
@@ -273,23 +265,56 @@ def _elements(lines: list[str]) -> tuple[list[str], str | None]:
     return decl, (elems[elems.index("{") + 1:elems.rindex("}")].strip() if elems else None)
 
 
+def _regular_chain(block: str) -> bool:
+    """A chain block of several lines that hooks nowhere (its rules alone, one a line)."""
+    line = block.find("\n")
+    return line >= 0 and not block.startswith("type filter hook", line + 5) and block.startswith("  chain ")
+
+
+def _rule_added(name: str, old_block: str, new_block: str) -> str | None:
+    """For a regular chain that only gained one rule (a security group rule authorized): the command putting it
+    at its place, found by index (no rule handles needed; the chain's other rules stay as they are); else None."""
+    was, now = old_block.split("\n"), new_block.split("\n")      # the head line, a line per rule, `  }`
+    k = next((j for j, (x, y) in enumerate(zip(was, now, strict=False)) if x != y), len(was))
+    if now[:k] + now[k + 1:] != was:
+        return None
+    rule = now[k].strip()
+    if k > 1:
+        return f"add rule ip {TABLE} {name} index {k - 2} {rule}"          # after the rule before it
+    return f"insert rule ip {TABLE} {name} index 0 {rule}" if len(was) > 2 else f"add rule ip {TABLE} {name} {rule}"
+
+
 def ruleset_diff(old: str, new: str) -> str | None:
     """One nft transaction turning the loaded `old` table into `new`, touching only what changed.
 
-    Changed chains are flushed and refilled, changed sets and maps refilled; new blocks added,
-    removed ones deleted. `None` when only a whole reload can do it (a base chain's hook, a set's
-    type). The probe tracing set `trace_src` belongs to running probes and is never touched.
+    A chain that only gained one rule gets that rule at its place; other changed chains are flushed and
+    refilled, changed sets and maps refilled; new blocks added, removed ones deleted. `None` when only a
+    whole reload can do it (a base chain's hook, a set's type). The probe tracing set `trace_src` belongs
+    to running probes and is never touched.
     """
     a, b = blocks(old), blocks(new)
     first: list[str] = []           # declarations of new sets/maps and empty new chains
     flushes: list[str] = []
     bodies: list[str] = []          # inside one `table ip vpcemu { … }`
     deletes: list[str] = []
+    rule_adds: list[str] = []       # one rule put into a chain at its place, by index
+    traced = f"set {TRACE_SET}"
     for key, block in b.items():
-        if key == f"set {TRACE_SET}" or a.get(key) == block:
+        old_block = a.get(key)
+        if key == traced or old_block == block:
             continue
         kind, name = key.split()
-        inner, old_inner = _inner(block), _inner(a[key]) if key in a else None
+        if old_block is not None and _regular_chain(block) and _regular_chain(old_block):
+            # as it is: one rule more goes in at its place, else the chain is refilled with its block
+            added = _rule_added(name, old_block, block) if block.count("\n") == old_block.count("\n") + 1 else None
+            if added is not None:
+                rule_adds.append(added)
+                continue
+            flushes.append(f"flush chain ip {TABLE} {name}")
+            if block.count("\n") > 1:
+                bodies.append(block)
+            continue
+        inner, old_inner = _inner(block), _inner(old_block) if old_block is not None else None
         # a base chain's hook is its first line
         if _base(inner) or (old_inner is not None and _base(old_inner)):
             if old_inner is None or old_inner[0] != inner[0]:
@@ -320,7 +345,7 @@ def ruleset_diff(old: str, new: str) -> str | None:
             deletes.append(f"delete {kind} ip {TABLE} {name}")
     element_adds = [x for x in bodies if x.startswith("add element")]
     chain_bodies = [x for x in bodies if not x.startswith("add element")]
-    out = [*first, *flushes, *element_adds]
+    out = [*first, *flushes, *element_adds, *rule_adds]
     if chain_bodies:
         out += [f"table ip {TABLE} {{", *chain_bodies, "}"]
     # chains before sets: a removed set may still be named by a removed chain until that goes

@@ -16,6 +16,7 @@ is needed: rule changes reload the ruleset and the marks already on the entries 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from ipaddress import IPv4Network
 
 from ..codes import ExplanationCode
@@ -82,13 +83,13 @@ def group_members(topology: Topology, vpc: Vpc, ref: str) -> list[str]:
 def referenced(vpc: Vpc) -> tuple[set[str], set[str]]:
     """Groups and prefix lists named as peers by the rules of groups some ENI uses."""
     groups, plists = set(), set()
-    for eni in vpc.network_interfaces.values():
-        for egress in (False, True):
-            for _, rule in sg_rules(vpc, eni, egress):
-                if rule.group is not None:
-                    groups.add(rule.group)
-                if rule.prefix_list is not None:
-                    plists.add(rule.prefix_list)
+    used = {g for eni in vpc.network_interfaces.values() for g in eni.security_groups}
+    for group in (vpc.security_groups[g] for g in used if g in vpc.security_groups):
+        for rule in (*group.ingress, *group.egress):
+            if rule.group is not None:
+                groups.add(rule.group)
+            if rule.prefix_list is not None:
+                plists.add(rule.prefix_list)
     return groups, plists
 
 
@@ -137,24 +138,24 @@ def untracking(rule: SecurityGroupRule, other_direction: list[tuple[str, Securit
     return [p for p in wanted if answers_everything(other_direction, p)]
 
 
-def denied(direction: str, eni: NetworkInterface) -> str:
-    return drop(ExplanationCode.ENI_SG_RULES_MISMATCH, direction=direction, eni=eni.name,
-                sg=",".join(eni.security_groups))
+@lru_cache(maxsize=1 << 14)
+def _denied(direction: str, eni: str, groups: tuple[str, ...]) -> str:
+    # every ENI's chain ends with one: a router's ruleset is rendered again on every live change
+    return drop(ExplanationCode.ENI_SG_RULES_MISMATCH, direction=direction, eni=eni, sg=",".join(groups))
 
 
-def eni_chain(vpc: Vpc, eni: NetworkInterface, egress: bool, bodies: dict | None = None) -> list[str]:
-    """One ENI's chain for one direction. Its rules depend only on the ENI's groups (and whether it is
-    requester-managed): `bodies` shares them between ENIs with the same groups in one rendering."""
+def eni_chain(vpc: Vpc, eni: NetworkInterface, link: str, egress: bool, bodies: dict) -> list[str]:
+    """One ENI's chain for one direction (`link`: its router link). Its rules depend only on the ENI's groups
+    (and whether it is requester-managed): `bodies` shares them between ENIs with the same groups in one
+    rendering."""
     direction = "egress" if egress else "ingress"
     key = (eni.security_groups, eni.requester_managed, egress)
-    body = bodies.get(key) if bodies is not None else None
+    body = bodies.get(key)
     if body is None:
-        body = _chain_body(vpc, eni, egress)
-        if bodies is not None:
-            bodies[key] = body
-    return [f"  chain {chain_name(eni, direction)} {{",
+        body = bodies[key] = _chain_body(vpc, eni, egress)
+    return [f"  chain {chain_name(link, direction)} {{",
             *body,
-            f"    {denied(direction, eni)}",
+            f"    {_denied(direction, eni.name, eni.security_groups)}",
             "  }"]
 
 
@@ -182,13 +183,14 @@ def _chain_body(vpc: Vpc, eni: NetworkInterface, egress: bool) -> list[str]:
     return [f"    {line}" for line in body.values()]
 
 
-def chain_name(eni: NetworkInterface, direction: str) -> str:
-    return f"sg_{direction}_{names.router_link(eni)}"
+def chain_name(link: str, direction: str) -> str:
+    """The chain of the ENI whose router link is `link`, for one direction."""
+    return f"sg_{direction}_{link}"
 
 
 def sg_chains(vpc: Vpc) -> list[str]:
     """The sg_egress / sg_ingress base chains, the per-ENI chains, and the untracked-flow markers."""
-    enis = sorted((e for e in vpc.network_interfaces.values() if filtered(e)), key=names.router_link)
+    enis = sorted((names.router_link(e), e) for e in vpc.network_interfaces.values() if filtered(e))
     # AWS always tracks flows through a NAT gateway or an interface endpoint, whatever the rules say.
     managed = ", ".join(sorted(f'"{names.router_link(e)}"' for e in vpc.network_interfaces.values()
                                if e.requester_managed))
@@ -198,7 +200,7 @@ def sg_chains(vpc: Vpc) -> list[str]:
     for direction, key, priority, own_original, own_reply in (
             ("egress", "iifname", "filter - 20", CT_UNTRACKED_AT_INITIATOR, CT_UNTRACKED_AT_RESPONDER),
             ("ingress", "oifname", "filter + 10", CT_UNTRACKED_AT_RESPONDER, CT_UNTRACKED_AT_INITIATOR)):
-        vmap = ", ".join(f'"{names.router_link(e)}" : jump {chain_name(e, direction)}' for e in enis)
+        vmap = ", ".join(f'"{link}" : jump {chain_name(link, direction)}' for link, _ in enis)
         lines += [
             f"  chain sg_{direction} {{",
             f"    type filter hook forward priority {priority}; policy accept;",
@@ -214,6 +216,6 @@ def sg_chains(vpc: Vpc) -> list[str]:
             "    accept",
             "  }",
         ]
-        for eni in enis:
-            lines += eni_chain(vpc, eni, direction == "egress", bodies)
+        for link, eni in enis:
+            lines += eni_chain(vpc, eni, link, direction == "egress", bodies)
     return lines
