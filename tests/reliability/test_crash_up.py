@@ -201,6 +201,8 @@ def test_a_journal_holding_names_that_are_no_lab_objects_is_skipped_not_followed
                       {"kind": "process", "pid": 1}):
             with open(lab.journal.path, "a") as f:
                 f.write(json.dumps(entry) + "\n")
+        check = cli("status", name, "--check")         # read, never followed: the kernel still holds the model
+        assert check.exit_code == 0 and check.exception is None, check.output
         if verb == "clean":
             crash(lab)
         r = cli(verb)

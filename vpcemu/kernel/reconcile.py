@@ -200,8 +200,9 @@ class _Findings:
             if ns not in present:
                 found.structure.append(f"namespace {ns} is missing")
                 found.create.append(ns)
-        extra = [ns for ns in dict.fromkeys(e["name"] for e in journal.entries("netns"))
-                 if ns not in planned and netns.netns_inode(ns) is not None]
+        # a journal names namespaces the lab made; a name no namespace can have is not followed (as down does)
+        extra = [ns for ns in dict.fromkeys(e.get("name") for e in journal.entries("netns"))
+                 if netns.valid_name(ns) and ns not in planned and netns.netns_inode(ns) is not None]
         marks = read_marks(extra)
         for ns in extra:
             if ns in marks and _ours(marks[ns], found.mark, plan.lab):
