@@ -182,6 +182,62 @@ def test_private_subnet_goes_out_through_its_azs_nat_gateway(edge):
         assert nat_hops[1].source == str(edge.topology.network_interface(f"{nat}.eni").private_ip_address)
 
 
+def ping(lab, source: str, destination: str, packet: int, df: bool = True):
+    """One ICMP echo whose IP packet is `packet` bytes (payload + 28), DF set or not; stdout and stderr as one."""
+    r = lab.exec(source, ["ping", "-n", "-c", "1", "-W", "5", "-M", "do" if df else "dont", "-s", str(packet - 28),
+                          destination])
+    return r.returncode, r.stdout + r.stderr
+
+
+def path_mtu(lab, source: str, destination: str) -> str:
+    """The source's route to `destination` as `ip route get` shows it: the route cache line holds a learned MTU."""
+    return lab.exec(source, ["ip", "route", "get", destination], check=True).stdout
+
+
+TCP_ECHO = r"""
+import json, socket, sys
+data = bytes(range(256)) * 80                   # 20 kB: many full-sized segments each way
+with socket.create_connection((sys.argv[1], 7), timeout=5) as s:
+    s.sendall(data)
+    got = b""
+    while len(got) < len(data) and (chunk := s.recv(65536)):
+        got += chunk
+    print(json.dumps({"echoed": got == data, "mss": s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)}))
+"""
+
+
+def test_instances_exchange_9001_byte_jumbo_frames_in_their_vpc(edge):
+    for target in ("10.0.0.10", "10.0.1.10"):                  # web in the same subnet, app-a in another
+        status, out = ping(edge, "nopub", target, 9001)
+        assert status == 0, out
+    status, out = ping(edge, "nopub", "10.0.0.10", 9002)
+    assert status != 0 and "mtu=9001" in out                   # the ENI's own MTU: 9001, not more
+
+
+def test_over_the_internet_gateway_1500_bytes_bigger_is_fragmented_or_refused_with_frag_needed(edge):
+    status, out = ping(edge, "auto", EXT, 4000, df=False)      # no DF: the IGW fragments it
+    assert status == 0, out
+    assert "mtu" not in path_mtu(edge, "auto", EXT)
+    status, out = ping(edge, "auto", EXT, 1501)
+    assert status != 0 and "Frag needed and DF set (mtu = 1500)" in out, out
+    assert "mtu 1500" in path_mtu(edge, "auto", EXT)           # path MTU discovery: the instance learned it
+    status, out = ping(edge, "auto", EXT, 1500)
+    assert status == 0, out
+    # TCP needs no fragment: the internet host's MSS keeps every segment within 1500 bytes
+    echo = run(edge, "auto", TCP_ECHO, EXT)
+    assert echo["echoed"] and echo["mss"] <= 1460
+
+
+def test_a_nat_gateway_takes_8500_bytes_and_relays_path_mtu_discovery(edge):
+    status, out = ping(edge, "app-b", EXT, 8501)
+    assert status != 0 and "Frag needed and DF set (mtu = 8500)" in out, out
+    assert "mtu 8500" in path_mtu(edge, "app-b", EXT)
+    # 8500 pass the NAT gateway; the IGW refuses them, and its frag-needed finds its way back through the NAT
+    status, out = ping(edge, "app-b", EXT, 8500)
+    assert status != 0 and "Frag needed and DF set (mtu = 1500)" in out, out
+    assert "mtu 1500" in path_mtu(edge, "app-b", EXT)
+
+
 def test_the_internet_reaches_an_eip_only_where_the_sg_allows(edge):
     assert edge.probe("ext", "198.51.100.10", protocol="tcp", port=80).reachable
     r = edge.probe("ext", "198.51.100.10", protocol="tcp", port=22)

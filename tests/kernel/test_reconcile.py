@@ -143,9 +143,13 @@ def test_each_kind_of_damage_is_named_then_repaired_and_packets_agree_again(lab)
     nft(rtr, "flush chain ip vpcemu prerouting")
     nft(igw, "flush ruleset")
     subprocess.run(["ip", "netns", "exec", rtr, "sysctl", "-qw", "net.ipv4.ip_forward=0"], check=True)
+    ip(web, "link", "set", "eth0", "mtu", "1500")                           # jumbo frames lost
+    ip(igw, "link", "set", "inet", "mtu", "9001")                           # the internet side jumbo
 
     found = lab.differences()
     assert sorted(found) == sorted([
+        f"{web}: link eth0 ({primary(lab, 'web').id}) has MTU 1500, planned 9001",
+        f"{igw}: link inet (igw igw) has MTU 9001, planned 1500",
         f"link {park}/eth1 ({vip.mac_address}, {vip.id}) belongs in {app} as eth1",
         f"{web}: address 10.0.1.99/24 on eth0 is not planned",
         f"{rtr}: link {spare_link} is down",

@@ -40,6 +40,16 @@ def test_plan_json_without_root():
     assert "default-vpc-main" in json.loads(r.stdout)["namespaces"]
 
 
+def test_plan_shows_each_veth_with_its_mtu():
+    r = runner.invoke(app, ["plan", str(TOPOLOGIES / "default.yaml")])
+    assert r.exit_code == 0
+    assert "veth igw " in r.stdout and " ⇄ default-igw-main/vpc " in r.stdout
+    lines = r.stdout.splitlines()
+    assert next(x for x in lines if " ⇄ default-igw-main/vpc " in x).endswith(" mtu 9001")
+    assert next(x for x in lines if " ⇄ default-igw-main/inet " in x).endswith(" mtu 1500")
+    assert next(x for x in lines if " ⇄ default-nat-nat-a/eth0 " in x).endswith(" mtu 8500")
+
+
 def test_up_with_a_bad_topology_creates_nothing(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("format: 1\nname: cli-bad\nvpcs:\n  main: {cidr: 10.0.0.0/8}\n")

@@ -15,6 +15,7 @@ from vpcemu.ops.nat_gateway import nat_gateway_deleted
 from vpcemu.ops.route_table import route_created, route_deleted, route_replaced
 from vpcemu.plan import plan_lab
 from vpcemu.plan.internet_gateway import public_mappings
+from vpcemu.plan.names import router_link
 
 EDGE = Path(__file__).resolve().parents[2] / "topologies" / "edge.yaml"
 
@@ -207,6 +208,33 @@ def test_interface_endpoint_namespace_holds_one_eni_per_subnet_and_forwards_tcp(
     assert 'iifname "v0" ct state new ct mark set 1' in region and 'iifname "i0x0" ct state new ct mark set 2' in region
     assert {(r.priority, r.fwmark, r.table) for r in plan.rules if r.namespace == "ep-aws"} == {(3001, 1, 3001),
                                                                                               (3002, 2, 3002)}
+
+
+def link_mtus(plan) -> dict[tuple[str, str], int]:
+    """(namespace, interface) → MTU of both ends of every planned veth."""
+    out = {}
+    for v in plan.veths:
+        out[v.namespace, v.ifname] = out[v.peer_namespace, v.peer_ifname] = v.mtu
+    return out
+
+
+def test_links_carry_aws_mtus_jumbo_in_the_vpc_1500_on_the_internet_8500_at_nat_gateways_and_endpoints():
+    t = load_text(ENDPOINTS + "internet: {hosts: {ext: {ip: 198.18.0.50}}}\n", name="ep")
+    mtus = link_mtus(plan_lab(t))
+    vpc = t.vpcs["main"]
+    instance_enis = [e for e in vpc.network_interfaces.values() if e.attachment is not None]
+    assert {"app-a", "app-b"} == {e.attachment.instance for e in instance_enis}
+    for eni in instance_enis:
+        assert mtus["ep-vpc-main", router_link(eni)] == 9001
+        assert mtus[f"ep-i-{eni.attachment.instance}", "eth0"] == 9001
+    assert mtus["ep-nat-nat-a", "eth0"] == 8500                             # PMTUD supported
+    assert mtus["ep-vpce-sqs", "eth0"] == mtus["ep-vpce-sqs", "eth1"] == 8500
+    assert mtus["ep-vpc-main", "igw"] == mtus["ep-igw-main", "vpc"] == 9001  # the VPC's side of its IGW
+    assert mtus["ep-igw-main", "inet"] == 1500                              # the IGW fragments or says frag-needed
+    assert mtus["ep-h-ext", "eth0"] == mtus["ep-inet", "h0"] == 1500
+    assert mtus["ep-aws", "eth0"] == mtus["ep-vpc-main", "gwe"] == mtus["ep-vpce-sqs", "svc"] == 1500
+    peered = link_mtus(plan_lab(load_text(PEERED, name="pc")))
+    assert peered["pc-vpc-a", "pcx0"] == peered["pc-vpc-b", "pcx0"] == 9001     # intra-Region peering
 
 
 def test_interface_endpoint_dns_private_names_and_vpce_names():

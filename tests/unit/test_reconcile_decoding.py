@@ -29,14 +29,15 @@ def parsed(parse, data: memoryview):
     return parse(data, 0, len(data))
 
 
-def test_a_link_its_name_mac_state_and_lo_s_mark():
+def test_a_link_its_name_mac_state_mtu_and_lo_s_mark():
     lo = encoded(ifinfmsg, RTM_NEWLINK, {"index": 1, "flags": 1},
                  [("IFLA_IFNAME", "lo"), ("IFLA_MTU", 65536), ("IFLA_IFALIAS", "vpcemu:lab:42"),
                   ("IFLA_ADDRESS", "00:00:00:00:00:00")])
-    assert parsed(rtnl.parse_link, lo) == rtnl.LinkState(1, "lo", "00:00:00:00:00:00", True, "vpcemu:lab:42")
+    assert parsed(rtnl.parse_link, lo) == rtnl.LinkState(1, "lo", "00:00:00:00:00:00", True, "vpcemu:lab:42",
+                                                       65536)
     eth = encoded(ifinfmsg, RTM_NEWLINK, {"index": 7, "flags": 0},
                   [("IFLA_IFNAME", "eth1"), ("IFLA_MTU", 1500), ("IFLA_ADDRESS", "0e:66:3d:0b:a2:14")])
-    assert parsed(rtnl.parse_link, eth) == rtnl.LinkState(7, "eth1", "0e:66:3d:0b:a2:14", False, None)
+    assert parsed(rtnl.parse_link, eth) == rtnl.LinkState(7, "eth1", "0e:66:3d:0b:a2:14", False, None, 1500)
 
 
 def test_an_address():

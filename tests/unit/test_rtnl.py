@@ -60,18 +60,24 @@ def test_link_up(ipb, index):
     assert ours(RTM_NEWLINK, CHANGE, rtnl.link_up(index)) == pyroute2s(ipb, "link", "set", index=index, state="up")
 
 
-VETH = Veth("r", "e1234567", "02:00:0a:00:00:05", "i", "eth0", "02:00:0a:00:00:06", "eni-1234567")
+VETH = Veth("r", "e1234567", "02:00:0a:00:00:05", "i", "eth0", "02:00:0a:00:00:06", "eni-1234567", 9001)
 
 
-@pytest.mark.parametrize("veth", [VETH, Veth("r", "tgw-a-long-name", "", "peer", "x", "", "transit")],
+@pytest.mark.parametrize("veth", [VETH, Veth("r", "tgw-a-long-name", "", "peer", "x", "", "transit", 1500)],
                          ids=["with MACs", "without MACs"])
 def test_veth_with_its_peer_made_in_another_namespace(ipb, veth):
     peer = {"ifname": veth.peer_ifname, "net_ns_fd": 9}
     if veth.peer_mac:
         peer["address"] = veth.peer_mac
+    peer["mtu"] = veth.mtu
     kwargs = {"address": veth.mac} if veth.mac else {}
     assert ours(RTM_NEWLINK, CREATE, rtnl.veth(veth, 9)) == \
-        pyroute2s(ipb, "link", "add", ifname=veth.ifname, kind="veth", **kwargs, peer=peer)
+        pyroute2s(ipb, "link", "add", ifname=veth.ifname, kind="veth", **kwargs, mtu=veth.mtu, peer=peer)
+
+
+@pytest.mark.parametrize("mtu", [1500, 8500, 9001])
+def test_link_mtu(ipb, mtu):
+    assert ours(RTM_NEWLINK, CHANGE, rtnl.link_mtu(7, mtu)) == pyroute2s(ipb, "link", "set", index=7, mtu=mtu)
 
 
 def test_link_dump_request(ipb):

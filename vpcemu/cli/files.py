@@ -42,7 +42,8 @@ def plan(topology: Path, name: Annotated[Optional[str], typer.Option(help="Lab n
     for ns in p.namespaces:
         console.print(f"[cyan]{ns}[/]")
         for v in p.in_namespace(ns, p.veths):
-            console.print(f"  veth {v.ifname} {v.mac} ⇄ {v.peer_namespace}/{v.peer_ifname} {v.peer_mac}", highlight=False)
+            console.print(f"  veth {v.ifname} {v.mac} ⇄ {v.peer_namespace}/{v.peer_ifname} {v.peer_mac} mtu {v.mtu}",
+                          highlight=False)
         for a in p.in_namespace(ns, p.addresses):
             console.print(f"  addr {a.address}/{a.prefixlen} dev {a.ifname}", highlight=False)
         for r in p.in_namespace(ns, p.rules):

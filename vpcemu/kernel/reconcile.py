@@ -10,7 +10,7 @@ namespace the plan filters in.
 Compared with the plan:
 - namespaces: planned ones missing; ones this lab journalled that the plan no longer has (extra). A
   planned namespace carrying another lab's ownership mark is reported and never touched.
-- links: each planned veth end by name and MAC in its namespace, up where planned up (lo too). An end
+- links: each planned veth end by name, MAC and MTU in its namespace, up where planned up (lo too). An end
   found elsewhere in the lab or under another name (an ENI parked that should be attached, a move
   cut short) is moved back; a veth with both ends gone is made anew; links no plan names are deleted.
 - addresses, policy rules, permanent neighbours: exactly the planned ones. The kernel's own (lo's
@@ -182,7 +182,9 @@ class _Findings:
     neighbours: list[Neighbour] = field(default_factory=list)
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
     tx_off: list[tuple[str, str]] = field(default_factory=list)
-    deletes: dict[str, list[tuple[int, bytes, str]]] = field(default_factory=lambda: defaultdict(list))
+    # per namespace, requests sent as they are, (message type, body, operation, object): deletes of what is
+    # not planned, planned MTUs
+    requests: dict[str, list[tuple[int, bytes, str, str]]] = field(default_factory=lambda: defaultdict(list))
     rulesets: dict[str, str] = field(default_factory=dict)   # namespace → the text to load
     files: dict[str, str] = field(default_factory=dict)
     symlinks: dict[str, str] = field(default_factory=dict)
@@ -211,7 +213,7 @@ class _Findings:
         shares = _shares(plan)
         seen = _observe(plan, shares, present)
         for ns in present:
-            alias = seen[ns].by_name.get("lo", LinkState(_LO, "lo", None, False, None)).alias
+            alias = seen[ns].by_name.get("lo", LinkState(_LO, "lo", None, False, None, None)).alias
             if not _ours(alias, found.mark, plan.lab):
                 found.structure.append(f"namespace {ns} carries another owner's mark ({alias}); left alone")
                 found.foreign.add(ns)
@@ -256,7 +258,9 @@ class _Findings:
                 continue
             for (ns, ifname, mac), end in zip(planned, ends, strict=True):
                 kind, where = end[2], end[:2]
-                if kind == "moved":
+                if kind == "ok":
+                    self._mtu(seen[ns].by_name[ifname], ns, v)
+                elif kind == "moved":
                     self.structure.append(f"link {where[0]}/{where[1]} ({mac}, {v.owner}) belongs in {ns} as {ifname}")
                     self.moves.append((where[0], where[1], ns, ifname, mac))
                 elif kind == "mac":
@@ -268,6 +272,12 @@ class _Findings:
                 if link.index != _LO and (ns, link.ifname) not in accounted:
                     self.structure.append(f"link {ns}/{link.ifname} ({link.mac}) is not planned")
                     self.unlink.append((ns, link.ifname))
+
+    def _mtu(self, link: LinkState, ns: str, v: Veth) -> None:
+        """A veth end in place: its MTU as planned (a moved or re-MACed end is looked at again after the fix)."""
+        if link.mtu != v.mtu:
+            self.config.append(f"{ns}: link {link.ifname} ({v.owner}) has MTU {link.mtu}, planned {v.mtu}")
+            self.requests[ns].append((RTM_NEWLINK, rtnl.link_mtu(link.index, v.mtu), "link set mtu", link.ifname))
 
     @staticmethod
     def _end(seen: dict[str, _Seen], by_mac: dict, planned_macs: set[str], ns: str, ifname: str, mac: str,
@@ -293,7 +303,7 @@ class _Findings:
 
         def gone(what: str, kind: int, raw: bytes) -> None:
             say(f"{ns}: {what} is not planned")
-            self.deletes[ns].append((kind, raw, what))
+            self.requests[ns].append((kind, raw, "delete", what))
 
         for ifname in share.links_up:
             if ifname in present and not present[ifname].up:
@@ -458,22 +468,22 @@ class _Findings:
             apply_config(Plan(plan.lab, namespaces, addresses=tuple(self.addresses), links_up=tuple(self.links_up),
                               routes=tuple(self.routes), rules=tuple(self.rules), neighbours=tuple(self.neighbours),
                               sysctls=self.sysctls, tx_checksum_off=tuple(self.tx_off)))
-        work = list(self.deletes.items()) + [(ns, []) for ns in self.marks if ns not in self.deletes]
+        work = list(self.requests.items()) + [(ns, []) for ns in self.marks if ns not in self.requests]
         if work:
-            _for_each(work, self._delete)
+            _for_each(work, self._send)
         for ns, text in self.rulesets.items():
             nft_run(ns, text)
         write_files(self.files, self.symlinks)
         self._remove_namespaces(journal)
 
-    def _delete(self, item: tuple[str, list[tuple[int, bytes, str]]]) -> None:
-        ns, deletes = item
+    def _send(self, item: tuple[str, list[tuple[int, bytes, str, str]]]) -> None:
+        ns, requests = item
         netns.enter_netns(ns)
         with Rtnl(ns) as sock:
             if ns in self.marks and self.mark is not None:
                 sock.request(RTM_NEWLINK, CHANGE, rtnl.link_up(_LO, alias=self.mark), "ownership mark", "lo")
-            for kind, raw, what in deletes:
-                sock.request(kind, CHANGE, raw, "delete", what, done_if=GONE)
+            for kind, raw, operation, what in requests:
+                sock.request(kind, CHANGE, raw, operation, what, done_if=GONE)
             sock.flush()
 
     def _remove_namespaces(self, journal: Journal) -> None:

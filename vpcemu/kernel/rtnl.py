@@ -68,6 +68,7 @@ def _numbers(cls) -> dict[str, int]:
 _IFLA, _IFLA_INFO, _VETH_INFO = _numbers(ifinfmsg), _numbers(ifinfmsg.ifinfo), _numbers(ifinfmsg.ifinfo.veth_data)
 _IFA, _RTA, _FRA, _NDA = _numbers(ifaddrmsg), _numbers(rtmsg), _numbers(fibmsg), _numbers(ndmsg)
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_LINKINFO = _IFLA["IFLA_ADDRESS"], _IFLA["IFLA_IFNAME"], _IFLA["IFLA_LINKINFO"]
+IFLA_MTU = _IFLA["IFLA_MTU"]
 IFLA_IFALIAS, IFLA_NET_NS_FD, IFLA_EXT_MASK = _IFLA["IFLA_IFALIAS"], _IFLA["IFLA_NET_NS_FD"], _IFLA["IFLA_EXT_MASK"]
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = (_IFLA_INFO["IFLA_INFO_KIND"], _IFLA_INFO["IFLA_INFO_DATA"],
                                                   _VETH_INFO["VETH_INFO_PEER"])
@@ -134,6 +135,11 @@ def link_up(index: int, alias: str | None = None) -> bytes:
     return body + _attr(IFLA_IFALIAS, _cstr(alias)) if alias is not None else body
 
 
+def link_mtu(index: int, mtu: int) -> bytes:
+    """RTM_NEWLINK with CHANGE: pyroute2's link("set", index=index, mtu=mtu)."""
+    return _IFINFOMSG.pack(0, 0, index, 0, 0) + _attr(IFLA_MTU, _U32.pack(mtu))
+
+
 def link_query(index: int = 0) -> bytes:
     """RTM_GETLINK: of link `index`, or with NLM_F_DUMP of every link."""
     return _IFINFOMSG.pack(0, 0, index, 0, 0)
@@ -145,17 +151,19 @@ def link_dump_query() -> bytes:
 
 
 def veth(v: Veth, peer_fd: int) -> bytes:
-    """RTM_NEWLINK with CREATE: pyroute2's link("add", ifname=, kind="veth", address=,
-    peer={"ifname":, "net_ns_fd": peer_fd, "address":}), the peer made directly in its namespace."""
+    """RTM_NEWLINK with CREATE: pyroute2's link("add", ifname=, kind="veth", address=, mtu=,
+    peer={"ifname":, "net_ns_fd": peer_fd, "address":, "mtu":}), the peer made directly in its namespace."""
+    mtu = _attr(IFLA_MTU, _U32.pack(v.mtu))
     peer = _attr(IFLA_IFNAME, _cstr(v.peer_ifname)) + _attr(IFLA_NET_NS_FD, _U32.pack(peer_fd))
     if v.peer_mac:
         peer += _attr(IFLA_ADDRESS, _mac(v.peer_mac))
+    peer += mtu
     info = _attr(IFLA_INFO_KIND, b"veth\0") + _attr(
         IFLA_INFO_DATA, _attr(VETH_INFO_PEER, _IFINFOMSG.pack(0, 0, 0, 0, 0) + peer))
     body = _IFINFOMSG.pack(0, 0, 0, 0, 0) + _attr(IFLA_IFNAME, _cstr(v.ifname))
     if v.mac:
         body += _attr(IFLA_ADDRESS, _mac(v.mac))
-    return body + _attr(IFLA_LINKINFO, info)
+    return body + mtu + _attr(IFLA_LINKINFO, info)
 
 
 def address(a: Address, index: int) -> bytes:
@@ -250,6 +258,7 @@ class LinkState(NamedTuple):
     mac: str | None
     up: bool
     alias: str | None
+    mtu: int | None
 
 
 class AddressState(NamedTuple):
@@ -323,11 +332,11 @@ def _u32(value: memoryview | None) -> int | None:
 
 def parse_link(data: memoryview, off: int, length: int) -> LinkState:
     _, _, index, flags, _ = _IFINFOMSG.unpack_from(data, off + _HDR)
-    name = mac = alias = None
+    name = mac = alias = mtu = None
     at, end = off + _LINK_ATTRS, off + length
-    # three attributes of some thirty, the name and MAC among the first; only lo's alias (the
+    # four attributes of some thirty, the name, MTU and MAC among the first; only lo's alias (the
     # ownership mark) is looked for further
-    while at + 4 <= end and (name is None or mac is None or index == LOOPBACK_INDEX):
+    while at + 4 <= end and (name is None or mac is None or mtu is None or index == LOOPBACK_INDEX):
         size, kind = _NLATTR.unpack_from(data, at)
         if size < 4:
             break
@@ -335,10 +344,13 @@ def parse_link(data: memoryview, off: int, length: int) -> LinkState:
             name = data[at + 4:at + size]
         elif kind == IFLA_ADDRESS:
             mac = data[at + 4:at + size]
+        elif kind == IFLA_MTU:
+            mtu = data[at + 4:at + size]
         elif kind == IFLA_IFALIAS:
             alias = data[at + 4:at + size]
         at += (size + 3) & ~3
-    return LinkState(index, _text(name) or "", _mac_text(mac), bool(flags & IFF_UP), _text(alias) or None)
+    return LinkState(index, _text(name) or "", _mac_text(mac), bool(flags & IFF_UP), _text(alias) or None,
+                     _u32(mtu))
 
 
 def parse_address(data: memoryview, off: int, length: int) -> AddressState | None:

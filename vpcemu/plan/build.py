@@ -13,6 +13,7 @@ The VPC router (one namespace per VPC) is where AWS's rules live:
 from __future__ import annotations
 
 from ..model import NetworkInterface, RouteTable, TargetKind, Topology, Vpc, mac_address
+from ..rules.mtu import network_interface_mtu
 from ..rules.route_table import route_state
 from . import names
 from .builder import PlanBuilder
@@ -126,7 +127,7 @@ def network_interface(builder: PlanBuilder, vpc: Vpc, rtr: str, eni: NetworkInte
     link = names.router_link(eni)
     ns, ifname, index = eni_home(builder.lab, vpc, eni)
     rmac = router_mac(eni)
-    builder.veth(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id))
+    builder.veth(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id, network_interface_mtu(eni)))
     builder.link_up(rtr, link)
     builder.sysctl(rtr, f"net/ipv4/conf/{link}/proxy_arp", 1)
     builder.sysctl(rtr, f"net/ipv4/neigh/{link}/proxy_delay", 0)

@@ -12,6 +12,7 @@ neighbours (the peer's planned MAC), so no ARP is ever needed and no transit sub
 from __future__ import annotations
 
 from ..model import Topology, mac_address
+from ..rules import mtu
 from . import names
 from .builder import PlanBuilder
 from .state import RouteEntry, Veth
@@ -31,10 +32,11 @@ def link_mac(lab: str, ns: str, ifname: str) -> str:
     return mac_address("edge", lab, ns, ifname)
 
 
-def edge_link(builder: PlanBuilder, ns: str, ifname: str, peer_ns: str, peer_ifname: str, owner: str) -> tuple[str, str]:
+def edge_link(builder: PlanBuilder, ns: str, ifname: str, peer_ns: str, peer_ifname: str, owner: str,
+              link_mtu: int) -> tuple[str, str]:
     """A veth between two edge namespaces, both ends up; returns the two MACs."""
     mac, peer_mac = link_mac(builder.lab, ns, ifname), link_mac(builder.lab, peer_ns, peer_ifname)
-    builder.veth(Veth(ns, ifname, mac, peer_ns, peer_ifname, peer_mac, owner))
+    builder.veth(Veth(ns, ifname, mac, peer_ns, peer_ifname, peer_mac, owner, link_mtu))
     builder.link_up(ns, ifname)
     builder.link_up(peer_ns, peer_ifname)
     return mac, peer_mac
@@ -67,7 +69,7 @@ def internet(builder: PlanBuilder) -> None:
     for j, host in enumerate(t.internet_hosts.values()):
         ns, link = names.internet_host_ns(lab, host.name), f"h{j}"
         builder.namespace(ns)
-        core_mac, host_mac = edge_link(builder, core, link, ns, "eth0", f"internet host {host.name}")
+        core_mac, host_mac = edge_link(builder, core, link, ns, "eth0", f"internet host {host.name}", mtu.INTERNET)
         builder.address(ns, "eth0", str(host.ip), 32)
         builder.tx_checksum_off(ns, "eth0")
         hop(builder, ns, "eth0", CORE_HOP, core_mac, MAIN_TABLE, ["0.0.0.0/0"], "the internet")
@@ -77,7 +79,7 @@ def internet(builder: PlanBuilder) -> None:
     if t.services:
         ns = names.region_ns(lab)
         builder.namespace(ns)
-        core_mac, region_mac = edge_link(builder, core, "aws", ns, "eth0", f"AWS region {t.region}")
+        core_mac, region_mac = edge_link(builder, core, "aws", ns, "eth0", f"AWS region {t.region}", mtu.INTERNET)
         for addresses in t.service_addresses.values():
             for a in addresses:
                 builder.address(ns, "lo", str(a), 32)

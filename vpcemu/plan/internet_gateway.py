@@ -9,6 +9,8 @@
   sources, ingress to an address that is no ENI's public IP. A private NAT gateway's traffic has no
   mapping, so the IGW drops it, as AWS does.
 Mappings live in two maps and two sets: associating an EIP changes elements, never rules.
+Its VPC side carries the VPC's jumbo frames, its internet side 1500 bytes (rules/mtu.py), so the IGW
+fragments a bigger packet for the internet or, DF set, drops it and answers ICMP "fragmentation needed".
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from ipaddress import IPv4Address
 
 from ..codes import ExplanationCode
 from ..model import Vpc
+from ..rules import mtu
 from . import names
 from .builder import PlanBuilder
 from .internet import CORE_HOP, IGW_HOP, MAIN_TABLE, ROUTER_HOP, core_link_to_igw, edge_link, hop
@@ -44,11 +47,13 @@ def internet_gateway(builder: PlanBuilder, vpc: Vpc, index: int) -> None:
     builder.namespace(ns)
     builder.sysctl(ns, "net/ipv4/ip_forward", 1)
     builder.address(ns, "lo", IGW_HOP, 32)
-    router_mac, igw_vpc_mac = edge_link(builder, rtr, ROUTER_LINK, ns, VPC_LINK, f"igw {vpc.internet_gateway}")
+    router_mac, igw_vpc_mac = edge_link(builder, rtr, ROUTER_LINK, ns, VPC_LINK, f"igw {vpc.internet_gateway}",
+                                         mtu.JUMBO)
     hop(builder, ns, VPC_LINK, ROUTER_HOP, router_mac, MAIN_TABLE, [str(c) for c in vpc.cidr_blocks], f"VPC {vpc.name}")
     builder.neighbour(rtr, ROUTER_LINK, IGW_HOP, igw_vpc_mac)
     core_link = core_link_to_igw(index)
-    core_mac, igw_inet_mac = edge_link(builder, core, core_link, ns, INET_LINK, f"igw {vpc.internet_gateway}")
+    core_mac, igw_inet_mac = edge_link(builder, core, core_link, ns, INET_LINK, f"igw {vpc.internet_gateway}",
+                                        mtu.INTERNET)
     hop(builder, ns, INET_LINK, CORE_HOP, core_mac, MAIN_TABLE, ["0.0.0.0/0"], "the internet")
     hop(builder, core, core_link, IGW_HOP, igw_inet_mac, MAIN_TABLE,
         [f"{p}/32" for p in public_mappings(vpc).values()], f"{vpc.internet_gateway} of {vpc.name}")

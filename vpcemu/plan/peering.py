@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..codes import ExplanationCode
 from ..model import Topology, Vpc, VpcPeeringConnection
+from ..rules import mtu
 from . import names
 from .builder import PlanBuilder
 from .internet import ROUTER_HOP, edge_link
@@ -27,7 +28,7 @@ def peerings_of(topology: Topology, vpc: str) -> list[VpcPeeringConnection]:
 def peering(builder: PlanBuilder, pcx: VpcPeeringConnection) -> None:
     lab, link = builder.lab, peering_link(builder.topology, pcx.name)
     a, b = names.router_ns(lab, pcx.requester), names.router_ns(lab, pcx.accepter)
-    mac_a, mac_b = edge_link(builder, a, link, b, link, f"peering {pcx.name}")
+    mac_a, mac_b = edge_link(builder, a, link, b, link, f"peering {pcx.name}", mtu.JUMBO)
     builder.neighbour(a, link, ROUTER_HOP, mac_b)
     builder.neighbour(b, link, ROUTER_HOP, mac_a)
 

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Veth:
-    """A veth pair created in `namespace` with its peer made directly in `peer_namespace` (no move)."""
+    """A veth pair created in `namespace` with its peer made directly in `peer_namespace` (no move); both
+    ends carry one MTU (rules/mtu.py: what AWS carries over the hop the pair stands for)."""
 
     namespace: str
     ifname: str
@@ -15,6 +16,7 @@ class Veth:
     peer_ifname: str
     peer_mac: str
     owner: str                      # what it stands for: an ENI id, a transit link
+    mtu: int
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..codes import ExplanationCode
 from ..model import Topology, Vpc, VpcEndpoint
+from ..rules import mtu
 from . import names
 from .builder import PlanBuilder
 from .internet import MAIN_TABLE, REGION_HOP, ROUTER_HOP, edge_link, hop
@@ -65,7 +66,7 @@ def endpoints(builder: PlanBuilder) -> None:
             what = "vpc-endpoint " + ", ".join(e.name for e in gateway_endpoints(vpc))
         else:
             far_ns, far_link, what = names.vpc_endpoint_ns(lab, owner), SERVICE_LINK, f"vpc-endpoint {owner} (region side)"
-        far_mac, region_mac = edge_link(builder, far_ns, far_link, region, link, what)
+        far_mac, region_mac = edge_link(builder, far_ns, far_link, region, link, what, mtu.INTERNET)
         # a gateway link's routes are the route tables' prefix-list routes; an endpoint's go to its service
         service = [] if kind == "gateway" else [f"{a}/32" for a in t.service_addresses[_endpoint(t, owner).service]]
         hop(builder, far_ns, far_link, REGION_HOP, region_mac, MAIN_TABLE, service, "the AWS region")
