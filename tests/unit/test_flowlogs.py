@@ -36,7 +36,7 @@ def packet(src: str, dst: str, l4, ip_id: int = 7, ttl: int = 64) -> bytes:
 
 
 def frames(*items: tuple[int, str, str, bytes]) -> dict[str, list[Frame]]:
-    return {"main": [Frame(ts, link, direction, data) for ts, link, direction, data in items]}
+    return {"main": [Frame(ts, link, direction, data, 1, len(data)) for ts, link, direction, data in items]}
 
 
 def by_eni(records: list[FlowLogRecord], eni) -> list[FlowLogRecord]:
