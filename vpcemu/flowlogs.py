@@ -20,8 +20,10 @@ needs an nft trace of every packet (probe/attribution.py does it for one probe);
 for all traffic and would share the routers' trace sets with concurrent probes.
 
 As on AWS, traffic to or from the router's own addresses (subnet +1, the Amazon DNS server at +2 and
-169.254.169.253) is not logged. Only IPv4 unicast is logged. `bytes` counts IP bytes (the IP total
-length), `packets` the frames seen on the link. Intervals are aligned to multiples of `interval`
+169.254.169.253) is not logged. Only IPv4 unicast is logged. As on AWS, `packets` and `bytes` count IP
+packets and their bytes as they cross the wire, even where the router's ENI links merge a flow's packets
+(GRO): a merged frame counts as the packets it stands for (Frame.segments), with each one's IP header
+(Frame.wire_bytes less each packet's Ethernet header). Intervals are aligned to multiples of `interval`
 seconds since the epoch; `start`/`end` are the seconds of a record's first and last packet.
 
 When a router's capture falls behind (heavy traffic fills its receive buffer), the kernel drops
@@ -55,7 +57,8 @@ FIELDS = ("version", "account-id", "interface-id", "srcaddr", "dstaddr", "srcpor
           "packets", "bytes", "start", "end", "action", "log-status")
 HEADER = " ".join(FIELDS)
 MATCH_WINDOW_NS = 100_000_000       # forwarding takes microseconds; 100 ms is plenty and still short
-SNAPLEN = 14 + 60 + 8               # Ethernet, the longest IPv4 header, the transport header's first 8 bytes
+ETHERNET_HEADER = 14
+SNAPLEN = ETHERNET_HEADER + 60 + 8     # Ethernet, the longest IPv4 header, the transport header's first 8 bytes
 _PORTS = {6, 17, 132}               # TCP, UDP, SCTP: the first 4 transport bytes are the ports
 
 
@@ -126,7 +129,8 @@ class _Packet(NamedTuple):
     protocol: int
     srcport: int
     dstport: int
-    size: int
+    segments: int            # IP packets on the wire (more than 1: merged by GRO)
+    size: int                # their IP bytes
     identity: bytes          # what the router leaves unchanged: all of the IP header but TTL and checksum …
 
 
@@ -149,7 +153,8 @@ def _parse(frame: Frame) -> _Packet | None:
     # … and the transport header's first 8 bytes (ports and sequence number, ICMP type, id and sequence)
     identity = ip[0:8] + ip[9:10] + ip[12:20] + transport
     return _Packet(frame.ts_ns, frame.ifname, frame.direction, socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(dst),
-                   protocol, srcport, dstport, int.from_bytes(ip[2:4]), identity)
+                   protocol, srcport, dstport, frame.segments, frame.wire_bytes - ETHERNET_HEADER * frame.segments,
+                   identity)
 
 
 def _forwarded(packets: Sequence[_Packet]) -> set[int]:
@@ -208,7 +213,7 @@ def aggregate(frames_by_router: Mapping[str, Sequence[Frame]], routers: Mapping[
                 continue
             key = (p.ts_ns // width, eni, p.src, p.dst, p.srcport, p.dstport, p.protocol, action)
             flow = flows.setdefault(key, [0, 0, p.ts_ns, p.ts_ns])
-            flow[0] += 1
+            flow[0] += p.segments
             flow[1] += p.size
             flow[3] = p.ts_ns
         skipped: dict[int, tuple[int, int]] = {}          # interval → (first, last ns) of its losses

@@ -1,14 +1,34 @@
 """Real client programs the kernel tests run inside lab namespaces (with `vpcemu exec`'s environment)."""
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import json
 import socket
+import struct
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
 
 from vpcemu.kernel.netns import run_in_netns
+
+GTXCSUM, GGRO, SGRO = 0x16, 0x2B, 0x2C       # ethtool commands on a struct ethtool_value
+
+
+def ethtool(ns: str, ifname: str, cmd: int, data: int = 0) -> int:
+    """An ethtool_value command (get: the value; set: `data`) on `ifname` in `ns`, written independently of the
+    modules under test."""
+
+    def body() -> int:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            value = ctypes.create_string_buffer(struct.pack("II", cmd, data))
+            req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(40, b"\0")
+            fcntl.ioctl(sock, 0x8946, req)
+            return struct.unpack("II", value.raw[:8])[1]
+
+    return run_in_netns(ns, body)
+
 
 WHOAMI = r"""
 import json, sys, urllib.request

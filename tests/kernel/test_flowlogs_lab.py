@@ -4,16 +4,21 @@ connection from the internet refused at the receiver."""
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from vpcemu.cli import app
-from vpcemu.flowlogs import HEADER, FlowLogCollector
+from vpcemu.flowlogs import HEADER, SNAPLEN, FlowLogCollector
+from vpcemu.kernel.capture import Capture
 from vpcemu.kernel.netns import run_in_netns
 from vpcemu.lab import Lab
 from vpcemu.load import load_text
+from vpcemu.plan import names
 
 from kernel_clients import _connects as connects, http_server   # connects: one SYN, 0.2 s
 
@@ -81,6 +86,96 @@ def test_ping_http_and_a_refused_port_as_flow_log_records(lab):
         fields = r.line().split()
         assert fields[:3] == ["2", "123456789012", r.interface_id] and fields[-1] == "OK" and len(fields) == 14
         assert r.start <= r.end
+
+
+BULK = 32 << 20
+SINK = r"""
+import socket, sys
+with socket.create_server((sys.argv[1], int(sys.argv[2]))) as server:
+    print("listening", flush=True)
+    conn, _ = server.accept()
+    left = int(sys.argv[3])
+    while left:
+        left -= len(conn.recv(min(left, 1 << 20)))
+    conn.close()
+"""
+# the sender closes last, so its FIN is the last segment it sends: its counter is read after it
+SENDER = r"""
+import socket, sys
+def segments():
+    lines = [l.split() for l in open("/proc/net/snmp") if l.startswith("Tcp:")]
+    tcp = dict(zip(lines[0], lines[1]))
+    return int(tcp["OutSegs"]) + int(tcp["RetransSegs"])
+before = segments()
+with socket.create_connection((sys.argv[1], int(sys.argv[2]))) as s:
+    s.sendall(bytes(int(sys.argv[3])))
+    assert s.recv(1) == b""
+print(segments() - before)
+"""
+
+
+def sent_on(ns: str, ifname: str) -> socket.socket:
+    """An AF_PACKET socket, written independently of the module under test, that queues the first bytes of every
+    frame `ifname` sends in `ns` (after GSO: one per packet on the wire), with room for all of a bulk transfer."""
+
+    def make() -> socket.socket:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        sock.setsockopt(socket.SOL_SOCKET, 33, 512 << 20)                   # SO_RCVBUFFORCE
+        sock.bind((ifname, 0x0003))
+        return sock
+
+    return run_in_netns(ns, make)
+
+
+def drained(sock: socket.socket) -> list[bytes]:
+    """The first 64 bytes of each outgoing frame queued, once the kernel says it dropped none."""
+    sock.setblocking(False)
+    frames = []
+    while True:
+        try:
+            data, _, _, addr = sock.recvmsg(64)
+        except BlockingIOError:
+            break
+        if addr[2] == socket.PACKET_OUTGOING:
+            frames.append(data)
+    assert struct.unpack("II", sock.getsockopt(263, 6, 8))[1] == 0             # PACKET_STATISTICS: no drops
+    return frames
+
+
+def test_a_bulk_transfer_merged_by_gro_is_logged_as_the_packets_and_bytes_on_the_wire(lab):
+    """The router's ENI links merge a flow's packets (GRO): the flow log still counts each TCP segment the
+    sender sent (its kernel's TCP counters, retransmissions included) and each one's IP bytes (as its link sent
+    them), on both ENIs."""
+    client_eni, server_eni = eni_id(lab, "client"), eni_id(lab, "server")
+    rtr = names.router_ns(lab.name, "main")
+    client_link = names.router_link(lab.topology.network_interface(client_eni))
+    sink = subprocess.Popen(lab.exec_argv("server", [sys.executable, "-c", SINK, SERVER, "80", str(BULK)]),
+                            stdout=subprocess.PIPE, text=True)
+    on_wire = sent_on(lab.namespace_of("client"), "eth0")
+    try:
+        assert sink.stdout.readline() == "listening\n"
+        with Capture(rtr, client_link, snaplen=SNAPLEN) as seen, FlowLogCollector(lab, interval=60) as logs:
+            sent = lab.exec("client", [sys.executable, "-c", SENDER, SERVER, "80", str(BULK)], check=True, timeout=60)
+        assert sink.wait(timeout=10) == 0
+        frames = drained(on_wire)
+    finally:
+        on_wire.close()
+        sink.kill()
+        sink.wait()
+    segments = int(sent.stdout)
+    assert len(frames) == segments > BULK // 9001           # the link sent this connection's segments only
+    assert all(f[12:14] == b"\x08\x00" and f[23] == 6 for f in frames)
+    ip_bytes = sum(int.from_bytes(f[16:18]) for f in frames)
+    assert ip_bytes > BULK
+    # GRO engaged: frames from the client larger than any packet its 9001-byte MTU lets it send
+    assert max(int.from_bytes(f.data[16:18]) for f in seen.frames() if f.direction == "in") > 9001
+    assert logs.lost_frames == 0
+    records = logs.records()
+    for eni in (client_eni, server_eni):
+        flow = [r for r in records if (r.interface_id, r.srcaddr, r.dstaddr, r.dstport) == (eni, CLIENT, SERVER, 80)]
+        assert {r.action for r in flow} == {"ACCEPT"}
+        assert sum(r.packets for r in flow) == segments
+        assert sum(r.bytes for r in flow) == ip_bytes
 
 
 def test_the_cli_writes_the_header_and_a_record_per_line(lab, tmp_path):

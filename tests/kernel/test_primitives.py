@@ -6,9 +6,7 @@ Namespaces, sysctls, checksum offload and ownership marks go through the build's
 """
 from __future__ import annotations
 
-import ctypes
 import errno
-import fcntl
 import os
 import signal
 import socket
@@ -19,6 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from pyroute2 import IPRoute
 
+from kernel_clients import GGRO, GTXCSUM, ethtool
 from kernel_namespaces import Namespaces
 from vpcemu.errors import KernelError
 from vpcemu.kernel import apply
@@ -112,19 +111,6 @@ def is_icmp(frame: Frame, icmp_type: int, src: str) -> bool:
     data = frame.data
     return (data[12:14] == b"\x08\x00" and data[23] == socket.IPPROTO_ICMP
             and socket.inet_ntoa(data[26:30]) == src and data[14 + (data[14] & 0x0F) * 4] == icmp_type)
-
-
-def tx_checksum(ns: str, ifname: str) -> int:
-    """ETHTOOL_GTXCSUM, written independently of the module under test."""
-
-    def body() -> int:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            value = ctypes.create_string_buffer(struct.pack("II", 0x16, 0))
-            req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(40, b"\0")
-            fcntl.ioctl(sock, 0x8946, req)
-            return struct.unpack("II", value.raw[:8])[1]
-
-    return run_in_netns(ns, body)
 
 
 def write_sysctls(ns: str, values: dict) -> None:
@@ -235,11 +221,23 @@ def test_disable_tx_checksum(make_ns: MakeNs) -> None:
     name = make_ns("csum")
     with open_iproute(name) as ipr:
         ipr.link("add", ifname="vpkt0", kind="veth", peer={"ifname": "vpkt1"})
-    assert tx_checksum(name, "vpkt0") == 1 and tx_checksum(name, "vpkt1") == 1
+    assert ethtool(name, "vpkt0", GTXCSUM) == 1 and ethtool(name, "vpkt1", GTXCSUM) == 1
     disable_tx_checksum(name, ["vpkt0", "vpkt1"])
-    assert tx_checksum(name, "vpkt0") == 0 and tx_checksum(name, "vpkt1") == 0
+    assert ethtool(name, "vpkt0", GTXCSUM) == 0 and ethtool(name, "vpkt1", GTXCSUM) == 0
     with pytest.raises(KernelError) as info:
         disable_tx_checksum(name, ["nosuchdev"])
+    assert info.value.errno == errno.ENODEV
+
+
+def test_gro_on_one_end_only(make_ns: MakeNs) -> None:
+    name = make_ns("gro")
+    with open_iproute(name) as ipr:
+        ipr.link("add", ifname="vpkt0", kind="veth", peer={"ifname": "vpkt1"})
+    assert ethtool(name, "vpkt0", GGRO) == 0 and ethtool(name, "vpkt1", GGRO) == 0     # veth's default
+    apply.apply_config(Plan("vpkt", (name,), gro_on=((name, "vpkt0"),)))
+    assert ethtool(name, "vpkt0", GGRO) == 1 and ethtool(name, "vpkt1", GGRO) == 0
+    with pytest.raises(KernelError) as info:
+        apply.apply_config(Plan("vpkt", (name,), gro_on=((name, "nosuchdev"),)))
     assert info.value.errno == errno.ENODEV
 
 

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
+from kernel_clients import GGRO, SGRO, ethtool
 from vpcemu import Lab, load_text
 from vpcemu.cli import app as cli
 from vpcemu.errors import KernelError
@@ -173,6 +174,18 @@ def test_each_kind_of_damage_is_named_then_repaired_and_packets_agree_again(lab)
     assert set(found) <= set(fixed)
     assert f"{app}: address 10.0.2.100/24 on eth1 is missing" in fixed
     assert lab.differences() == []
+    probes_agree(lab)
+
+
+def test_gro_turned_off_on_an_eni_link_is_named_and_turned_on_again(lab):
+    rtr = names.router_ns(lab.name, "main")
+    link = names.router_link(primary(lab, "app"))
+    assert ethtool(rtr, link, GGRO) == 1
+    ethtool(rtr, link, SGRO, 0)
+    assert ethtool(rtr, link, GGRO) == 0
+    assert lab.differences() == [f"{rtr}: GRO is off for {link}"]
+    assert lab.repair() == [f"{rtr}: GRO is off for {link}"]
+    assert ethtool(rtr, link, GGRO) == 1
     probes_agree(lab)
 
 

@@ -36,7 +36,7 @@ def packet(src: str, dst: str, l4, ip_id: int = 7, ttl: int = 64) -> bytes:
 
 
 def frames(*items: tuple[int, str, str, bytes]) -> dict[str, list[Frame]]:
-    return {"main": [Frame(ts, link, direction, data) for ts, link, direction, data in items]}
+    return {"main": [Frame(ts, link, direction, data, 1, len(data)) for ts, link, direction, data in items]}
 
 
 def by_eni(records: list[FlowLogRecord], eni) -> list[FlowLogRecord]:
@@ -150,3 +150,13 @@ def test_a_capture_loss_leaves_unanswered_packets_unjudged_and_skipdata_for_ever
         f"2 123456789012 {SERVER.id} - - - - - - - 1700000010 1700000010 - SKIPDATA",
         f"2 123456789012 {CLIENT.id} 10.0.1.10 10.0.1.20 40004 22 6 1 40 1700000015 1700000015 REJECT OK"])
     assert records[0].to_dict()["srcaddr"] is None
+
+
+def test_a_frame_merged_by_gro_counts_as_the_packets_and_bytes_it_stands_for():
+    """Three 1,000-byte TCP segments merged into one frame, forwarded as one: 3 packets of 1,040 IP bytes."""
+    merged = packet("10.0.1.10", "10.0.1.20", TCP(sport=40000, dport=80, flags="A") / (b"x" * 3000))
+    wire = 3 * (14 + 20 + 20 + 1000)
+    records = aggregate({"main": [Frame(T0, C_LINK, "in", merged, 3, wire),
+                                 Frame(T0 + 20_000, S_LINK, "out", merged, 3, wire)]}, ROUTERS)
+    assert [(r.interface_id, r.packets, r.bytes, r.action) for r in records] == sorted(
+        [(CLIENT.id, 3, 3 * 1040, "ACCEPT"), (SERVER.id, 3, 3 * 1040, "ACCEPT")])

@@ -60,29 +60,33 @@ ANSWERS = {
 }
 
 
+def frame(direction: str, data: bytes) -> Frame:
+    return Frame(0, "eth0", direction, data, 1, len(data))
+
+
 @pytest.mark.parametrize("answer", list(ANSWERS))
 def test_answers_are_read_as_scapy_reads_them(answer):
     data = ether(ANSWERS[answer])
     assert packet.from_frame(data) is not None
     assert _header(packet.from_frame(data)) == scapy_header(data)
     matcher = _Matcher("tcp", "10.0.0.10", "10.0.1.10", 8080, 40000, TOKEN)
-    assert matcher.answer(Frame(0, "eth0", "in", data)) == answer
+    assert matcher.answer(frame("in", data)) == answer
 
 
 def test_udp_and_icmp_answers():
     udp = _Matcher("udp", "10.0.0.10", "10.0.1.10", 53, 40000, TOKEN)
     probe = IP(src="10.0.0.10", dst="10.0.1.10") / UDP(sport=40000, dport=53) / TOKEN
     unreachable = IP(src="10.0.1.10", dst="10.0.0.10") / ICMP(type=3, code=3) / IPerror(bytes(probe))
-    assert udp.answer(Frame(0, "eth0", "in", ether(unreachable))) == "port-unreachable"
+    assert udp.answer(frame("in", ether(unreachable))) == "port-unreachable"
     assert packet.from_frame(ether(unreachable)).quoted.sport == UDPerror(bytes(probe)[20:]).sport == 40000
     reply = IP(src="10.0.1.10", dst="10.0.0.10") / UDP(sport=53, dport=40000) / b"x"
-    assert udp.answer(Frame(0, "eth0", "in", ether(reply))) == "udp-reply"
-    assert udp.answer(Frame(0, "eth0", "out", ether(reply))) is None            # only what reaches the source
+    assert udp.answer(frame("in", ether(reply))) == "udp-reply"
+    assert udp.answer(frame("out", ether(reply))) is None            # only what reaches the source
     icmp = _Matcher("icmp", "10.0.0.10", "10.0.1.10", None, 40000, TOKEN)
     echo = IP(src="10.0.1.10", dst="10.0.0.10") / ICMP(type=0, id=40000, seq=1) / TOKEN
-    assert icmp.answer(Frame(0, "eth0", "in", ether(echo))) == "echo-reply"
+    assert icmp.answer(frame("in", ether(echo))) == "echo-reply"
     other = IP(src="10.0.1.10", dst="10.0.0.10") / ICMP(type=0, id=40000, seq=1) / b"someone else's"
-    assert icmp.answer(Frame(0, "eth0", "in", ether(other))) is None
+    assert icmp.answer(frame("in", ether(other))) is None
     arp = bytes(Ether(type=0x0806)) + b"\0" * 28
     assert packet.from_frame(arp) is None
     assert _header(packet.from_frame(ether(echo))) == scapy_header(ether(echo))

@@ -75,3 +75,11 @@ def test_every_private_ip_has_a_route_and_a_permanent_neighbour(plan):
 def test_forwarding_instance_forwards(plan):
     assert plan.sysctls["p-i-fw"]["net/ipv4/ip_forward"] == "1"
     assert "net/ipv4/ip_forward" not in plan.sysctls.get("p-i-a1", {})
+
+
+def test_gro_merges_what_each_eni_sends_at_the_router_end_of_its_link_only(plan):
+    """The router end of every ENI's veth receives what the ENI sends: GRO there, on no other link."""
+    eni_links = [v for v in plan.veths if v.owner.startswith("eni-")]
+    assert len(eni_links) == 2
+    assert sorted(plan.gro_on) == sorted((v.namespace, v.ifname) for v in eni_links)
+    assert {ns for ns, _ in plan.gro_on} == {"p-vpc-main"}

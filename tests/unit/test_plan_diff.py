@@ -46,6 +46,7 @@ class Kernel:
         self.namespaces = set(plan.namespaces)
         self.addresses = {(a.namespace, a.ifname, a.address, a.prefixlen) for a in plan.addresses}
         self.up = set(plan.links_up)
+        self.gro = set(plan.gro_on)
         self.routes = {(r.namespace, r.table, r.destination): _plain(r) for r in plan.routes}
         self.rules = {_plain(r) for r in plan.rules}
         self.neighbours = {(n.namespace, n.ifname, n.address): n.mac for n in plan.neighbours}
@@ -53,13 +54,14 @@ class Kernel:
         self.nft = dict(plan.nft)
 
     def state(self, routers=()):
-        return (self.links, self.namespaces, self.addresses, self.up, self.routes, self.rules, self.neighbours,
-                self.sysctls, {ns: t for ns, t in self.nft.items() if ns not in routers})
+        return (self.links, self.namespaces, self.addresses, self.up, self.gro, self.routes, self.rules,
+                self.neighbours, self.sysctls, {ns: t for ns, t in self.nft.items() if ns not in routers})
 
     def _drop_link(self, ns, ifname):
         """What goes with a link leaving `ns`: what is on it there, and its per-link sysctls."""
         del self.links[(ns, ifname)]
         self.up.discard((ns, ifname))
+        self.gro.discard((ns, ifname))          # a moved link keeps it in fact: the model asks more of the diff
         self.addresses = {a for a in self.addresses if a[:2] != (ns, ifname)}
         self.routes = {k: r for k, r in self.routes.items() if (r.namespace, r.ifname) != (ns, ifname)}
         self.neighbours = {k: m for k, m in self.neighbours.items() if k[:2] != (ns, ifname)}
@@ -95,6 +97,7 @@ class Kernel:
                 assert (a.namespace, a.ifname) in self.links or a.ifname == "lo"
                 self.addresses.add((a.namespace, a.ifname, a.address, a.prefixlen))
             self.up |= set(c.links_up)
+            self.gro |= set(c.gro_on)
             for r in c.routes:
                 assert r.ifname is None or r.type != "unicast" or (r.namespace, r.ifname) in self.links
                 self.routes[(r.namespace, r.table, r.destination)] = _plain(r)
@@ -122,6 +125,7 @@ class Kernel:
                 self._drop_link(*key)
             self.addresses = {a for a in self.addresses if a[0] != ns}
             self.up = {u for u in self.up if u[0] != ns}
+            self.gro = {g for g in self.gro if g[0] != ns}
             self.routes = {k: r for k, r in self.routes.items() if k[0] != ns}
             self.rules = {r for r in self.rules if r.namespace != ns}
             self.sysctls = {k: v for k, v in self.sysctls.items() if k[0] != ns}
@@ -185,6 +189,7 @@ def test_an_eni_created_and_attached_is_a_new_veth_and_goes_again(topo):
     made = eni.attached(eni.created(topo, "extra", "app", ["10.0.1.200"]), "extra", "standby", 1)
     forward, back = _both_ways(topo, made)
     assert len(forward.veths) == 1 and len(back.unlink) == 1
+    assert forward.config.gro_on == ((forward.veths[0].namespace, forward.veths[0].ifname),)     # the router end
     addresses, routes, rules, _ = back.delete["u-i-standby"]
     assert not addresses and not routes and [r.source for r in rules] == ["10.0.1.200/32"]    # the link took its own
 

@@ -438,6 +438,6 @@ def restore_links(lab: Lab, by_router: dict[str, list[str]]) -> None:
         set_links(ns, links, up=True)
         wanted = set(links)
         apply_config(replace(plan, namespaces=(ns,), addresses=(), links_up=(), rules=(), sysctls={}, nft={},
-                             tx_checksum_off=(), files={},
+                             tx_checksum_off=(), gro_on=(), files={},
                              routes=tuple(r for r in plan.routes if r.namespace == ns and r.ifname in wanted),
                              neighbours=tuple(n for n in plan.neighbours if n.namespace == ns and n.ifname in wanted)))

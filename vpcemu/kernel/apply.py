@@ -204,7 +204,7 @@ def apply_config(plan: Plan) -> None:
     """Addresses, links up, sysctls, routes, rules, neighbours: per namespace, in dependency order.
     Applying it again changes nothing and is no error: addresses, routes and neighbours are replaced,
     and a rule add the kernel refuses as existing found an identical rule (it compares every field)."""
-    addresses, links_up, routes, rules, neighbours, tx_off = (defaultdict(list) for _ in range(6))
+    addresses, links_up, routes, rules, neighbours, tx_off, gro_on = (defaultdict(list) for _ in range(7))
     for a in plan.addresses:
         addresses[a.namespace].append(a)
     for ns, ifname in plan.links_up:
@@ -217,10 +217,13 @@ def apply_config(plan: Plan) -> None:
         neighbours[n.namespace].append(n)
     for ns, ifname in plan.tx_checksum_off:
         tx_off[ns].append(ifname)
+    for ns, ifname in plan.gro_on:
+        gro_on[ns].append(ifname)
 
     def configure(ns: str) -> None:
         sysctls = plan.sysctls.get(ns)
-        if not (addresses[ns] or links_up[ns] or routes[ns] or rules[ns] or neighbours[ns] or tx_off[ns] or sysctls):
+        if not (addresses[ns] or links_up[ns] or routes[ns] or rules[ns] or neighbours[ns] or tx_off[ns] or gro_on[ns]
+                or sysctls):
             return
         netns.enter_netns(ns)
         with Rtnl(ns) as sock:
@@ -244,6 +247,8 @@ def apply_config(plan: Plan) -> None:
                 netns.write_sysctls_here(ns, sysctls)
             if tx_off[ns]:
                 netns.disable_tx_checksum(ns, tx_off[ns], sock.sock)
+            if gro_on[ns]:
+                netns.enable_gro(ns, gro_on[ns], sock.sock)
             for r in routes[ns]:
                 oif = index(r.ifname) if r.type == "unicast" and r.ifname else None
                 sock.request(RTM_NEWROUTE, REPLACE, rtnl.route(r, oif), "route add",

@@ -31,7 +31,14 @@ _TRACE_RCVBUF = 64 << 20        # bytes the kernel may queue for a trace reader 
 _SO_ATTACH_FILTER = 26
 _BPF_RET_K = 0x06
 _SOL_PACKET = 263
+_PACKET_AUXDATA = 8
 _PACKET_STATISTICS = 6
+_PACKET_VNET_HDR = 15
+# struct virtio_net_hdr {u8 flags; u8 gso_type; u16 hdr_len; u16 gso_size; u16 csum_start; u16 csum_offset}
+_VNET_HDR = struct.Struct("=BBHHHH")
+_GSO_TCPV4, _GSO_TCPV6, _GSO_UDP_L4, _GSO_ECN = 1, 4, 5, 0x80
+_AUXDATA_LEN = struct.Struct("=II")          # struct tpacket_auxdata's first fields: tp_status, tp_len
+_ANCILLARY = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20)      # timestamp, auxdata
 _NETLINK_NETFILTER = 12
 _NFNLGRP_NFTRACE = 9
 _NFT_MSG_TRACE = (10 << 8) | 17  # NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_TRACE
@@ -167,11 +174,46 @@ class Frame(NamedTuple):
     ts_ns: int  # kernel receive time, CLOCK_REALTIME
     ifname: str
     direction: str  # "out" for frames the namespace sent, "in" otherwise
-    data: bytes
+    data: bytes     # the frame's first bytes (all of them up to the capture's snaplen)
+    segments: int   # packets on the wire: more than 1 for a frame GRO merged (or GSO not yet split)
+    wire_bytes: int     # the bytes of those packets' frames, each with its own headers
+
+
+def wire_packets(data: bytes, length: int, vnet_header: bytes) -> tuple[int, int]:
+    """(packets, bytes) on the wire of a frame of `length` bytes that starts with `data`, as the packets
+    were before GRO merged them (or will be once GSO splits them): `vnet_header` (struct virtio_net_hdr, as
+    PACKET_VNET_HDR gives it) says the frame's segment size. Every segment carries the frame's headers
+    (Ethernet, IP, TCP or UDP), counted here from the frame itself: the kernel's hdr_len is only a hint
+    (the frame's linear part) and is used only for a kind of segment not parsed here."""
+    _, gso_type, hint, gso_size, _, _ = _VNET_HDR.unpack(vnet_header)
+    if gso_type == 0 or gso_size == 0:
+        return 1, length
+    headers = _headers(data, gso_type & ~_GSO_ECN) or hint
+    segments = -(-(length - headers) // gso_size)
+    return segments, length + (segments - 1) * headers
+
+
+def _headers(data: bytes, gso_type: int) -> int | None:
+    """Bytes of Ethernet, IP and transport header at the start of `data`; None if not TCP/UDP over IP."""
+    ethertype = data[12:14]
+    if ethertype == b"\x08\x00" and len(data) > 14:
+        l4 = 14 + (data[14] & 0x0F) * 4
+    elif ethertype == b"\x86\xdd":
+        l4 = 14 + 40
+    else:
+        return None
+    if gso_type in (_GSO_TCPV4, _GSO_TCPV6) and len(data) > l4 + 12:
+        return l4 + (data[l4 + 12] >> 4) * 4
+    if gso_type == _GSO_UDP_L4:
+        return l4 + 8
+    return None
 
 
 class Capture(_NsReader[Frame]):
     """Every frame seen on `ifname` (or on all interfaces if None) in namespace `ns`, from now on.
+
+    A link with GRO on (the VPC routers' ENI links) hands the capture the packets of one flow merged into
+    one frame: each frame says how many packets, and how many bytes, it stands for on the wire.
 
     `snaplen` keeps only each frame's first bytes (headers), trimmed by the kernel before queueing, so
     the receive buffer holds many more frames. Frames the kernel dropped because the buffer was full
@@ -191,6 +233,8 @@ class Capture(_NsReader[Frame]):
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)  # full buffer = silent drops
                 sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                sock.setsockopt(_SOL_PACKET, _PACKET_VNET_HDR, 1)     # each frame's segment size, first
+                sock.setsockopt(_SOL_PACKET, _PACKET_AUXDATA, 1)      # each frame's length before snaplen
                 if snaplen < 65536:
                     # a one-instruction classic BPF program `ret #snaplen`: the kernel queues only that much
                     insn = struct.pack("HBBI", _BPF_RET_K, 0, 0, snaplen)
@@ -211,7 +255,7 @@ class Capture(_NsReader[Frame]):
         frames = []
         while True:
             try:
-                data, anc, _, addr = self._sock.recvmsg(self.snaplen, 64)
+                data, anc, _, addr = self._sock.recvmsg(_VNET_HDR.size + self.snaplen, _ANCILLARY)
             except BlockingIOError:
                 self._count_losses()
                 return frames
@@ -221,13 +265,17 @@ class Capture(_NsReader[Frame]):
                     continue
                 raise
             ts = time.time_ns()
+            vnet, data = data[:_VNET_HDR.size], data[_VNET_HDR.size:]
+            length = len(data)
             for level, kind, value in anc:
                 if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
                     sec, nsec = struct.unpack("qq", value[:16])
                     ts = sec * 1_000_000_000 + nsec
+                elif level == _SOL_PACKET and kind == _PACKET_AUXDATA:
+                    length = _AUXDATA_LEN.unpack_from(value)[1]
             # CPython names addr[0] by SIOCGIFNAME on this socket, i.e. in the capture's namespace.
             direction = "out" if addr[2] == socket.PACKET_OUTGOING else "in"
-            frames.append(Frame(ts, addr[0], direction, data))
+            frames.append(Frame(ts, addr[0], direction, data, *wire_packets(data, length, vnet)))
 
     def _count_losses(self) -> None:
         now = time.time_ns()

@@ -39,6 +39,8 @@ _MNT_DETACH = 2
 _SIOCETHTOOL = 0x8946
 _ETHTOOL_GTXCSUM = 0x16
 _ETHTOOL_STXCSUM = 0x17
+_ETHTOOL_GGRO = 0x2B
+_ETHTOOL_SGRO = 0x2C
 _IFREQ_SIZE = 40
 _KILL_TIMEOUT_S = 5.0
 
@@ -283,32 +285,41 @@ def write_sysctls_here(name: str, values: dict[str, str | int]) -> None:
         raise KernelError("sysctl", name, key, exc.errno, exc.strerror or str(exc)) from None
 
 
+def _ethtool(name: str, ifname: str, sock: socket.socket, cmd: int, data: int = 0) -> int:
+    """One ethtool_value command on `ifname` (`sock`: any socket made in namespace `name`, through which the
+    device ioctls reach that namespace's interfaces); the value the kernel answers."""
+    # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
+    value = ctypes.create_string_buffer(struct.pack("II", cmd, data))
+    req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
+    try:
+        fcntl.ioctl(sock, _SIOCETHTOOL, req)
+    except OSError as exc:
+        raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
+    return struct.unpack("II", value.raw[:8])[1]
+
+
 def disable_tx_checksum(name: str, ifnames: list[str], sock: socket.socket) -> None:
     """Turn off TX checksum offload so captured frames carry real L4 checksums; `sock` is any socket
-    made in namespace `name` (the device ioctls reach that namespace's interfaces through it)."""
+    made in namespace `name`."""
     for ifname in ifnames:
-        # struct ifreq whose ifr_data points at a struct ethtool_value {cmd, data}.
-        value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_STXCSUM, 0))
-        req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
-        try:
-            fcntl.ioctl(sock, _SIOCETHTOOL, req)
-        except OSError as exc:
-            raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
+        _ethtool(name, ifname, sock, _ETHTOOL_STXCSUM, 0)
 
 
 def tx_checksum_on(name: str, ifnames: list[str], sock: socket.socket) -> set[str]:
     """Which of `ifnames` have TX checksum offload on (`sock`: any socket made in namespace `name`)."""
-    on = set()
+    return {ifname for ifname in ifnames if _ethtool(name, ifname, sock, _ETHTOOL_GTXCSUM)}
+
+
+def enable_gro(name: str, ifnames: list[str], sock: socket.socket) -> None:
+    """Turn on generic receive offload: a veth end then merges the packets of one flow it receives into one
+    (`sock`: any socket made in namespace `name`)."""
     for ifname in ifnames:
-        value = ctypes.create_string_buffer(struct.pack("II", _ETHTOOL_GTXCSUM, 0))
-        req = struct.pack("16sP", ifname.encode(), ctypes.addressof(value)).ljust(_IFREQ_SIZE, b"\0")
-        try:
-            fcntl.ioctl(sock, _SIOCETHTOOL, req)
-        except OSError as exc:
-            raise KernelError("ethtool", name, ifname, exc.errno, exc.strerror or str(exc)) from None
-        if struct.unpack("II", value.raw[:8])[1]:
-            on.add(ifname)
-    return on
+        _ethtool(name, ifname, sock, _ETHTOOL_SGRO, 1)
+
+
+def gro_off(name: str, ifnames: list[str], sock: socket.socket) -> set[str]:
+    """Which of `ifnames` have generic receive offload off (`sock`: any socket made in namespace `name`)."""
+    return {ifname for ifname in ifnames if not _ethtool(name, ifname, sock, _ETHTOOL_GGRO)}
 
 
 def _netns_of(pid: int) -> tuple[int, int] | None:

@@ -91,6 +91,7 @@ class _Share:
     rules: list[RuleEntry] = field(default_factory=list)
     neighbours: list[Neighbour] = field(default_factory=list)
     tx_off: list[str] = field(default_factory=list)
+    gro_on: list[str] = field(default_factory=list)
 
 
 def _shares(plan: Plan) -> dict[str, _Share]:
@@ -107,6 +108,8 @@ def _shares(plan: Plan) -> dict[str, _Share]:
         shares[n.namespace].neighbours.append(n)
     for ns, ifname in plan.tx_checksum_off:
         shares[ns].tx_off.append(ifname)
+    for ns, ifname in plan.gro_on:
+        shares[ns].gro_on.append(ifname)
     return shares
 
 
@@ -122,6 +125,7 @@ class _Seen:
     neighbours: list[rtnl.NeighbourState]
     sysctls: dict[str, str | None]            # planned key → its value (None: no such file, its link is gone)
     tx_on: set[str]                           # planned checksum-off links that have it on
+    gro_off: set[str]                         # planned GRO links that have it off
     nft: str | None                           # the lab's table as nft lists it; None: none there
 
     def __post_init__(self) -> None:
@@ -142,6 +146,7 @@ def _observe(plan: Plan, shares: dict[str, _Share], namespaces: list[str]) -> di
             item = _Seen(links, sock.addresses(), sock.routes(), sock.rules(), sock.neighbours(),
                          {key: _read_sysctl(ns, key) for key in sysctls.get(ns, {})},
                          netns.tx_checksum_on(ns, [i for i in shares[ns].tx_off if i in present], sock.sock),
+                         netns.gro_off(ns, [i for i in shares[ns].gro_on if i in present], sock.sock),
                          nft_table_listing(ns, "ip", TABLE) if ns in plan.nft else None)
         with lock:
             seen[ns] = item
@@ -182,6 +187,7 @@ class _Findings:
     neighbours: list[Neighbour] = field(default_factory=list)
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)
     tx_off: list[tuple[str, str]] = field(default_factory=list)
+    gro_on: list[tuple[str, str]] = field(default_factory=list)
     # per namespace, requests sent as they are, (message type, body, operation, object): deletes of what is
     # not planned, planned MTUs
     requests: dict[str, list[tuple[int, bytes, str, str]]] = field(default_factory=lambda: defaultdict(list))
@@ -330,6 +336,9 @@ class _Findings:
         for ifname in sorted(item.tx_on):
             say(f"{ns}: TX checksum offload is on for {ifname}")
             self.tx_off.append((ns, ifname))
+        for ifname in sorted(item.gro_off):
+            say(f"{ns}: GRO is off for {ifname}")
+            self.gro_on.append((ns, ifname))
 
         wanted_routes = {(r.table, _cidr(r.destination)): r for r in share.routes}
         kernel_routes: dict[tuple[int, str], rtnl.RouteState] = {}
@@ -463,11 +472,12 @@ class _Findings:
         namespaces = tuple(dict.fromkeys(
             [a.namespace for a in self.addresses] + [ns for ns, _ in self.links_up] + [r.namespace for r in self.routes]
             + [r.namespace for r in self.rules] + [n.namespace for n in self.neighbours] + list(self.sysctls)
-            + [ns for ns, _ in self.tx_off]))
+            + [ns for ns, _ in self.tx_off] + [ns for ns, _ in self.gro_on]))
         if namespaces:
             apply_config(Plan(plan.lab, namespaces, addresses=tuple(self.addresses), links_up=tuple(self.links_up),
                               routes=tuple(self.routes), rules=tuple(self.rules), neighbours=tuple(self.neighbours),
-                              sysctls=self.sysctls, tx_checksum_off=tuple(self.tx_off)))
+                              sysctls=self.sysctls, tx_checksum_off=tuple(self.tx_off),
+                              gro_on=tuple(self.gro_on)))
         work = list(self.requests.items()) + [(ns, []) for ns in self.marks if ns not in self.requests]
         if work:
             _for_each(work, self._send)

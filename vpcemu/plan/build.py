@@ -129,6 +129,7 @@ def network_interface(builder: PlanBuilder, vpc: Vpc, rtr: str, eni: NetworkInte
     rmac = router_mac(eni)
     builder.veth(Veth(rtr, link, rmac, ns, ifname, eni.mac_address, eni.id, network_interface_mtu(eni)))
     builder.link_up(rtr, link)
+    builder.gro_on(rtr, link)           # what the ENI sends, merged per flow: throughput through SGs and NACLs
     builder.sysctl(rtr, f"net/ipv4/conf/{link}/proxy_arp", 1)
     builder.sysctl(rtr, f"net/ipv4/neigh/{link}/proxy_delay", 0)
     for ip in eni.private_ip_addresses:

@@ -24,11 +24,13 @@ class PlanBuilder:
         self._sysctls: dict[str, dict[str, str]] = {}
         self._nft: dict[str, str] = {}
         self._tx_checksum_off: list[tuple[str, str]] = []
+        self._gro_on: list[tuple[str, str]] = []
 
     def result(self) -> Plan:
         return Plan(self.lab, tuple(self._namespaces), tuple(self._veths), tuple(self._addresses),
                     tuple(self._links_up), tuple(self._routes), tuple(self._rules), tuple(self._neighbours),
-                    self._sysctls, self._nft, tuple(self._tx_checksum_off))
+                    self._sysctls, self._nft, tuple(self._tx_checksum_off),
+                    tuple(self._gro_on))
 
     def namespace(self, namespace: str) -> None:
         self._namespaces.append(namespace)
@@ -62,3 +64,8 @@ class PlanBuilder:
     def tx_checksum_off(self, namespace: str, ifname: str) -> None:
         """A veth end whose sent packets captures check: full checksums, not offload's partial ones."""
         self._tx_checksum_off.append((namespace, ifname))
+
+    def gro_on(self, namespace: str, ifname: str) -> None:
+        """A veth end that merges the packets of one flow it receives (GRO), so the rules and conntrack of its
+        namespace judge a batch at a time; captures count the packets a merged frame stands for."""
+        self._gro_on.append((namespace, ifname))

@@ -124,10 +124,14 @@ def plan_diff(old: Plan, new: Plan, keep_nft: frozenset[str] = frozenset()) -> P
                 sysctls.setdefault(ns, {})[key] = value
     old_tx = set(old.tx_checksum_off)
     tx_off = tuple(x for x in new.tx_checksum_off if x in fresh or x not in old_tx)
+    old_gro = set(old.gro_on)
+    gro_on = tuple(x for x in new.gro_on if x in fresh or x not in old_gro)
     touched = (*(a.namespace for a in addresses), *(ns for ns, _ in links_up), *(r.namespace for r in routes),
-               *(r.namespace for r in rules), *(n.namespace for n in neighbours), *sysctls, *(ns for ns, _ in tx_off))
+               *(r.namespace for r in rules), *(n.namespace for n in neighbours), *sysctls, *(ns for ns, _ in tx_off),
+               *(ns for ns, _ in gro_on))
     config = Plan(new.lab, tuple(dict.fromkeys(touched)), addresses=addresses, links_up=links_up, routes=routes,
-                  rules=rules, neighbours=neighbours, sysctls=sysctls, tx_checksum_off=tx_off) if touched else None
+                  rules=rules, neighbours=neighbours, sysctls=sysctls, tx_checksum_off=tx_off,
+                  gro_on=gro_on) if touched else None
     delete: dict[str, tuple[list, list, list, list]] = {}
     for i, items in enumerate((dropped_addresses, dropped_routes, dropped_rules, dropped_neighbours)):
         for item in items:

@@ -76,6 +76,7 @@ class Plan:
     sysctls: dict[str, dict[str, str]] = field(default_factory=dict)     # namespace → {path: value}
     nft: dict[str, str] = field(default_factory=dict)                    # namespace → ruleset text
     tx_checksum_off: tuple[tuple[str, str], ...] = ()           # (namespace, ifname)
+    gro_on: tuple[tuple[str, str], ...] = ()                    # (namespace, ifname)
     files: dict[str, str] = field(default_factory=dict)                  # path → content
     symlinks: dict[str, str] = field(default_factory=dict)               # path → what it points to
 
