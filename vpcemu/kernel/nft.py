@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vpcemu.errors import KernelError
-from vpcemu.kernel.netns import enter_netns, run_in_netns, run_in_private_netns, start_in_netns
+from vpcemu.kernel.netns import run_in_netns, run_in_private_netns, start_in_netns
 
 _OUTPUT_STATELESS = 1 << 2  # NFT_CTX_OUTPUT_STATELESS in nftables/libnftables.h: no counter values
 _OUTPUT_HANDLE = 1 << 3  # NFT_CTX_OUTPUT_HANDLE
@@ -81,11 +81,11 @@ def nft_start(ns: str, text: str, json_output: bool = False, handles: bool = Fal
     flags = (_OUTPUT_JSON if json_output else 0) | (_OUTPUT_HANDLE if handles else 0)
     begun = threading.Event()
 
-    def body() -> tuple[int, str, str]:
+    def body() -> str:
         try:
             with Nft(flags) as nft:
                 begun.set()
-                return nft.run(text)
+                return _checked("nft", ns, *nft.run(text))
         finally:
             begun.set()
 
@@ -99,12 +99,9 @@ def nft_start(ns: str, text: str, json_output: bool = False, handles: bool = Fal
 
     def result() -> str:
         try:
-            rc, out, err = running()
+            return running()
         finally:
             _lock.release()
-        if rc != 0:
-            raise KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
-        return out
 
     return result
 
@@ -116,24 +113,25 @@ def nft_run_each(texts: dict[str, str]) -> dict[str, str | KernelError]:
     lock together against every other caller."""
     results: dict[str, str | KernelError] = {}
 
-    def one(ns: str, text: str) -> None:
-        try:
-            enter_netns(ns)             # this thread's own: it ends here
-            with Nft() as nft:
-                rc, out, err = nft.run(text)
-        except KernelError as exc:
-            results[ns] = exc
-            return
-        results[ns] = out if rc == 0 else \
-            KernelError("nft", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+    def run(ns: str, text: str) -> str:
+        with Nft() as nft:
+            return _checked("nft", ns, *nft.run(text))
 
     with _lock:
-        threads = [threading.Thread(target=one, args=item, name="vpcemu-nft", daemon=True) for item in texts.items()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        running = {ns: start_in_netns(ns, run, ns, text) for ns, text in texts.items()}
+        for ns, result in running.items():
+            try:
+                results[ns] = result()
+            except KernelError as exc:
+                results[ns] = exc
     return results
+
+
+def _checked(operation: str, ns: str, rc: int, out: str, err: str) -> str:
+    """nft's output, or the KernelError of a run that failed (its error text, else its return code)."""
+    if rc != 0:
+        raise KernelError(operation, ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+    return out
 
 
 def nft_json(ns: str, cmd: str) -> dict[str, Any]:
@@ -151,9 +149,7 @@ def nft_table_listing(ns: str, family: str, table: str) -> str | None:
             return nft.run("list ruleset")
 
     with _lock:
-        rc, out, err = run_in_netns(ns, body)
-    if rc != 0:
-        raise KernelError("nft list ruleset", ns, None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+        out = _checked("nft list ruleset", ns, *run_in_netns(ns, body))
     return _cut_table(out, family, table)
 
 
@@ -171,9 +167,7 @@ def nft_canonical_listing(text: str, family: str, table: str) -> str:
             return nft.run("list ruleset")
 
     with _lock:
-        rc, out, err = run_in_private_netns(body)
-    if rc != 0:
-        raise KernelError("nft", "(scratch)", None, None, err.strip() or f"nft_run_cmd_from_buffer returned {rc}")
+        out = _checked("nft", "(scratch)", *run_in_private_netns(body))
     return _cut_table(out, family, table) or ""
 
 
