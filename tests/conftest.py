@@ -61,9 +61,8 @@ def host_untouched(request):
     lock = open(SUITE_LOCK, "a")
     fcntl.flock(lock, fcntl.LOCK_EX)
     before = root_snapshot()
-    warm_before = {s["pid"] for s in warm.servers() if s["alive"]}
-    yield
-    warm.stop_servers(keep=warm_before)     # the warm service process the suite's labs started
+    with warm.started_within() as warm_before:     # the warm service process the suite's labs started
+        yield
     survivors = [s for s in warm.servers() if s["alive"] and s["pid"] not in warm_before]
     after = root_snapshot()
     changed = {k for k in before if before[k] != after[k]}

@@ -88,16 +88,12 @@ class _Shared:
 @pytest.fixture(scope="session")
 def _vpc_session_labs():
     from .kernel import warm
-    shared = _Shared()
-    warm_before = {s["pid"] for s in warm.servers() if s["alive"]}
-    try:
-        yield shared
-    finally:
+    with warm.started_within():         # the warm service process this session's labs started ends with it
+        shared = _Shared()
         try:
-            shared.close()
+            yield shared
         finally:
-            if os.geteuid() == 0:       # the warm service process this session's labs started ends with it
-                warm.stop_servers(keep=warm_before)
+            shared.close()
 
 
 @pytest.fixture(scope="module")

@@ -38,19 +38,6 @@ vpcs:
 """
 
 
-def _warm_server() -> dict:
-    """The live warm server of this code, started if none runs; returned once it listens."""
-    key = warm.code_key()
-    warm.start_server(key)
-    deadline = time.monotonic() + 30
-    while True:
-        server = next((s for s in warm.servers() if s["key"] == key), None)
-        if server and server["alive"] and server["pid"] and warm.path(key, "sock").exists():
-            return server
-        assert time.monotonic() < deadline, f"no warm server listening: {warm.servers()}"
-        time.sleep(0.01)        # polling for its socket to appear, not guessing how long its imports take
-
-
 def _parent(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as f:
         return int(f.read().rsplit(b")", 1)[1].split()[1])
@@ -75,7 +62,7 @@ def _exits(pid: int, timeout: float) -> bool:
 
 
 def test_a_supervisor_forked_by_the_warm_process_serves_the_lab_and_is_reaped_when_down():
-    server = _warm_server()
+    server = warm.listening(30)
     lab = Lab.up(load_text(PLAIN, name="k-warm"))
     try:
         entry = supervisor_entry(lab.journal)
@@ -96,7 +83,7 @@ def test_a_supervisor_forked_by_the_warm_process_serves_the_lab_and_is_reaped_wh
 
 
 def test_a_supervisor_whose_starter_dies_before_journalling_it_exits_by_itself():
-    _warm_server()
+    warm.listening(30)
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
     log = os.open("/dev/null", os.O_WRONLY)
@@ -115,7 +102,7 @@ def test_a_supervisor_whose_starter_dies_before_journalling_it_exits_by_itself()
 
 
 def test_only_root_reaches_the_warm_process():
-    server = _warm_server()
+    server = warm.listening(30)
     child = os.fork()
     if child == 0:
         try:
@@ -134,7 +121,7 @@ def test_only_root_reaches_the_warm_process():
 
 
 def test_clean_stops_the_warm_process_and_removes_its_files():
-    server = _warm_server()
+    server = warm.listening(30)
     report = clean_crashed()
     assert f"stopped the warm service process (pid {server['pid']})" in report["stopped"]
     assert _exits(server["pid"], 0)

@@ -31,7 +31,7 @@ def start_supervisor(journal: Journal, lab: str, timeout: float = 60) -> int:
 
 class Spawned:
     """A supervisor being started, as `await_supervisor` talks to it: a subprocess.Popen (a fresh
-    Python) or this, one the warm service process forked (no child of ours: init reaps it)."""
+    Python) or this, one the warm service process forked (its child, which it reaps; not ours)."""
 
     returncode = None
 

@@ -33,6 +33,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .journal import STATE_ROOT
@@ -168,6 +170,36 @@ def stop_servers(keep: set[int] = frozenset()) -> list[str]:
         if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY):
             raise
     return done
+
+
+@contextmanager
+def started_within() -> Iterator[set[int]]:
+    """On leaving, stop the warm servers that did not run on entering: those the block's labs started (a test
+    session's, a benchmark's). Yields the pids of the ones that did run, which are left alone. A caller who is
+    not root starts none and has nothing to stop."""
+    if os.geteuid() != 0:
+        yield set()
+        return
+    before = {s["pid"] for s in servers() if s["alive"]}
+    try:
+        yield before
+    finally:
+        stop_servers(keep=before)
+
+
+def listening(timeout: float = 60.0) -> dict:
+    """The warm server of this code (see `servers`), started unless one runs, once it listens; TimeoutError if it
+    does not within `timeout` s."""
+    key = code_key()
+    start_server(key)
+    deadline = time.monotonic() + timeout
+    while True:
+        server = next((s for s in servers() if s["key"] == key and s["alive"] and s["pid"]), None)
+        if server is not None and path(key, "sock").exists():
+            return server
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no warm service process listens after {timeout:g} s; see {path(key, 'log')}")
+        time.sleep(0.01)        # its imports take a few tenths of a second; its socket appears when they are done
 
 
 def _recorded(server: dict, wait: float = 2.0) -> dict:
