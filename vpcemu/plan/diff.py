@@ -92,29 +92,30 @@ def plan_diff(old: Plan, new: Plan, keep_nft: frozenset[str] = frozenset()) -> P
     def applies(item, ifname: str | None, before: set) -> bool:
         return (item.namespace, ifname) in fresh or item not in before
 
-    def deletes(item, key, ifname: str | None, after: set) -> bool:
+    def deletes(item, key, ifname: str | None, after) -> bool:
         return item.namespace in staying and (item.namespace, ifname) not in gone and key not in after
+
+    def per_link(items: tuple, before: tuple) -> tuple:
+        """(namespace, ifname) settings new, or on a link new or moved in."""
+        had = set(before)
+        return tuple(x for x in items if x in fresh or x not in had)
 
     # -- inside the namespaces --------------------------------------------------------------------------
     old_addresses, new_addresses = set(old.addresses), set(new.addresses)
     addresses = tuple(a for a in new.addresses if applies(a, a.ifname, old_addresses))
     dropped_addresses = [a for a in old.addresses if deletes(a, a, a.ifname, new_addresses)]
-    old_up = set(old.links_up)
-    links_up = tuple(x for x in new.links_up if x in fresh or x not in old_up)
+    links_up = per_link(new.links_up, old.links_up)
     old_routes, new_routes = _keyed_routes(old), _keyed_routes(new)
     routes = tuple(r for k, r in new_routes.items()
                    if (r.namespace, r.ifname) in fresh or k not in old_routes or _route(old_routes[k]) != _route(r))
-    dropped_routes = [r for k, r in old_routes.items()
-                      if k not in new_routes and r.namespace in staying and (r.namespace, r.ifname) not in gone]
+    dropped_routes = [r for k, r in old_routes.items() if deletes(r, k, r.ifname, new_routes)]
     old_rules, new_rules = {_rule(r) for r in old.rules}, {_rule(r) for r in new.rules}
     rules = tuple(r for r in new.rules if _rule(r) not in old_rules)
     dropped_rules = [r for r in old.rules if deletes(r, _rule(r), None, new_rules)]
     old_neighbours, new_neighbours = _keyed_neighbours(old), _keyed_neighbours(new)
     neighbours = tuple(n for k, n in new_neighbours.items()
                        if (n.namespace, n.ifname) in fresh or old_neighbours.get(k) != n)
-    dropped_neighbours = [n for k, n in old_neighbours.items()
-                          if k not in new_neighbours and n.namespace in staying
-                          and (n.namespace, n.ifname) not in gone]
+    dropped_neighbours = [n for k, n in old_neighbours.items() if deletes(n, k, n.ifname, new_neighbours)]
     sysctls: dict[str, dict[str, str]] = {}
     for ns, values in new.sysctls.items():
         before = old.sysctls.get(ns, {})
@@ -122,10 +123,8 @@ def plan_diff(old: Plan, new: Plan, keep_nft: frozenset[str] = frozenset()) -> P
         for key, value in values.items():
             if before.get(key) != value or _link_of(key) in links:
                 sysctls.setdefault(ns, {})[key] = value
-    old_tx = set(old.tx_checksum_off)
-    tx_off = tuple(x for x in new.tx_checksum_off if x in fresh or x not in old_tx)
-    old_gro = set(old.gro_on)
-    gro_on = tuple(x for x in new.gro_on if x in fresh or x not in old_gro)
+    tx_off = per_link(new.tx_checksum_off, old.tx_checksum_off)
+    gro_on = per_link(new.gro_on, old.gro_on)
     touched = (*(a.namespace for a in addresses), *(ns for ns, _ in links_up), *(r.namespace for r in routes),
                *(r.namespace for r in rules), *(n.namespace for n in neighbours), *sysctls, *(ns for ns, _ in tx_off),
                *(ns for ns, _ in gro_on))
