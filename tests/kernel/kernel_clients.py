@@ -13,6 +13,21 @@ from contextlib import contextmanager
 
 from vpcemu.kernel.netns import run_in_netns
 
+# one VPC, one subnet, two instances: the smallest lab with a VPC resolver (the supervisor's tests)
+TWO_INSTANCES = """
+format: 1
+vpcs:
+  main:
+    cidr: 10.0.0.0/16
+    enable_dns_hostnames: true
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+    instances:
+      a1: {subnet: a, private_ip: 10.0.1.4}
+      a2: {subnet: a, private_ip: 10.0.1.5}
+"""
+A2_NAME = "ip-10-0-1-5.ec2.internal"        # a2's private DNS name
+
 GTXCSUM, GGRO, SGRO = 0x16, 0x2B, 0x2C       # ethtool commands on a struct ethtool_value
 
 

@@ -17,6 +17,8 @@ from dataclasses import replace
 
 import pytest
 
+from kernel_clients import A2_NAME, TWO_INSTANCES as PLAIN
+
 from vpcemu import Lab, load_text
 from vpcemu.errors import KernelError, ServiceDown
 from vpcemu.kernel import apply, netns, process
@@ -32,19 +34,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root"),
 ]
 
-PLAIN = """
-format: 1
-vpcs:
-  main:
-    cidr: 10.0.0.0/16
-    enable_dns_hostnames: true
-    subnets:
-      a: {cidr: 10.0.1.0/24, az: us-east-1a}
-    instances:
-      a1: {subnet: a, private_ip: 10.0.1.4}
-      a2: {subnet: a, private_ip: 10.0.1.5}
-"""
-A2_NAME = "ip-10-0-1-5.ec2.internal"
 
 
 def _exited(pidfd: int) -> bool:

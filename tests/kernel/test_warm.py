@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from kernel_clients import A2_NAME, TWO_INSTANCES as PLAIN
+
 from vpcemu import Lab, load_text
 from vpcemu.kernel import netns, warm
 from vpcemu.kernel.pids import starttime
@@ -24,18 +26,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="kernel tests need root"),
 ]
 
-PLAIN = """
-format: 1
-vpcs:
-  main:
-    cidr: 10.0.0.0/16
-    enable_dns_hostnames: true
-    subnets:
-      a: {cidr: 10.0.1.0/24, az: us-east-1a}
-    instances:
-      a1: {subnet: a, private_ip: 10.0.1.4}
-      a2: {subnet: a, private_ip: 10.0.1.5}
-"""
 
 
 def _parent(pid: int) -> int:
@@ -70,7 +60,7 @@ def test_a_supervisor_forked_by_the_warm_process_serves_the_lab_and_is_reaped_wh
         assert "vpcemu.services.warm" in _cmdline(pid)          # forked from the warm process, not a fresh Python
         assert _parent(pid) == server["pid"]                     # its child, reaped by it
         assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns.netns_inode(names.parking_ns("k-warm"))
-        r = lab.exec("a1", ["getent", "hosts", "ip-10-0-1-5.ec2.internal"])   # through the VPC resolver it runs
+        r = lab.exec("a1", ["getent", "hosts", A2_NAME])   # through the VPC resolver it runs
         assert r.returncode == 0 and r.stdout.split()[0] == "10.0.1.5", r.stderr
         assert lab.journal.state()["services_seconds"] > 0
         assert lab.status()["services_started_by"] == "warm"
@@ -135,7 +125,7 @@ def test_without_the_warm_process_a_fresh_python_starts_the_supervisor(monkeypat
         pid = supervisor_entry(lab.journal)["pid"]
         assert "-m vpcemu.services.supervisor" in _cmdline(pid)
         assert lab.status()["services_started_by"] == "fresh"
-        r = lab.exec("a1", ["getent", "hosts", "ip-10-0-1-5.ec2.internal"])
+        r = lab.exec("a1", ["getent", "hosts", A2_NAME])
         assert r.returncode == 0 and r.stdout.split()[0] == "10.0.1.5", r.stderr
     finally:
         lab.down()
